@@ -1,0 +1,118 @@
+// Command pitweet turns button presses and sensor readings on a Raspberry Pi
+// into posts on X. See pitweet(8) for the whole manual.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+)
+
+// A command is one subcommand of pitweet. run gets the arguments after the
+// subcommand's name and writes its normal output to stdout.
+type command struct {
+	name    string
+	usage   string
+	summary string
+	run     func(args []string, stdout, stderr io.Writer) error
+}
+
+// commands is the table of subcommands, in the order help lists them.
+var commands = []command{
+	{"run", "[--config F] [--fake]", "run the daemon", cmdRun},
+	{"demo", "", "fake board + local X API emulator + presses: the whole pipeline, no account needed", cmdDemo},
+	{"tweet", "[--config F] [--api v2|v1.1] TEXT", "post one tweet now and print its id", cmdTweet},
+	{"explain", "[--config F] [--api v2|v1.1] [--nonce N] [--timestamp T] [--json] TEXT", "print the signature steps and the exact request bytes; send nothing", cmdExplain},
+	{"sensors", "[--config F] [--fake] [--json]", "read every configured sensor once", cmdSensors},
+	{"press", "[--socket S] NAME [--long]", "ask the running daemon to act as if button NAME was pressed", cmdPress},
+	{"status", "[--socket S] [--json]", "outbox depth, last result, rate-limit state, sensors, uptime", cmdStatus},
+	{"check", "[--config F] [--online]", "validate config and credentials; --online calls GET /2/users/me", cmdCheck},
+	{"version", "", "print the version", cmdVersion},
+}
+
+// errUsage marks a command-line mistake: pitweet exits with status 2.
+var errUsage = errors.New("usage")
+
+// usageError reports a command-line mistake; main prints it and exits 2.
+func usageError(format string, a ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{errUsage}, a...)...)
+}
+
+func main() {
+	os.Exit(realMain(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func realMain(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
+		printHelp(stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(args[1:], stdout, stderr)
+		switch {
+		case err == nil:
+			return 0
+		case errors.Is(err, flag.ErrHelp):
+			return 0
+		case errors.Is(err, errUsage):
+			fmt.Fprintf(stderr, "pitweet %s: %v\nusage: pitweet %s %s\n", c.name, err, c.name, c.usage)
+			return 2
+		default:
+			fmt.Fprintf(stderr, "pitweet %s: %v\n", c.name, err)
+			return 1
+		}
+	}
+	fmt.Fprintf(stderr, "pitweet: unknown command %q; run 'pitweet help' for the list\n", args[0])
+	return 2
+}
+
+func printHelp(w io.Writer) {
+	fmt.Fprintln(w, "pitweet: post to X from a Raspberry Pi's buttons and sensors")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "usage:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  pitweet %s %s\n      %s\n", c.name, c.usage, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Exit status: 0 success, 1 failure (one line on stderr says what to do), 2 bad usage.")
+	fmt.Fprintln(w, "See pitweet(8) for the configuration file and the systemd service.")
+}
+
+// newFlags returns a FlagSet for subcommand name that reports errors instead
+// of exiting, so main decides the exit status.
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("pitweet "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// parseFlags parses args with fs and turns a flag error into a usage error.
+// Flags may come after positional arguments too ("tweet hello --api v1.1").
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageError("%v", err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
