@@ -1,0 +1,244 @@
+package sender
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// X API paths.
+const (
+	pathTweetV2  = "/2/tweets"
+	pathUpdateV1 = "/1.1/statuses/update.json"
+	pathMe       = "/2/users/me"
+)
+
+// defaultRateLimitWait is used when a 429 carries no reset time at all.
+const defaultRateLimitWait = 15 * time.Minute
+
+// Meta is what every X answer says besides its body.
+type Meta struct {
+	Status      int
+	Date        time.Time // the server's Date header; zero when absent or unreadable
+	RateLimit   RateLimit
+	AccessLevel string // x-access-level, e.g. "read-write"
+}
+
+// RateLimit holds X's rate-limit headers. Counts are -1 and times zero
+// when the header is absent.
+type RateLimit struct {
+	Limit, Remaining               int       // x-rate-limit-limit, x-rate-limit-remaining
+	Reset                          time.Time // x-rate-limit-reset
+	UserLimit24h, UserRemaining24h int       // x-user-limit-24hour-limit, -remaining
+	UserReset24h                   time.Time // x-user-limit-24hour-reset
+}
+
+// Tweet is a post X accepted.
+type Tweet struct {
+	ID, Text string
+	Meta     Meta
+}
+
+// User is the account the credentials belong to.
+type User struct {
+	ID, Name, Username string
+	Meta               Meta
+}
+
+func metaFrom(r *Response) Meta {
+	return Meta{
+		Status:      r.StatusCode,
+		Date:        parseHTTPDate(r.Header.Get("date")),
+		AccessLevel: r.Header.Get("x-access-level"),
+		RateLimit: RateLimit{
+			Limit:            headerInt(r.Header, "x-rate-limit-limit"),
+			Remaining:        headerInt(r.Header, "x-rate-limit-remaining"),
+			Reset:            headerUnix(r.Header, "x-rate-limit-reset"),
+			UserLimit24h:     headerInt(r.Header, "x-user-limit-24hour-limit"),
+			UserRemaining24h: headerInt(r.Header, "x-user-limit-24hour-remaining"),
+			UserReset24h:     headerUnix(r.Header, "x-user-limit-24hour-reset"),
+		},
+	}
+}
+
+// parseHTTPDate reads the three date formats HTTP allows (RFC 9110
+// section 5.6.7). X writes "UTC" where the RFC says "GMT"; both parse.
+func parseHTTPDate(s string) time.Time {
+	for _, layout := range []string{time.RFC1123, time.RFC850, time.ANSIC} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC()
+		}
+	}
+	return time.Time{}
+}
+
+func headerInt(h Header, name string) int {
+	n, err := strconv.Atoi(h.Get(name))
+	if err != nil || n < 0 {
+		return -1
+	}
+	return n
+}
+
+func headerUnix(h Header, name string) time.Time {
+	n, err := strconv.ParseInt(h.Get(name), 10, 64)
+	if err != nil || n <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(n, 0).UTC()
+}
+
+// xError is the union of X's two error shapes: the v2 problem object
+// (RFC 7807: title, detail, type, status) and the v1.1 errors array
+// ({"errors":[{"code":187,"message":"Status is a duplicate."}]}). v2 also
+// sends an errors array, with messages and no codes, for invalid requests.
+type xError struct {
+	Title  string `json:"title"`
+	Detail string `json:"detail"`
+	Type   string `json:"type"`
+	Reason string `json:"reason"`
+	Errors []struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	} `json:"errors"`
+}
+
+// classify turns a non-2xx answer into an *APIError. now is the local
+// time, used only for the default rate-limit wait.
+func classify(resp *Response, now time.Time) *APIError {
+	e := &APIError{Status: resp.StatusCode, Title: resp.Reason, Meta: metaFrom(resp)}
+	var x xError
+	if json.Unmarshal(resp.Body, &x) == nil {
+		if x.Title != "" {
+			e.Title = x.Title
+		}
+		e.Detail = x.Detail
+		if len(x.Errors) > 0 {
+			e.Code = x.Errors[0].Code
+			if e.Detail == "" {
+				e.Detail = x.Errors[0].Message
+			}
+		}
+	} else if len(resp.Body) > 0 {
+		e.Detail = strings.TrimSpace(clip(resp.Body))
+	}
+	text := strings.ToLower(e.Detail + " " + e.Title)
+
+	switch {
+	case resp.StatusCode == 429 || e.Code == 88:
+		e.Kind = KindRateLimited
+		e.RetryAt = retryAt(resp.Header, e.Meta.RateLimit, now)
+	case e.Code == 187 || (resp.StatusCode == 403 && strings.Contains(text, "duplicate")):
+		e.Kind = KindDuplicate
+	case e.Code == 135 || (resp.StatusCode == 401 && strings.Contains(text, "timestamp")):
+		e.Kind = KindClockSkew
+		e.Hint = "the clock is off; check that NTP has synchronised (timedatectl)"
+	case e.Code == 32 || e.Code == 89 || resp.StatusCode == 401:
+		e.Kind = KindUnauthorized
+		e.Hint = "check the four keys in the credentials file; regenerate the access token if it was revoked"
+	case e.Code == 453:
+		e.Kind = KindForbidden
+		e.Hint = "your X plan does not include the v1.1 endpoint; use api = \"v2\""
+	case resp.StatusCode == 403:
+		e.Kind = KindForbidden
+		switch {
+		case strings.HasSuffix(x.Type, "/oauth1-permissions") || e.Meta.AccessLevel == "read":
+			e.Hint = "the app's access token is read-only; set the app's permissions to Read and Write, then regenerate the access token"
+		case x.Reason == "client-not-enrolled":
+			e.Hint = "attach the app to a Project in the X developer portal"
+		}
+	case resp.StatusCode == 408 || resp.StatusCode >= 500:
+		e.Kind = KindTransient
+		e.Err = ErrTransient
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		e.Kind = KindPermanent
+		e.Hint = "the server redirects (to " + strconv.Quote(resp.Header.Get("location")) + "); set base_url to the API's address"
+	default:
+		e.Kind = KindPermanent
+	}
+	return e
+}
+
+// retryAt picks when a rate-limited request may be tried again: the later
+// of x-rate-limit-reset and, when the 24-hour user allowance is used up,
+// x-user-limit-24hour-reset; failing both, Retry-After; failing that, 15
+// minutes from now. Reset times are the server's clock.
+func retryAt(h Header, rl RateLimit, now time.Time) time.Time {
+	at := rl.Reset
+	if rl.UserRemaining24h == 0 && rl.UserReset24h.After(at) {
+		at = rl.UserReset24h
+	}
+	if !at.IsZero() {
+		return at
+	}
+	if ra := h.Get("retry-after"); ra != "" {
+		if secs, err := strconv.Atoi(ra); err == nil && secs >= 0 {
+			return now.Add(time.Duration(secs) * time.Second)
+		}
+		if t := parseHTTPDate(ra); !t.IsZero() {
+			return t
+		}
+	}
+	return now.Add(defaultRateLimitWait)
+}
+
+// decodeTweet reads a posting endpoint's success body.
+func decodeTweet(api string, resp *Response) (*Tweet, error) {
+	t := &Tweet{Meta: metaFrom(resp)}
+	if api == "v1.1" {
+		var v struct {
+			IDStr    string `json:"id_str"`
+			Text     string `json:"text"`
+			FullText string `json:"full_text"`
+		}
+		if err := json.Unmarshal(resp.Body, &v); err != nil || v.IDStr == "" {
+			return nil, protocolAPIError(resp, `a JSON object with "id_str"`)
+		}
+		t.ID, t.Text = v.IDStr, v.Text
+		if t.Text == "" {
+			t.Text = v.FullText
+		}
+		return t, nil
+	}
+	var v struct {
+		Data struct {
+			ID   string `json:"id"`
+			Text string `json:"text"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(resp.Body, &v); err != nil || v.Data.ID == "" {
+		return nil, protocolAPIError(resp, `{"data":{"id":...}}`)
+	}
+	t.ID, t.Text = v.Data.ID, v.Data.Text
+	return t, nil
+}
+
+func decodeUser(resp *Response) (*User, error) {
+	var v struct {
+		Data struct {
+			ID       string `json:"id"`
+			Name     string `json:"name"`
+			Username string `json:"username"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(resp.Body, &v); err != nil || v.Data.ID == "" {
+		return nil, protocolAPIError(resp, `{"data":{"id":...}}`)
+	}
+	return &User{ID: v.Data.ID, Name: v.Data.Name, Username: v.Data.Username, Meta: metaFrom(resp)}, nil
+}
+
+// protocolAPIError reports a success status whose body is not what X
+// sends. For a post this usually means the tweet exists: a retry will be
+// answered "duplicate".
+func protocolAPIError(resp *Response, want string) *APIError {
+	return &APIError{
+		Kind:   KindProtocol,
+		Status: resp.StatusCode,
+		Title:  resp.Reason,
+		Detail: "expected " + want + ", got " + strconv.Quote(clip(resp.Body)),
+		Hint:   "is base_url an X API server?",
+		Meta:   metaFrom(resp),
+		Err:    ErrProtocol,
+	}
+}
