@@ -1,0 +1,276 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"pitweet/outbox"
+	"pitweet/sender"
+)
+
+// poster is what the delivery loop needs from an X client; *sender.Client
+// provides it.
+type poster interface {
+	Post(ctx context.Context, text string) (*sender.Tweet, error)
+	SetClockOffset(d time.Duration)
+}
+
+// Backoff after transient failures: 1s, 2s, 4s, … up to maxBackoff, each
+// with jitter so a fleet of Pis that lost the network together does not
+// come back in step.
+const (
+	firstBackoff = time.Second
+	maxBackoff   = 5 * time.Minute
+)
+
+// plausibleClock is the earliest time the delivery loop believes. A Pi has
+// no real-time clock and boots in 1970 (or at the last saved time); a
+// request signed then is refused, so the loop waits for NTP instead.
+var plausibleClock = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// clockPoll is how often the loop looks at the clock again while it is
+// implausible.
+const clockPoll = 5 * time.Second
+
+// idle is returned by deliverOnce when the outbox is empty: wait until a
+// message is queued.
+const idle time.Duration = -1
+
+// deliverer posts the outbox's messages, oldest first.
+type deliverer struct {
+	box *outbox.Outbox
+	x   poster
+	log *slog.Logger
+	st  *state
+
+	// Seams for tests.
+	now    func() time.Time
+	jitter func() float64 // in [0, 1)
+
+	// LED hooks; nil: no LED.
+	sent   func()
+	failed func(on bool)
+
+	backoff     time.Duration // the next transient wait; 0 before any failure
+	offset      time.Duration // server clock minus local clock, once measured
+	skewRetried string        // id of the message already retried after a clock correction
+
+	mu        sync.Mutex
+	busySince time.Time // start of the request in flight; zero when none
+}
+
+func newDeliverer(box *outbox.Outbox, x poster, st *state, log *slog.Logger) *deliverer {
+	return &deliverer{
+		box:    box,
+		x:      x,
+		st:     st,
+		log:    log,
+		now:    time.Now,
+		jitter: rand.Float64,
+	}
+}
+
+// run delivers until ctx is done. wake receives a value whenever a message
+// is queued. A request in flight when ctx ends runs to completion or to
+// the client's timeout: sendCtx is cancelled only after that, by the
+// caller.
+func (d *deliverer) run(ctx, sendCtx context.Context, wake <-chan struct{}) {
+	for ctx.Err() == nil {
+		wait := d.deliverOnce(sendCtx)
+		if wait == 0 {
+			continue
+		}
+		if wait == idle {
+			select {
+			case <-ctx.Done():
+			case <-wake:
+			}
+			continue
+		}
+		// A backoff or rate-limit wait stands even when new messages are
+		// queued: they are posted in order, after this one.
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// deliverOnce makes at most one attempt to post the oldest message and
+// returns how long to wait before the next call: 0 to go on at once, idle
+// when the outbox is empty.
+func (d *deliverer) deliverOnce(ctx context.Context) time.Duration {
+	m, ok, err := d.box.Next()
+	if err != nil {
+		d.log.Error("daemon: read the outbox", "err", err)
+		return clockPoll
+	}
+	if !ok {
+		d.st.setDelivery("idle", time.Time{})
+		return idle
+	}
+	now := d.now()
+	if now.Before(plausibleClock) {
+		d.st.setClock(false, now)
+		d.st.setDelivery(fmt.Sprintf("waiting for the system clock (it says %s; is NTP reachable?)", now.UTC().Format(time.RFC3339)), time.Time{})
+		return clockPoll
+	}
+	d.st.setClock(true, now)
+	if m.Expired(now) {
+		d.log.Warn("daemon: dropping a message that expired before it could be posted",
+			"id", m.ID, "source", m.Source, "expired", m.Expires, "attempts", m.Attempts)
+		if err := d.box.Dead(m.ID, "expired"); err != nil {
+			d.log.Error("daemon: move expired message to dead letters", "id", m.ID, "err", err)
+			return clockPoll
+		}
+		d.st.deadChanged()
+		return 0
+	}
+	if now.Before(m.NotBefore) {
+		d.st.setDelivery("waiting", m.NotBefore)
+		return m.NotBefore.Sub(now)
+	}
+	tried := m.Attempts
+	if _, err := d.box.Attempt(m.ID, ""); err != nil {
+		d.log.Error("daemon: record a delivery attempt", "id", m.ID, "err", err)
+		return clockPoll
+	}
+	d.st.setDelivery("sending", time.Time{})
+	d.setBusy(now)
+	tw, err := d.x.Post(ctx, m.Text)
+	d.setBusy(time.Time{})
+	return d.settle(m, tried, tw, err)
+}
+
+// settle decides what the answer to one attempt means for message m, which
+// had been tried tried times before it.
+func (d *deliverer) settle(m outbox.Message, tried int, tw *sender.Tweet, err error) time.Duration {
+	now := d.now()
+	if err == nil {
+		return d.delivered(m, tw.ID, now)
+	}
+	var apiErr *sender.APIError
+	if !errors.As(err, &apiErr) {
+		if errors.Is(err, context.Canceled) {
+			// Shutting down mid-request: the outcome is unknown, the
+			// message stays queued and Attempts says it may have gone.
+			d.log.Info("daemon: request cancelled at shutdown; the message stays queued", "id", m.ID)
+			return 0
+		}
+		// Network failures, TLS trouble, protocol errors: X said nothing
+		// usable. Retrying later is the only safe course; nothing is lost.
+		return d.retryLater(m, err, now)
+	}
+	switch apiErr.Kind {
+	case sender.KindDuplicate:
+		if tried > 0 {
+			// An earlier attempt reached X but its answer was lost.
+			d.log.Info("daemon: X already has this message from an earlier attempt; counted delivered", "id", m.ID, "source", m.Source)
+			return d.delivered(m, "", now)
+		}
+		return d.dead(m, "X refused it as a duplicate of an earlier post", err, now)
+	case sender.KindRateLimited:
+		at := apiErr.RetryAt.Add(-d.offset) // X's clock to ours
+		if !at.After(now) {
+			at = now.Add(firstBackoff)
+		}
+		d.log.Warn("daemon: rate limited by X; waiting", "until", at, "id", m.ID)
+		if _, err := d.box.RetryAt(m.ID, at, err.Error()); err != nil {
+			d.log.Error("daemon: record the rate-limit wait", "id", m.ID, "err", err)
+		}
+		d.st.failure(now, m, err)
+		d.st.setRateLimit(at)
+		d.st.setDelivery("rate limited", at)
+		return at.Sub(now)
+	case sender.KindClockSkew:
+		if d.skewRetried != m.ID && !apiErr.Meta.Date.IsZero() {
+			d.skewRetried = m.ID
+			// The Date header was written after the request was signed, so
+			// now is the matching local time to within the round trip.
+			d.offset = apiErr.Meta.Date.Sub(now)
+			d.x.SetClockOffset(d.offset)
+			d.st.setOffset(d.offset)
+			d.log.Warn("daemon: X says our clock is off; correcting and retrying once",
+				"offset", d.offset.Round(time.Second), "id", m.ID)
+			return 0
+		}
+		return d.dead(m, "X refused the request's timestamp even after correcting the clock offset", err, now)
+	case sender.KindTransient, sender.KindProtocol:
+		return d.retryLater(m, err, now)
+	default: // permanent, forbidden, unauthorized
+		return d.dead(m, apiErr.Kind.String(), err, now)
+	}
+}
+
+func (d *deliverer) delivered(m outbox.Message, tweetID string, now time.Time) time.Duration {
+	if err := d.box.Done(m.ID); err != nil {
+		d.log.Error("daemon: remove a delivered message from the outbox", "id", m.ID, "err", err)
+	}
+	d.log.Info("daemon: posted", "id", m.ID, "tweet", tweetID, "source", m.Source, "attempts", m.Attempts+1)
+	d.backoff = 0
+	d.st.success(now, m, tweetID)
+	if d.sent != nil {
+		d.sent()
+	}
+	if d.failed != nil {
+		d.failed(false)
+	}
+	return 0
+}
+
+func (d *deliverer) dead(m outbox.Message, why string, err error, now time.Time) time.Duration {
+	reason := why + ": " + err.Error()
+	if derr := d.box.Dead(m.ID, reason); derr != nil {
+		d.log.Error("daemon: move a refused message to dead letters", "id", m.ID, "err", derr)
+		return clockPoll
+	}
+	d.log.Error("daemon: X refused a message for good; kept in dead letters", "id", m.ID, "source", m.Source, "err", err)
+	d.st.failure(now, m, err)
+	d.st.deadChanged()
+	if d.failed != nil {
+		d.failed(true)
+	}
+	return 0
+}
+
+// retryLater waits out a transient failure with exponential backoff and
+// jitter: half the step fixed, half random.
+func (d *deliverer) retryLater(m outbox.Message, err error, now time.Time) time.Duration {
+	step := d.backoff
+	if step == 0 {
+		step = firstBackoff
+	}
+	d.backoff = min(2*step, maxBackoff)
+	wait := step/2 + time.Duration(d.jitter()*float64(step/2))
+	d.log.Warn("daemon: posting failed; will retry", "id", m.ID, "in", wait.Round(time.Millisecond), "err", err)
+	if _, rerr := d.box.RetryAt(m.ID, time.Time{}, err.Error()); rerr != nil {
+		d.log.Error("daemon: record a failed attempt", "id", m.ID, "err", rerr)
+	}
+	d.st.failure(now, m, err)
+	d.st.setDelivery("backing off", now.Add(wait))
+	return wait
+}
+
+func (d *deliverer) setBusy(t time.Time) {
+	d.mu.Lock()
+	d.busySince = t
+	d.mu.Unlock()
+}
+
+// stuckFor reports how long the request in flight has been running; 0 when
+// none is.
+func (d *deliverer) stuckFor(now time.Time) time.Duration {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.busySince.IsZero() {
+		return 0
+	}
+	return now.Sub(d.busySince)
+}

@@ -1,0 +1,254 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"pitweet/outbox"
+	"pitweet/sender"
+)
+
+// scriptedX stands in for X: each Post takes the next answer in order.
+type scriptedX struct {
+	answers []error // nil: accepted
+	posted  []string
+	offset  time.Duration
+}
+
+func (x *scriptedX) Post(ctx context.Context, text string) (*sender.Tweet, error) {
+	x.posted = append(x.posted, text)
+	if len(x.answers) == 0 {
+		return nil, errors.New("scriptedX: no answer scripted")
+	}
+	err := x.answers[0]
+	x.answers = x.answers[1:]
+	if err != nil {
+		return nil, err
+	}
+	return &sender.Tweet{ID: fmt.Sprint(1000 + len(x.posted)), Text: text}, nil
+}
+
+func (x *scriptedX) SetClockOffset(d time.Duration) { x.offset = d }
+
+var t0 = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+
+type deliveryRig struct {
+	d       *deliverer
+	box     *outbox.Outbox
+	x       *scriptedX
+	now     time.Time
+	blinks  int
+	errLED  bool
+	jitterV float64
+}
+
+func newDeliveryRig(t *testing.T, answers ...error) *deliveryRig {
+	t.Helper()
+	box, err := outbox.Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { box.Close() })
+	r := &deliveryRig{box: box, x: &scriptedX{answers: answers}, now: t0}
+	r.d = newDeliverer(box, r.x, &state{started: t0}, discardLog())
+	r.d.now = func() time.Time { return r.now }
+	r.d.jitter = func() float64 { return r.jitterV }
+	r.d.sent = func() { r.blinks++ }
+	r.d.failed = func(on bool) { r.errLED = on }
+	return r
+}
+
+func (r *deliveryRig) put(t *testing.T, text string, expires time.Time) outbox.Message {
+	t.Helper()
+	m, err := r.box.Put(outbox.Message{Text: text, Source: "button test", Created: r.now, Expires: expires})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func (r *deliveryRig) deadReasons(t *testing.T) []string {
+	t.Helper()
+	dl, err := r.box.DeadLetters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, d := range dl {
+		out = append(out, d.Reason)
+	}
+	return out
+}
+
+func TestDeliverSuccess(t *testing.T) {
+	r := newDeliveryRig(t, nil)
+	r.put(t, "hello", time.Time{})
+	if wait := r.d.deliverOnce(context.Background()); wait != 0 {
+		t.Fatalf("wait after success = %v, want 0", wait)
+	}
+	if r.box.Len() != 0 || r.blinks != 1 || len(r.x.posted) != 1 {
+		t.Fatalf("queue %d, blinks %d, posted %q; want 0, 1, one post", r.box.Len(), r.blinks, r.x.posted)
+	}
+	if wait := r.d.deliverOnce(context.Background()); wait != idle {
+		t.Fatalf("wait on an empty outbox = %v, want idle", wait)
+	}
+	st := r.d.st.snapshot(r.now, r.box)
+	if st.LastSuccess == nil || st.LastSuccess.TweetID != "1001" {
+		t.Fatalf("status last success = %+v, want tweet 1001", st.LastSuccess)
+	}
+}
+
+func TestDeliverDuplicate(t *testing.T) {
+	dup := &sender.APIError{Kind: sender.KindDuplicate, Status: 403, Detail: "duplicate content"}
+	t.Run("after an unknown outcome", func(t *testing.T) {
+		r := newDeliveryRig(t, fmt.Errorf("read response: %w", sender.ErrTransient), dup)
+		r.put(t, "hello", time.Time{})
+		r.d.deliverOnce(context.Background())
+		r.now = r.now.Add(time.Minute)
+		r.d.deliverOnce(context.Background())
+		if r.box.Len() != 0 || len(r.deadReasons(t)) != 0 || r.blinks != 1 {
+			t.Fatalf("queue %d, dead %q, blinks %d; want a delivered message", r.box.Len(), r.deadReasons(t), r.blinks)
+		}
+	})
+	t.Run("first attempt", func(t *testing.T) {
+		r := newDeliveryRig(t, dup)
+		r.put(t, "hello", time.Time{})
+		r.d.deliverOnce(context.Background())
+		if reasons := r.deadReasons(t); len(reasons) != 1 || !strings.Contains(reasons[0], "duplicate") || !r.errLED {
+			t.Fatalf("dead letters %q, error LED %v; want one duplicate dead letter and the LED on", reasons, r.errLED)
+		}
+	})
+}
+
+func TestDeliverRateLimit(t *testing.T) {
+	reset := t0.Add(10 * time.Minute)
+	r := newDeliveryRig(t, &sender.APIError{Kind: sender.KindRateLimited, Status: 429, RetryAt: reset}, nil)
+	r.put(t, "hello", time.Time{})
+	if wait := r.d.deliverOnce(context.Background()); wait != 10*time.Minute {
+		t.Fatalf("wait after 429 = %v, want 10m", wait)
+	}
+	r.now = reset.Add(-time.Second)
+	if wait := r.d.deliverOnce(context.Background()); wait != time.Second {
+		t.Fatalf("wait a second before the reset = %v, want 1s", wait)
+	}
+	if len(r.x.posted) != 1 {
+		t.Fatalf("%d requests before the reset, want 1", len(r.x.posted))
+	}
+	st := r.d.st.snapshot(r.now, r.box)
+	if !st.RateLimited.Equal(reset) {
+		t.Fatalf("status rate limited until %v, want %v", st.RateLimited, reset)
+	}
+	r.now = reset
+	r.d.deliverOnce(context.Background())
+	if len(r.x.posted) != 2 || r.box.Len() != 0 {
+		t.Fatalf("after the reset: %d requests, queue %d; want 2, 0", len(r.x.posted), r.box.Len())
+	}
+}
+
+func TestDeliverBackoff(t *testing.T) {
+	var answers []error
+	for range 12 {
+		answers = append(answers, &sender.APIError{Kind: sender.KindTransient, Status: 503, Err: sender.ErrTransient})
+	}
+	r := newDeliveryRig(t, append(answers, nil)...)
+	r.jitterV = 0.999999
+	r.put(t, "hello", time.Time{})
+	want := []time.Duration{1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300}
+	for i, w := range want {
+		w *= time.Second
+		got := r.d.deliverOnce(context.Background())
+		if got < w/2 || got > w {
+			t.Fatalf("wait after failure %d = %v, want between %v and %v", i+1, got, w/2, w)
+		}
+		r.now = r.now.Add(got)
+	}
+	r.d.deliverOnce(context.Background())
+	if r.box.Len() != 0 {
+		t.Fatal("message not delivered after the server recovered")
+	}
+	if r.d.backoff != 0 {
+		t.Fatalf("backoff %v after a success, want reset to 0", r.d.backoff)
+	}
+}
+
+func TestDeliverClockSkew(t *testing.T) {
+	serverDate := t0.Add(2 * time.Hour)
+	skew := &sender.APIError{Kind: sender.KindClockSkew, Status: 401, Meta: sender.Meta{Date: serverDate}}
+	r := newDeliveryRig(t, skew, nil, skew, skew)
+	r.put(t, "first", time.Time{})
+	r.d.deliverOnce(context.Background())
+	if r.x.offset != 2*time.Hour {
+		t.Fatalf("clock offset set to %v, want 2h", r.x.offset)
+	}
+	r.d.deliverOnce(context.Background())
+	if r.box.Len() != 0 {
+		t.Fatal("not posted after the clock correction")
+	}
+	// A second complaint about the same message after correcting: give up.
+	r.put(t, "second", time.Time{})
+	r.d.deliverOnce(context.Background())
+	r.d.deliverOnce(context.Background())
+	if reasons := r.deadReasons(t); len(reasons) != 1 || !strings.Contains(reasons[0], "timestamp") {
+		t.Fatalf("dead letters %q, want one about the timestamp", reasons)
+	}
+	if len(r.x.posted) != 4 {
+		t.Fatalf("%d requests, want 4 (one retry per message)", len(r.x.posted))
+	}
+}
+
+func TestDeliverPermanent(t *testing.T) {
+	for _, e := range []*sender.APIError{
+		{Kind: sender.KindPermanent, Status: 400, Detail: "text too long"},
+		{Kind: sender.KindForbidden, Status: 403, Detail: "read-only app"},
+		{Kind: sender.KindUnauthorized, Status: 401, Detail: "bad token"},
+	} {
+		r := newDeliveryRig(t, e)
+		r.put(t, "hello", time.Time{})
+		r.d.deliverOnce(context.Background())
+		reasons := r.deadReasons(t)
+		if len(reasons) != 1 || !strings.Contains(reasons[0], e.Detail) || !r.errLED {
+			t.Fatalf("%v: dead letters %q, error LED %v; want the reason kept and the LED on", e.Kind, reasons, r.errLED)
+		}
+		st := r.d.st.snapshot(r.now, r.box)
+		if st.DeadLetters != 1 || len(st.RecentDead) != 1 || st.LastError == nil {
+			t.Fatalf("%v: status %+v does not show the dead letter and error", e.Kind, st)
+		}
+	}
+}
+
+func TestDeliverExpired(t *testing.T) {
+	r := newDeliveryRig(t)
+	r.put(t, "stale report", t0.Add(time.Hour))
+	r.now = t0.Add(time.Hour)
+	r.d.deliverOnce(context.Background())
+	if len(r.x.posted) != 0 {
+		t.Fatal("an expired message was posted")
+	}
+	if reasons := r.deadReasons(t); len(reasons) != 1 || reasons[0] != "expired" {
+		t.Fatalf("dead letters %q, want [expired]", reasons)
+	}
+}
+
+func TestDeliverWaitsForClock(t *testing.T) {
+	r := newDeliveryRig(t, nil)
+	r.now = time.Date(1970, 1, 1, 0, 0, 42, 0, time.UTC)
+	r.put(t, "hello", time.Time{})
+	if wait := r.d.deliverOnce(context.Background()); wait != clockPoll {
+		t.Fatalf("wait with the clock in 1970 = %v, want %v", wait, clockPoll)
+	}
+	if len(r.x.posted) != 0 {
+		t.Fatal("posted with the clock in 1970")
+	}
+	if st := r.d.st.snapshot(r.now, r.box); st.Clock.Plausible || !strings.Contains(st.Delivery, "clock") {
+		t.Fatalf("status clock %+v, delivery %q; want implausible and said so", st.Clock, st.Delivery)
+	}
+	r.now = t0
+	r.d.deliverOnce(context.Background())
+	if len(r.x.posted) != 1 {
+		t.Fatal("not posted once the clock was set")
+	}
+}
