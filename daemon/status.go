@@ -19,8 +19,8 @@ type Status struct {
 	Hardware    string        `json:"hardware"` // "real" or "fake"
 	Buttons     []string      `json:"buttons"`
 	Queue       int           `json:"queue"`
-	Delivery    string        `json:"delivery"`            // idle, sending, backing off, rate limited, waiting, waiting for the system clock …
-	NextAttempt time.Time     `json:"next_attempt,zero"`   // when the delivery loop tries again; zero: now or when a message comes
+	Delivery    string        `json:"delivery"`          // idle, sending, backing off, rate limited, waiting, waiting for the system clock …
+	NextAttempt time.Time     `json:"next_attempt,zero"` // when the delivery loop tries again; zero: now or when a message comes
 	RateLimited time.Time     `json:"rate_limited_until,zero"`
 	DeadLetters int           `json:"dead_letters"`
 	RecentDead  []DeadLetter  `json:"recent_dead,omitempty"` // the last few, newest last
