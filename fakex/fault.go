@@ -1,0 +1,148 @@
+package fakex
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Fault modes. A fault applies to the posting endpoints (POST /2/tweets and
+// POST /1.1/statuses/update.json); the skewed clock of ModeSkew is the
+// server's clock, so every endpoint sees it while the fault is in force.
+const (
+	ModeNone             = ""
+	Mode429              = "429"                // 429 Too Many Requests, x-rate-limit-remaining 0, reset at now+Reset
+	Mode403Dup           = "403dup"             // 403 duplicate content, whatever the text
+	Mode401              = "401"                // 401, as if the credentials were wrong
+	ModeSkew             = "skew"               // the server's clock runs Skew ahead (negative: behind)
+	Mode503              = "503"                // 503 Service Unavailable
+	ModeSlow             = "slow"               // answer normally after Delay
+	ModeResetAfterAccept = "reset-after-accept" // accept the tweet, then reset the connection without answering
+	ModeChunked          = "chunked"            // answer normally with Transfer-Encoding: chunked
+	Mode453              = "453"                // 403 code 453: the access level allows a subset of endpoints only
+	ModeHang             = "hang"               // never answer, until the client gives up or the server closes
+)
+
+// Modes lists every fault mode, for flag help and validation.
+var Modes = []string{Mode429, Mode403Dup, Mode401, ModeSkew, Mode503, ModeSlow,
+	ModeResetAfterAccept, ModeChunked, Mode453, ModeHang}
+
+// A Fault makes the server misbehave on purpose.
+type Fault struct {
+	Mode string
+	// Count is how many posting requests the fault applies to; 0 means
+	// until it is replaced or cleared.
+	Count int
+	// Reset is how far after now x-rate-limit-reset points, for Mode429
+	// (default 15 minutes).
+	Reset time.Duration
+	// Delay is how long ModeSlow waits before answering.
+	Delay time.Duration
+	// Skew is how far the server's clock is off, for ModeSkew.
+	Skew time.Duration
+}
+
+func (f Fault) String() string {
+	s := f.Mode
+	switch f.Mode {
+	case ModeNone:
+		return "none"
+	case Mode429:
+		s += " reset=" + f.reset().String()
+	case ModeSlow:
+		s += " delay=" + f.Delay.String()
+	case ModeSkew:
+		s += " skew=" + f.Skew.String()
+	}
+	if f.Count > 0 {
+		s += fmt.Sprintf(" count=%d", f.Count)
+	}
+	return s
+}
+
+func (f Fault) reset() time.Duration {
+	if f.Reset <= 0 {
+		return 15 * time.Minute
+	}
+	return f.Reset
+}
+
+// Check reports whether f is a fault this server knows how to apply.
+func (f Fault) Check() error {
+	if f.Mode == "401skew" {
+		f.Mode = ModeSkew
+	}
+	if f.Mode != ModeNone && !slices.Contains(Modes, f.Mode) {
+		return fmt.Errorf("fakex: unknown fault mode %q; use one of %v", f.Mode, Modes)
+	}
+	if f.Count < 0 {
+		return fmt.Errorf("fakex: fault count %d is negative; use 0 for until cleared", f.Count)
+	}
+	if f.Delay < 0 || f.Reset < 0 {
+		return fmt.Errorf("fakex: fault delay and reset must not be negative")
+	}
+	return nil
+}
+
+// SetFault replaces any pending faults with f; the zero Fault clears them.
+// It returns an error for an unknown mode.
+func (s *Server) SetFault(f Fault) error {
+	return s.Script([]Fault{f})
+}
+
+// Script queues faults to apply one after the other: each in turn applies
+// to its Count of posting requests, then the next takes over. A fault with
+// Count 0 stays until the next SetFault or Script.
+func (s *Server) Script(faults []Fault) error {
+	queue := make([]Fault, 0, len(faults))
+	for _, f := range faults {
+		if err := f.Check(); err != nil {
+			return err
+		}
+		if f.Mode == "401skew" {
+			f.Mode = ModeSkew
+		}
+		if f.Mode == ModeNone && f.Count == 0 {
+			continue
+		}
+		queue = append(queue, f)
+	}
+	s.mu.Lock()
+	s.faults = queue
+	s.mu.Unlock()
+	return nil
+}
+
+// Fault returns the fault in force now (the zero Fault when none).
+func (s *Server) Fault() Fault {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.faults) == 0 {
+		return Fault{}
+	}
+	return s.faults[0]
+}
+
+// takeFault returns the fault for one posting request and counts it
+// against the fault's Count. s.mu must be held.
+func (s *Server) takeFault() Fault {
+	if len(s.faults) == 0 {
+		return Fault{}
+	}
+	f := s.faults[0]
+	if f.Count > 0 {
+		s.faults[0].Count--
+		if s.faults[0].Count == 0 {
+			s.faults = s.faults[1:]
+		}
+	}
+	return f
+}
+
+// skew returns the clock offset of the fault in force. s.mu must be held.
+func (s *Server) skew() time.Duration {
+	if len(s.faults) > 0 && s.faults[0].Mode == ModeSkew {
+		return s.faults[0].Skew
+	}
+	return 0
+}
