@@ -293,6 +293,12 @@ func (c *Client) roundTrip(ctx context.Context, req []byte) (*Response, error) {
 		return nil, ctxErr(ctx, err)
 	}
 	defer conn.Close()
+	return exchange(ctx, conn, c.addr, req)
+}
+
+// exchange writes req on an open connection and reads the final response.
+// The connection's deadline follows ctx; name is the peer, for messages.
+func exchange(ctx context.Context, conn net.Conn, name string, req []byte) (*Response, error) {
 	if d, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(d)
 	}
@@ -301,7 +307,7 @@ func (c *Client) roundTrip(ctx context.Context, req []byte) (*Response, error) {
 	defer stop()
 
 	if _, err := conn.Write(req); err != nil {
-		return nil, ctxErr(ctx, fmt.Errorf("sender: send request to %s: %w: %w", c.addr, ErrTransient, err))
+		return nil, ctxErr(ctx, fmt.Errorf("sender: send request to %s: %w: %w", name, ErrTransient, err))
 	}
 	br := bufio.NewReader(conn)
 	for {
@@ -310,7 +316,7 @@ func (c *Client) roundTrip(ctx context.Context, req []byte) (*Response, error) {
 			if errors.Is(err, ErrProtocol) {
 				return nil, err
 			}
-			return nil, ctxErr(ctx, fmt.Errorf("sender: read answer from %s: %w: %w", c.addr, ErrTransient, err))
+			return nil, ctxErr(ctx, fmt.Errorf("sender: read answer from %s: %w: %w", name, ErrTransient, err))
 		}
 		// 1xx answers (100 Continue, 103 Early Hints) come before the
 		// real one; 101 would switch protocols, which was not asked for.

@@ -1,0 +1,170 @@
+package sender
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"pitweet/oauth"
+)
+
+// testCreds are the example credentials from X's "Creating a signature"
+// page; they sign nothing real.
+var testCreds = oauth.Credentials{
+	ConsumerKey:    "xvz1evFTYgLQxtP3N72r0n3c",
+	ConsumerSecret: "kAcSOqF21Fu85e7zjz7ZN2U4ZRhfV3WpwPAoE3Z7kBw",
+	Token:          "370773112-GmHxMAgYyLbNEtIKZeRNFsMKPR9EyMZeS9weJAEb",
+	TokenSecret:    "LswwdoUaIvS8ltyTt5jkRh4J50vUPVVHtR2YPi5kE",
+}
+
+// testCA is a self-signed CA and a server certificate it issued for
+// 127.0.0.1, localhost and api.x.test.
+type testCA struct {
+	certPEM []byte
+	server  tls.Certificate
+	caFile  string
+}
+
+func newTestCA(t testing.TB) *testCA {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	caTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "pitweet test CA"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		Subject:      pkix.Name{CommonName: "api.x.test"},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(time.Hour),
+		DNSNames:     []string{"localhost", "api.x.test"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, caCert, &srvKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := &testCA{
+		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
+		server:  tls.Certificate{Certificate: [][]byte{srvDER, caDER}, PrivateKey: srvKey},
+	}
+	ca.caFile = filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca.caFile, ca.certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return ca
+}
+
+func (ca *testCA) serverConfig() *tls.Config {
+	return &tls.Config{Certificates: []tls.Certificate{ca.server}, MinVersion: tls.VersionTLS12}
+}
+
+// seen is what a scripted server received: the request, parsed by
+// net/http as an oracle, its body, and the outcome of checking its
+// signature.
+type seen struct {
+	req       *http.Request
+	body      []byte
+	verifyErr error
+}
+
+// scriptedServer answers one TLS connection on conn: it reads a request,
+// checks its signature against testCreds, writes answer verbatim, and
+// closes. What it saw arrives on the returned channel.
+func scriptedServer(t testing.TB, conn net.Conn, cfg *tls.Config, answer string) <-chan seen {
+	out := make(chan seen, 1)
+	go func() {
+		defer close(out)
+		tc := tls.Server(conn, cfg)
+		defer tc.Close()
+		req, err := http.ReadRequest(bufio.NewReader(tc))
+		if err != nil {
+			out <- seen{verifyErr: err}
+			return
+		}
+		body, _ := io.ReadAll(req.Body)
+		var form []oauth.Param
+		if req.Header.Get("Content-Type") == "application/x-www-form-urlencoded" {
+			form = oauth.ParseQuery(string(body))
+		}
+		url := "https://" + req.Host + req.URL.RequestURI()
+		_, verr := oauth.Verify(req.Method, url, req.Header.Get("Authorization"), form, testCreds.ConsumerSecret, testCreds.TokenSecret)
+		io.WriteString(tc, answer)
+		out <- seen{req: req, body: body, verifyErr: verr}
+	}()
+	return out
+}
+
+// pipeDialer hands out the client end of a net.Pipe for every dial and
+// passes the server end to serve.
+type pipeDialer struct {
+	serve func(net.Conn)
+	addrs []string
+}
+
+func (d *pipeDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	d.addrs = append(d.addrs, addr)
+	c, s := net.Pipe()
+	d.serve(s)
+	return c, nil
+}
+
+// newPipeClient returns a Client for base whose connections are served by
+// a scripted TLS server answering answer; the channel reports what it saw.
+func newPipeClient(t testing.TB, api, answer string) (*Client, <-chan seen) {
+	t.Helper()
+	ca := newTestCA(t)
+	c, err := New(Config{BaseURL: "https://api.x.test", API: api, CAFile: ca.caFile, Proxy: "none"}, testCreds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan (<-chan seen), 1)
+	c.dialer = &pipeDialer{serve: func(s net.Conn) { ch <- scriptedServer(t, s, ca.serverConfig(), answer) }}
+	out := make(chan seen, 1)
+	go func() {
+		select {
+		case srv := <-ch:
+			out <- <-srv
+		case <-time.After(10 * time.Second):
+			close(out)
+		}
+	}()
+	return c, out
+}
