@@ -1,0 +1,203 @@
+package daemon
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestExampleConfig(t *testing.T) {
+	t.Setenv("CREDENTIALS_DIRECTORY", "")
+	cfg, err := LoadConfig("testdata/example.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cfg.Summary(), "2 buttons, 4 sensors, 1 report, 1 alert, 2 leds"; got != want {
+		t.Errorf("Summary = %q, want %q", got, want)
+	}
+	b := cfg.Buttons[1]
+	if b.Pin != "GPIO22" || b.Pull != "up" || b.Debounce != 30*time.Millisecond || b.LongPress != 0 || b.LongText != nil {
+		t.Errorf("button weather = %+v", b)
+	}
+	if d := cfg.Buttons[0].LongPress; d != 2*time.Second {
+		t.Errorf("doorbell long_press = %v", d)
+	}
+	if s := cfg.Sensors[1]; s.Address != 0x23 || s.Bus != "1" {
+		t.Errorf("window sensor = %+v, want the bh1750 default address 0x23 on bus 1", s)
+	}
+	if s := cfg.Sensors[3]; s.Address != 0 || s.Bus != "" {
+		t.Errorf("cpu sensor = %+v, want no address or bus", s)
+	}
+	if got := cfg.Reports[0].Sensors; strings.Join(got, ",") != "room,air" {
+		t.Errorf("report sensors = %v", got)
+	}
+	if a := cfg.Alerts[0]; a.Cooldown != time.Hour || a.Every != time.Minute {
+		t.Errorf("alert = %+v", a)
+	}
+	if !cfg.Hardware.Fake() {
+		t.Error("hardware mode is not fake")
+	}
+	text, err := cfg.Buttons[1].Text.Render(cfg.SampleData("weather"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "21.5 °C, 45 %, 1013.2 hPa; light 320 lux"; text != want {
+		t.Errorf("rendered %q, want %q", text, want)
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	t.Setenv("STATE_DIRECTORY", "/var/lib/pitweet-test:/other")
+	t.Setenv("CREDENTIALS_DIRECTORY", "/run/credentials/pitweet.service")
+	cfg, err := ParseConfig([]byte(`
+[[sensor]]
+name = "room"
+type = "bmp280"
+
+[[report]]
+every = "30m"
+text = "{{.Sensors.room.Pressure}}"
+`), "pitweet.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := XConfig{API: "v2", BaseURL: "https://api.x.com", Credentials: "/run/credentials/pitweet.service/x"}
+	if cfg.X != want {
+		t.Errorf("X = %+v, want %+v", cfg.X, want)
+	}
+	if cfg.StateDir != "/var/lib/pitweet-test" {
+		t.Errorf("StateDir = %q", cfg.StateDir)
+	}
+	if cfg.Hardware != (HardwareConfig{Mode: "real", I2CBus: "1"}) {
+		t.Errorf("Hardware = %+v", cfg.Hardware)
+	}
+	if s := cfg.Sensors[0]; s.Address != 0x76 || s.Bus != "1" {
+		t.Errorf("sensor = %+v", s)
+	}
+	r := cfg.Reports[0]
+	if r.Every != 30*time.Minute || r.Expires != 30*time.Minute || strings.Join(r.Sensors, ",") != "room" {
+		t.Errorf("report = %+v", r)
+	}
+
+	t.Setenv("STATE_DIRECTORY", "")
+	t.Setenv("CREDENTIALS_DIRECTORY", "")
+	cfg, err = ParseConfig([]byte("[hardware]\ni2c_bus = 3\n"), "pitweet.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.StateDir != "/var/lib/pitweet" || cfg.X.Credentials != "/etc/pitweet/credentials" || cfg.Hardware.I2CBus != "3" {
+		t.Errorf("defaults without systemd: %q %q %q", cfg.StateDir, cfg.X.Credentials, cfg.Hardware.I2CBus)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	const room = "[[sensor]]\nname = \"room\"\ntype = \"bme280\"\n"
+	tests := []struct {
+		name string
+		toml string
+		want []string // each must appear in the error
+	}{
+		{"unknown key with line", "[x]\napi = \"v2\"\n\n[[button]]\nname = \"a\"\npin = \"GPIO17\"\ncolour = \"red\"\ntext = \"x\"\n",
+			[]string{`pitweet.toml:7: unknown key "colour" in [[button]]; known keys: name, pin, pull, debounce, text, long_press, long_text`}},
+		{"unknown top-level key", "\nstatedir = \"/x\"\n",
+			[]string{`pitweet.toml:2: unknown key "statedir" in the top level; known keys: state_dir,`}},
+		{"unknown table", "[hardwear]\nmode = \"fake\"\n",
+			[]string{`pitweet.toml:1:`, `hardwear`}},
+		{"syntax error", "[x]\napi = v2\n",
+			[]string{`pitweet.toml:2:7:`}},
+		{"wrong type", "[[button]]\nname = 7\n",
+			[]string{`pitweet.toml:2:`}},
+		{"bad pin", "[[button]]\nname = \"a\"\npin = \"GPIO42\"\ntext = \"x\"\n",
+			[]string{`pitweet.toml:3: button "a": unknown pin "GPIO42"; use GPIO0 to GPIO27`}},
+		{"ground pin", "[[led]]\npin = \"P1_6\"\nshows = \"sent\"\n",
+			[]string{`pitweet.toml:2: led: pin "P1_6" is a ground pin`}},
+		{"5V pin", "[[led]]\npin = \"P1_2\"\nshows = \"sent\"\n",
+			[]string{`pitweet.toml:2: led: pin "P1_2" is a power pin`}},
+		{"pin used twice", "[[button]]\nname = \"a\"\npin = \"P1_11\"\ntext = \"x\"\n[[led]]\npin = \"GPIO17\"\nshows = \"error\"\n",
+			[]string{`pitweet.toml:6: led 1 uses GPIO17, which button "a" uses already`}},
+		{"I2C pin", room + "[[button]]\nname = \"a\"\npin = \"GPIO2\"\ntext = \"x\"\n",
+			[]string{`pitweet.toml:6: button "a" uses GPIO2, which I2C bus 1 (SDA) uses already`}},
+		{"bad duration", "[[button]]\nname = \"a\"\npin = \"GPIO17\"\ndebounce = \"30\"\ntext = \"x\"\n",
+			[]string{`pitweet.toml:4: debounce = "30" is not a duration; write it like "30ms"`}},
+		{"report too often", room + "[[report]]\nevery = \"10s\"\ntext = \"x\"\n",
+			[]string{`pitweet.toml:5: every = "10s" is too often`}},
+		{"report needs every", "[[report]]\ntext = \"x\"\n",
+			[]string{`pitweet.toml:1: [[report]] needs every`}},
+		{"template syntax", "[[button]]\nname = \"a\"\npin = \"GPIO17\"\ntext = \"{{.Time\"\n",
+			[]string{`pitweet.toml:4: button a text:1: unclosed action`}},
+		{"template unknown sensor", room + "[[button]]\nname = \"a\"\npin = \"GPIO17\"\ntext = \"{{.Sensors.kitchen.Temperature}}\"\n",
+			[]string{`pitweet.toml:7: button a text`, `map has no entry for key "kitchen"`, `such as {{.Sensors.room.Temperature}}`}},
+		{"template unknown quantity", room + "[[report]]\nevery = \"1h\"\ntext = \"{{.Sensors.room.CO2}}\"\n",
+			[]string{`pitweet.toml:6: report 1 text`, `map has no entry for key "CO2"`}},
+		{"template unknown field", "[[button]]\nname = \"a\"\npin = \"GPIO17\"\ntext = \"{{.Temperature}}\"\n",
+			[]string{`pitweet.toml:4:`, `can't evaluate field Temperature`, `templates see .Time, .Host`}},
+		{"template range", "[[button]]\nname = \"a\"\npin = \"GPIO17\"\ntext = \"{{range 10}}x{{end}}\"\n",
+			[]string{`pitweet.toml:4: button a text: range is not allowed`}},
+		{"unknown sensor type", "[[sensor]]\nname = \"room\"\ntype = \"dht22\"\n",
+			[]string{`pitweet.toml:3: sensor "room" has unknown type "dht22"; use one of bme280, bmp280, aht20, scd4x, bh1750, cpu`}},
+		{"bad address", "[[sensor]]\nname = \"room\"\ntype = \"bme280\"\naddress = 0x40\n",
+			[]string{`pitweet.toml:4: a bme280 answers on 0x76 or 0x77, not on 0x40`}},
+		{"address as string", "[[sensor]]\nname = \"room\"\ntype = \"aht20\"\naddress = \"0x38\"\n",
+			[]string{`pitweet.toml:4: address = "0x38" must be a number, such as address = 0x38`}},
+		{"cpu with address", "[[sensor]]\nname = \"cpu\"\ntype = \"cpu\"\naddress = 0x76\n",
+			[]string{`pitweet.toml:4: sensor "cpu" is the cpu's own temperature and has no I2C address`}},
+		{"duplicate sensor", room + room,
+			[]string{`pitweet.toml:5: there are two sensors named "room"`}},
+		{"duplicate button", "[[button]]\nname = \"a\"\npin = \"GPIO17\"\ntext = \"x\"\n[[button]]\nname = \"a\"\npin = \"GPIO18\"\ntext = \"y\"\n",
+			[]string{`pitweet.toml:6: there are two buttons named "a"`}},
+		{"bad sensor name", "[[sensor]]\nname = \"living-room\"\ntype = \"cpu\"\n",
+			[]string{`pitweet.toml:2: sensor name "living-room" may only have letters, digits and _`}},
+		{"bad condition", room + "[[alert]]\nwhen = \"room.Temperature >> 30\"\ntext = \"hot\"\n",
+			[]string{`pitweet.toml:5: condition "room.Temperature >> 30": ">" at column 19: expected a number or sensor.Quantity`}},
+		{"condition unknown sensor", room + "[[alert]]\nwhen = \"attic.Temperature > 30\"\ntext = \"hot\"\n",
+			[]string{`pitweet.toml:5: condition "attic.Temperature > 30" reads sensor "attic", which is not configured; known sensors: room`}},
+		{"condition unknown quantity", room + "[[alert]]\nwhen = \"room.CO2 > 1000\"\ntext = \"stuffy\"\n",
+			[]string{`pitweet.toml:5: condition "room.CO2 > 1000" reads room.CO2, but a bme280 measures Temperature, Humidity, Pressure`}},
+		{"base_url http", "[x]\nbase_url = \"http://api.x.com\"\n",
+			[]string{`pitweet.toml:2: base_url = "http://api.x.com" must start with https://`}},
+		{"unknown api", "[x]\napi = \"v3\"\n",
+			[]string{`pitweet.toml:2: api = "v3" is not known`}},
+		{"long_press without long_text", "[[button]]\nname = \"a\"\npin = \"GPIO17\"\ntext = \"x\"\nlong_press = \"2s\"\n",
+			[]string{`pitweet.toml:5: button "a" has long_press but no long_text`}},
+		{"led shows", "[[led]]\npin = \"GPIO27\"\nshows = \"ok\"\n",
+			[]string{`pitweet.toml:3: shows = "ok" is not known`}},
+		{"report reads unknown sensor", room + "[[report]]\nevery = \"1h\"\ntext = \"x\"\nsensors = [\"room\", \"attic\"]\n",
+			[]string{`pitweet.toml:7: report 1 reads sensor "attic", which is not configured`}},
+		{"several problems", "[[button]]\nname = \"a\"\npin = \"GPIO99\"\ndebounce = \"1 s\"\ntext = \"x\"\n",
+			[]string{`pitweet.toml:3: button "a": unknown pin`, "\npitweet.toml:4: debounce"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseConfig([]byte(tt.toml), "pitweet.toml")
+			if err == nil {
+				t.Fatalf("no error for\n%s", tt.toml)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error\n%v\ndoes not contain\n%s", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadConfigMissing(t *testing.T) {
+	_, err := LoadConfig(t.TempDir() + "/nope.toml")
+	if err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestNormalizePin(t *testing.T) {
+	for in, want := range map[string]string{"GPIO17": "GPIO17", "gpio4": "GPIO4", "P1_11": "GPIO17", "p1_40": "GPIO21", "P1_27": "GPIO0", "GPIO0": "GPIO0"} {
+		got, err := NormalizePin(in)
+		if err != nil || got != want {
+			t.Errorf("NormalizePin(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"GPIO28", "GPIO", "GPIO017", "P1_0", "P1_41", "P1_1", "P1_39", "17", ""} {
+		if got, err := NormalizePin(in); err == nil {
+			t.Errorf("NormalizePin(%q) = %q, want an error", in, got)
+		}
+	}
+}
