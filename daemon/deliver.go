@@ -57,11 +57,31 @@ type deliverer struct {
 	failed func(on bool)
 
 	backoff     time.Duration // the next transient wait; 0 before any failure
-	offset      time.Duration // server clock minus local clock, once measured
 	skewRetried string        // id of the message already retried after a clock correction
 
 	mu        sync.Mutex
-	busySince time.Time // start of the request in flight; zero when none
+	busySince time.Time     // start of the request in flight; zero when none
+	offset    time.Duration // server clock minus local clock, once measured
+}
+
+// poster returns the X client; setPoster replaces it after a reload.
+func (d *deliverer) poster() poster {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.x
+}
+
+func (d *deliverer) setPoster(x poster) {
+	d.mu.Lock()
+	d.x = x
+	d.mu.Unlock()
+}
+
+// clockOffset is X's clock minus ours, as last measured.
+func (d *deliverer) clockOffset() time.Duration {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.offset
 }
 
 func newDeliverer(box *outbox.Outbox, x poster, st *state, log *slog.Logger) *deliverer {
@@ -144,7 +164,7 @@ func (d *deliverer) deliverOnce(ctx context.Context) time.Duration {
 	}
 	d.st.setDelivery("sending", time.Time{})
 	d.setBusy(now)
-	tw, err := d.x.Post(ctx, m.Text)
+	tw, err := d.poster().Post(ctx, m.Text)
 	d.setBusy(time.Time{})
 	return d.settle(m, tried, tw, err)
 }
@@ -177,7 +197,7 @@ func (d *deliverer) settle(m outbox.Message, tried int, tw *sender.Tweet, err er
 		}
 		return d.dead(m, "X refused it as a duplicate of an earlier post", err, now)
 	case sender.KindRateLimited:
-		at := apiErr.RetryAt.Add(-d.offset) // X's clock to ours
+		at := apiErr.RetryAt.Add(-d.clockOffset()) // X's clock to ours
 		if !at.After(now) {
 			at = now.Add(firstBackoff)
 		}
@@ -194,11 +214,14 @@ func (d *deliverer) settle(m outbox.Message, tried int, tw *sender.Tweet, err er
 			d.skewRetried = m.ID
 			// The Date header was written after the request was signed, so
 			// now is the matching local time to within the round trip.
-			d.offset = apiErr.Meta.Date.Sub(now)
-			d.x.SetClockOffset(d.offset)
-			d.st.setOffset(d.offset)
+			offset := apiErr.Meta.Date.Sub(now)
+			d.mu.Lock()
+			d.offset = offset
+			d.mu.Unlock()
+			d.poster().SetClockOffset(offset)
+			d.st.setOffset(offset)
 			d.log.Warn("daemon: X says our clock is off; correcting and retrying once",
-				"offset", d.offset.Round(time.Second), "id", m.ID)
+				"offset", offset.Round(time.Second), "id", m.ID)
 			return 0
 		}
 		return d.dead(m, "X refused the request's timestamp even after correcting the clock offset", err, now)

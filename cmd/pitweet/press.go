@@ -1,10 +1,40 @@
 package main
 
 import (
-	"errors"
+	"fmt"
 	"io"
+	"maps"
+	"slices"
+	"strings"
+
+	"pitweet/daemon"
 )
 
 func cmdPress(args []string, stdout, stderr io.Writer) error {
-	return errors.New("not built yet")
+	fs := newFlags("press", stderr)
+	socket := fs.String("socket", daemon.DefaultSocket(), "the daemon's control `socket`")
+	long := fs.Bool("long", false, "act as a long press")
+	rest, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return usageError("name one button")
+	}
+	resp, err := callDaemon(*socket, daemon.ControlRequest{Op: "press", Button: rest[0], Long: *long})
+	if err != nil {
+		return err
+	}
+	if !resp.OK {
+		if len(resp.Buttons) > 0 {
+			return fmt.Errorf("%s; the buttons are: %s", resp.Error, strings.Join(resp.Buttons, ", "))
+		}
+		return fmt.Errorf("%s", resp.Error)
+	}
+	fmt.Fprintf(stdout, "queued %s: %s\n", resp.Queued, resp.Text)
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	return slices.Sorted(maps.Keys(m))
 }

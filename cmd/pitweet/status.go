@@ -1,10 +1,119 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"strings"
+	"time"
+
+	"pitweet/daemon"
 )
 
 func cmdStatus(args []string, stdout, stderr io.Writer) error {
-	return errors.New("not built yet")
+	fs := newFlags("status", stderr)
+	socket := fs.String("socket", daemon.DefaultSocket(), "the daemon's control `socket`")
+	asJSON := fs.Bool("json", false, "print the status as JSON")
+	rest, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usageError("takes no arguments")
+	}
+	resp, err := callDaemon(*socket, daemon.ControlRequest{Op: "status"})
+	if err != nil {
+		return err
+	}
+	if !resp.OK || resp.Status == nil {
+		return fmt.Errorf("the daemon refused: %s", resp.Error)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(resp.Status)
+	}
+	printStatus(stdout, resp.Status)
+	return nil
+}
+
+// callDaemon sends req over the control socket, turning "nobody listens"
+// into the one line the user needs.
+func callDaemon(socket string, req daemon.ControlRequest) (*daemon.ControlResponse, error) {
+	resp, err := daemon.Call(socket, req)
+	if errors.Is(err, daemon.ErrNoDaemon) {
+		return nil, fmt.Errorf("no daemon is listening on %s (is pitweet running? systemctl status pitweet)", socket)
+	}
+	return resp, err
+}
+
+func printStatus(w io.Writer, s *daemon.Status) {
+	at := func(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05") }
+	fmt.Fprintf(w, "pitweet: running for %s (pid %d, %s hardware)\n", time.Duration(s.Uptime), s.PID, s.Hardware)
+	delivery := s.Delivery
+	if !s.NextAttempt.IsZero() {
+		delivery += " until " + at(s.NextAttempt)
+	}
+	fmt.Fprintf(w, "queue:        %d waiting; %s\n", s.Queue, delivery)
+	if !s.RateLimited.IsZero() {
+		fmt.Fprintf(w, "rate limit:   waiting until %s\n", at(s.RateLimited))
+	} else {
+		fmt.Fprintf(w, "rate limit:   none\n")
+	}
+	clock := "ok"
+	if !s.Clock.Plausible {
+		clock = "NOT SET (waiting for NTP before posting)"
+	}
+	if s.Clock.Offset != 0 {
+		clock += fmt.Sprintf(", X's clock is %s ahead of ours", time.Duration(s.Clock.Offset).Round(time.Second))
+	}
+	fmt.Fprintf(w, "clock:        %s, %s\n", at(s.Clock.Now), clock)
+	if s.LastSuccess != nil {
+		id := s.LastSuccess.TweetID
+		if id == "" {
+			id = "(already posted by an earlier attempt)"
+		}
+		fmt.Fprintf(w, "last posted:  %s tweet %s from %s\n", at(s.LastSuccess.At), id, s.LastSuccess.Source)
+	} else {
+		fmt.Fprintf(w, "last posted:  nothing yet\n")
+	}
+	if s.LastError != nil {
+		fmt.Fprintf(w, "last error:   %s %s: %s\n", at(s.LastError.At), s.LastError.Source, s.LastError.Error)
+	}
+	fmt.Fprintf(w, "dead letters: %d\n", s.DeadLetters)
+	for _, d := range s.RecentDead {
+		fmt.Fprintf(w, "  %s %s %q: %s\n", at(d.At), d.Source, clipText(d.Text, 40), d.Reason)
+	}
+	if len(s.Buttons) > 0 {
+		fmt.Fprintf(w, "buttons:      %s\n", strings.Join(s.Buttons, ", "))
+	}
+	if len(s.Sensors) == 0 {
+		fmt.Fprintf(w, "sensors:      none\n")
+	} else {
+		fmt.Fprintf(w, "sensors:\n")
+	}
+	for _, ss := range s.Sensors {
+		line := "  " + ss.Name + " (" + ss.Type + "):"
+		if ss.At.IsZero() {
+			line += " no reading yet"
+		} else {
+			for _, q := range sortedKeys(ss.Values) {
+				line += fmt.Sprintf(" %s=%g", q, ss.Values[q])
+			}
+			line += fmt.Sprintf(" (%s ago)", s.Clock.Now.Sub(ss.At).Round(time.Second))
+		}
+		if ss.Error != "" {
+			line += "; last read failed: " + ss.Error
+		}
+		fmt.Fprintln(w, line)
+	}
+}
+
+func clipText(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }
