@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"io"
 	"math/big"
 	"net"
@@ -108,12 +109,14 @@ type seen struct {
 // scriptedServer answers one TLS connection on conn: it reads a request,
 // checks its signature against testCreds, writes answer verbatim, and
 // closes. What it saw arrives on the returned channel.
-func scriptedServer(t testing.TB, conn net.Conn, cfg *tls.Config, answer string) <-chan seen {
+func scriptedServer(conn net.Conn, cfg *tls.Config, answer string) <-chan seen {
 	out := make(chan seen, 1)
 	go func() {
 		defer close(out)
+		// Closing the raw pipe, not the TLS layer, ends the exchange at
+		// once: a close_notify on a net.Pipe would wait for a reader.
+		defer conn.Close()
 		tc := tls.Server(conn, cfg)
-		defer tc.Close()
 		req, err := http.ReadRequest(bufio.NewReader(tc))
 		if err != nil {
 			out <- seen{verifyErr: err}
@@ -132,39 +135,53 @@ func scriptedServer(t testing.TB, conn net.Conn, cfg *tls.Config, answer string)
 	return out
 }
 
-// pipeDialer hands out the client end of a net.Pipe for every dial and
-// passes the server end to serve.
+// pipeDialer hands out the client end of a net.Pipe for every dial; a
+// scripted TLS server answers on the other end with the next of answers.
+// What each server saw arrives on seen, one per dial.
 type pipeDialer struct {
-	serve func(net.Conn)
-	addrs []string
+	cfg     *tls.Config
+	answers []string
+	seen    chan seen
+	addrs   []string
 }
 
 func (d *pipeDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	if len(d.answers) == 0 {
+		return nil, errors.New("test: no more scripted answers")
+	}
 	d.addrs = append(d.addrs, addr)
 	c, s := net.Pipe()
-	d.serve(s)
+	srv := scriptedServer(s, d.cfg, d.answers[0])
+	d.answers = d.answers[1:]
+	go func() { d.seen <- <-srv }()
 	return c, nil
 }
 
-// newPipeClient returns a Client for base whose connections are served by
-// a scripted TLS server answering answer; the channel reports what it saw.
-func newPipeClient(t testing.TB, api, answer string) (*Client, <-chan seen) {
+// newPipeClient returns a Client for https://api.x.test whose connections
+// are answered, in turn, with answers.
+func newPipeClient(t testing.TB, api string, answers ...string) (*Client, *pipeDialer) {
 	t.Helper()
 	ca := newTestCA(t)
 	c, err := New(Config{BaseURL: "https://api.x.test", API: api, CAFile: ca.caFile, Proxy: "none"}, testCreds)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch := make(chan (<-chan seen), 1)
-	c.dialer = &pipeDialer{serve: func(s net.Conn) { ch <- scriptedServer(t, s, ca.serverConfig(), answer) }}
-	out := make(chan seen, 1)
-	go func() {
-		select {
-		case srv := <-ch:
-			out <- <-srv
-		case <-time.After(10 * time.Second):
-			close(out)
-		}
-	}()
-	return c, out
+	d := &pipeDialer{cfg: ca.serverConfig(), answers: answers, seen: make(chan seen, len(answers))}
+	c.dialer = d
+	return c, d
 }
+
+// next returns what the server behind the next dial saw, waiting up to ten
+// seconds.
+func (d *pipeDialer) next(t testing.TB) seen {
+	t.Helper()
+	select {
+	case s := <-d.seen:
+		return s
+	case <-time.After(10 * time.Second):
+		t.Fatal("scripted server saw nothing within 10s")
+		return seen{}
+	}
+}
+
+func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o600) }
