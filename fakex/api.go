@@ -113,10 +113,12 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, api string) {
 	switch f.Mode {
 	case ModeHang:
 		<-s.hold(ex, 0)
+		_ = s.drop(ex, false)
 		s.finish(ex, 0, "hung until "+s.holdEnd(ex))
 		return
 	case ModeSlow:
 		if !s.wait(ex, f.Delay) {
+			_ = s.drop(ex, false)
 			s.finish(ex, 0, "slow answer abandoned: "+s.holdEnd(ex))
 			return
 		}
@@ -369,21 +371,29 @@ func (s *Server) isClosing() bool {
 // reset closes the connection abruptly: no answer, no TLS close_notify, and
 // a TCP RST instead of a FIN.
 func (s *Server) reset(ex *exchange) {
-	conn, _, err := http.NewResponseController(ex.w).Hijack()
-	if err != nil {
+	if err := s.drop(ex, true); err != nil {
 		// Only HTTP/1 connections can be taken over; say so loudly.
 		s.problem(ex, http.StatusInternalServerError, "Internal Error", "fakex cannot reset this connection: "+err.Error(), "cannot reset")
 		return
+	}
+	s.finish(ex, 0, "connection reset after accepting the tweet")
+}
+
+// drop takes the connection from net/http and closes it without an
+// answer; with rst, the peer sees a TCP reset.
+func (s *Server) drop(ex *exchange, rst bool) error {
+	conn, _, err := http.NewResponseController(ex.w).Hijack()
+	if err != nil {
+		return err
 	}
 	raw := conn
 	if tc, ok := conn.(interface{ NetConn() net.Conn }); ok {
 		raw = tc.NetConn()
 	}
-	if tcp, ok := raw.(*net.TCPConn); ok {
+	if tcp, ok := raw.(*net.TCPConn); ok && rst {
 		_ = tcp.SetLinger(0)
 	}
-	_ = raw.Close()
-	s.finish(ex, 0, "connection reset after accepting the tweet")
+	return raw.Close()
 }
 
 // reply answers with status and a JSON body, the server's Date and the
