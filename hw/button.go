@@ -53,6 +53,8 @@ type Button struct {
 	cfg    ButtonConfig
 	clock  Clock
 	active gpio.Level
+	// heldAtStart: the button was pressed when the pin was configured.
+	heldAtStart bool
 }
 
 // NewButton configures pin as an input with pull cfg.Pull and edge detection
@@ -77,17 +79,20 @@ func NewButton(pin gpio.PinIn, cfg ButtonConfig) (*Button, error) {
 	if cfg.ActiveLow {
 		b.active = gpio.Low
 	}
+	// Edges from here on are queued by the kernel until Run waits for them,
+	// so the starting level is the one at configuration time.
+	b.heldAtStart = pin.Read() == b.active
 	return b, nil
 }
 
 // Name is the button's configured name.
 func (b *Button) Name() string { return b.cfg.Name }
 
-// Run sends one Press on out for each press of the button until ctx is done,
+// Run may be called once. It sends one Press on out for each press of the button until ctx is done,
 // then returns ctx.Err(). It waits on edges with a bounded timeout and checks
 // ctx between waits, so it stops within about 100ms.
 func (b *Button) Run(ctx context.Context, out chan<- Press) error {
-	pressed := b.pin.Read() == b.active
+	pressed := b.heldAtStart
 	var down time.Time  // when the current press began
 	longSent := pressed // a button held at start never gives an event
 	for {
