@@ -296,13 +296,12 @@ func (c *Client) roundTrip(ctx context.Context, req []byte) (*Response, error) {
 	return exchange(ctx, conn, c.addr, req)
 }
 
-// exchange writes req on an open connection and reads the final response.
-// The connection's deadline follows ctx; name is the peer, for messages.
+// exchange writes req on an open connection and reads the final response,
+// within ctx; name is the peer, for messages.
 func exchange(ctx context.Context, conn net.Conn, name string, req []byte) (*Response, error) {
-	if d, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(d)
-	}
-	// Cancelling ctx unblocks a pending read or write.
+	// When ctx ends (deadline or cancel), a pending read or write fails at
+	// once. The connection gets no deadline of its own, so ctx.Err() is
+	// always set when that happens and the caller learns which it was.
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 

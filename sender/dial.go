@@ -68,10 +68,17 @@ func handshakeError(addr string, err error) error {
 		return fmt.Errorf("sender: TLS to %s: the server's certificate is not trusted (check ca_file, and that the clock is right: a Pi without network time starts in 1970): %w: %w", addr, ErrTLS, err)
 	case errors.As(err, &rec):
 		return fmt.Errorf("sender: TLS to %s: the server does not speak TLS (is base_url an https address?): %w: %w", addr, ErrTLS, err)
-	case errors.As(err, &alert):
+	case errors.As(err, &alert), isRemoteAlert(err):
 		return fmt.Errorf("sender: TLS to %s refused by the server: %w: %w", addr, ErrTLS, err)
 	}
 	return fmt.Errorf("sender: TLS handshake with %s: %w: %w", addr, ErrTransient, err)
+}
+
+// isRemoteAlert reports whether err is an alert the server sent during the
+// handshake (crypto/tls reports it as a *net.OpError "remote error").
+func isRemoteAlert(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "remote error"
 }
 
 // tlsConfig builds a client TLS configuration for serverName that trusts
@@ -100,10 +107,8 @@ func tlsConfig(serverName, caFile string) (*tls.Config, error) {
 // connectTunnel asks an HTTP proxy to open a tunnel to addr (RFC 9110
 // section 9.3.6) over conn.
 func connectTunnel(ctx context.Context, conn net.Conn, proxy *url.URL, addr, userAgent string) error {
-	if d, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(d)
-		defer conn.SetDeadline(time.Time{})
-	}
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
 	var b strings.Builder
 	b.WriteString("CONNECT " + addr + " HTTP/1.1\r\nHost: " + addr + "\r\n")
 	if userAgent != "" {
