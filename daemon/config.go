@@ -18,6 +18,8 @@ import (
 	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
 	"periph.io/x/conn/v3/gpio"
+
+	"pitweet/hw"
 )
 
 // DefaultConfigPath is where the package installs the configuration.
@@ -83,7 +85,7 @@ func (b ButtonConfig) ActiveLow() bool { return b.Pull != "down" }
 // SensorConfig is one [[sensor]].
 type SensorConfig struct {
 	Name    string
-	Type    string // one of SensorTypes
+	Type    string // one of hw.SensorTypes
 	Bus     string // I2C bus name; "" for cpu
 	Address uint16 // I2C address; 0 for cpu
 	Path    string // cpu only: temperature file, "" for the board's default
@@ -112,9 +114,6 @@ type LEDConfig struct {
 	Shows string // "sent" or "error"
 }
 
-// SensorTypes are the sensor types pitweet reads.
-var SensorTypes = []string{"bme280", "bmp280", "aht20", "scd4x", "bh1750", "cpu"}
-
 // SensorQuantities lists what each sensor type measures.
 var SensorQuantities = map[string][]string{
 	"bme280": {"Temperature", "Humidity", "Pressure"},
@@ -129,7 +128,7 @@ var SensorQuantities = map[string][]string{
 // first is the default.
 var sensorAddresses = map[string][]uint16{
 	"bme280": {0x76, 0x77},
-	"bmp280": {0x76, 0x77},
+	"bmp280": {0x77, 0x76},
 	"aht20":  {0x38},
 	"scd4x":  {0x62},
 	"bh1750": {0x23, 0x5C},
@@ -535,11 +534,11 @@ func (v *validator) sensor(cfg *Config, i int, raw *rawSensor) {
 		v.problem(at("name"), "there are two sensors named %q; give each its own name", raw.Name)
 		ok = false
 	}
-	if !slices.Contains(SensorTypes, raw.Type) {
+	if !slices.Contains(hw.SensorTypes, raw.Type) {
 		if raw.Type == "" {
-			v.problem(at("type"), "sensor %q needs a type: one of %s", raw.Name, strings.Join(SensorTypes, ", "))
+			v.problem(at("type"), "sensor %q needs a type: one of %s", raw.Name, strings.Join(hw.SensorTypes, ", "))
 		} else {
-			v.problem(at("type"), "sensor %q has unknown type %q; use one of %s", raw.Name, raw.Type, strings.Join(SensorTypes, ", "))
+			v.problem(at("type"), "sensor %q has unknown type %q; use one of %s", raw.Name, raw.Type, strings.Join(hw.SensorTypes, ", "))
 		}
 		ok = false
 	}
@@ -571,6 +570,15 @@ func (v *validator) sensor(cfg *Config, i int, raw *rawSensor) {
 				v.problem(at("address"), "a %s answers on %s, not on 0x%02x", raw.Type, hexList(addrs), a)
 			default:
 				s.Address = uint16(a)
+			}
+		}
+	}
+	if ok && s.Type != "cpu" {
+		for _, o := range cfg.Sensors {
+			if o.Type != "cpu" && o.Bus == s.Bus && o.Address == s.Address {
+				v.problem(at("address"), "sensor %q is at address 0x%02x on I2C bus %s, where sensor %q is already; set address to the other one the chip allows, or use another bus", s.Name, s.Address, s.Bus, o.Name)
+				ok = false
+				break
 			}
 		}
 	}

@@ -71,8 +71,8 @@ text = "{{.Sensors.room.Pressure}}"
 	if cfg.Hardware != (HardwareConfig{Mode: "real", I2CBus: "1"}) {
 		t.Errorf("Hardware = %+v", cfg.Hardware)
 	}
-	if s := cfg.Sensors[0]; s.Address != 0x76 || s.Bus != "1" {
-		t.Errorf("sensor = %+v", s)
+	if s := cfg.Sensors[0]; s.Address != 0x77 || s.Bus != "1" {
+		t.Errorf("sensor = %+v, want the bmp280 default address 0x77 on bus 1", s)
 	}
 	r := cfg.Reports[0]
 	if r.Every != 30*time.Minute || r.Expires != 30*time.Minute || strings.Join(r.Sensors, ",") != "room" {
@@ -141,6 +141,8 @@ func TestConfigErrors(t *testing.T) {
 			[]string{`pitweet.toml:4: address = "0x38" must be a number, such as address = 0x38`}},
 		{"cpu with address", "[[sensor]]\nname = \"cpu\"\ntype = \"cpu\"\naddress = 0x76\n",
 			[]string{`pitweet.toml:4: sensor "cpu" is the cpu's own temperature and has no I2C address`}},
+		{"two sensors at one address", room + "[[sensor]]\nname = \"hall\"\ntype = \"bmp280\"\naddress = 0x76\n",
+			[]string{`pitweet.toml:7: sensor "hall" is at address 0x76 on I2C bus 1, where sensor "room" is already`}},
 		{"duplicate sensor", room + room,
 			[]string{`pitweet.toml:5: there are two sensors named "room"`}},
 		{"duplicate button", "[[button]]\nname = \"a\"\npin = \"GPIO17\"\ntext = \"x\"\n[[button]]\nname = \"a\"\npin = \"GPIO18\"\ntext = \"y\"\n",

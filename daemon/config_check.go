@@ -1,0 +1,275 @@
+package daemon
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"pitweet/sender"
+)
+
+// CheckOptions tune Check.
+type CheckOptions struct {
+	// Online also asks X who the credentials belong to (GET /2/users/me).
+	Online bool
+	// UserAgent is sent with the online request; "" for the sender's default.
+	UserAgent string
+	// Now is the local clock, for the clock offset; nil means time.Now.
+	Now func() time.Time
+}
+
+// A CheckResult is one line of pitweet check.
+type CheckResult struct {
+	What   string // "config", "template", "credentials", "x", ...
+	Detail string // what was found, printed after What
+	Err    error  // nil: ok; otherwise what is wrong and how to fix it
+	Warn   bool   // with Err: worth knowing, but not a failure
+}
+
+// String prints the result as one line: "ok    config FILE: ...",
+// "FAIL  credentials FILE: ...".
+func (r CheckResult) String() string {
+	switch {
+	case r.Err == nil:
+		return fmt.Sprintf("ok    %s %s", r.What, r.Detail)
+	case r.Warn:
+		return fmt.Sprintf("warn  %s %s: %s", r.What, r.Detail, trimPkg(r.Err))
+	}
+	return fmt.Sprintf("FAIL  %s %s: %s", r.What, r.Detail, trimPkg(r.Err))
+}
+
+func trimPkg(err error) string { return strings.TrimPrefix(err.Error(), "daemon: ") }
+
+// A CheckReport is everything pitweet check found, in order.
+type CheckReport struct {
+	Config  *Config // nil when the config did not load
+	Results []CheckResult
+}
+
+// Failed returns the first failure, or nil when every check passed.
+func (r *CheckReport) Failed() *CheckResult {
+	for i := range r.Results {
+		if r.Results[i].Err != nil && !r.Results[i].Warn {
+			return &r.Results[i]
+		}
+	}
+	return nil
+}
+
+func (r *CheckReport) add(res CheckResult) { r.Results = append(r.Results, res) }
+
+// Check validates the config at path and everything it names: it renders
+// every template with sample readings and checks its length as X counts
+// it, checks the CA file and the credentials file with its permissions,
+// and with opts.Online asks X who the keys post as.
+func Check(ctx context.Context, path string, opts CheckOptions) *CheckReport {
+	rep := &CheckReport{}
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			for _, p := range ce.Problems {
+				loc := configLocation(p, path)
+				rep.add(CheckResult{What: "config", Detail: loc, Err: errors.New(strings.TrimPrefix(p, loc+": "))})
+			}
+			return rep
+		}
+		rep.add(CheckResult{What: "config", Detail: path, Err: err})
+		return rep
+	}
+	rep.Config = cfg
+	rep.add(CheckResult{What: "config", Detail: fmt.Sprintf("%s: %s; hardware %s; posting to %s (API %s)",
+		path, cfg.Summary(), cfg.Hardware.Mode, cfg.X.BaseURL, cfg.X.API)})
+	checkTemplates(cfg, rep)
+	if cfg.X.CAFile != "" {
+		rep.add(checkCAFile(cfg.X.CAFile))
+	}
+	creds, info, err := LoadCredentialsInfo(cfg.X.Credentials)
+	if err != nil {
+		rep.add(CheckResult{What: "credentials", Detail: cfg.X.Credentials, Err: err})
+		return rep
+	}
+	rep.add(CheckResult{What: "credentials", Detail: describeCredentials(info)})
+	if !opts.Online {
+		return rep
+	}
+	client, err := sender.New(sender.Config{BaseURL: cfg.X.BaseURL, API: cfg.X.API, CAFile: cfg.X.CAFile, UserAgent: opts.UserAgent}, creds)
+	if err != nil {
+		rep.add(CheckResult{What: "x", Detail: cfg.X.BaseURL, Err: err})
+		return rep
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	start := now()
+	user, err := client.Me(ctx)
+	end := now()
+	if err != nil {
+		rep.add(CheckResult{What: "x", Detail: cfg.X.BaseURL + "/2/users/me", Err: err})
+		return rep
+	}
+	checkAccount(user, start, end, rep)
+	return rep
+}
+
+// configLocation turns "FILE:LINE: problem" into "FILE:LINE" for the
+// Detail of a failed config line.
+func configLocation(problem, path string) string {
+	rest, ok := strings.CutPrefix(problem, path+":")
+	if !ok {
+		return path
+	}
+	line, _, _ := strings.Cut(rest, ":")
+	if _, err := strconv.Atoi(line); err != nil {
+		return path
+	}
+	return path + ":" + line
+}
+
+// checkTemplates renders every template with sample readings and checks
+// the result fits in a post.
+func checkTemplates(cfg *Config, rep *CheckReport) {
+	one := func(name string, t *Template, data TemplateData) {
+		text, err := t.Render(data)
+		if err != nil {
+			rep.add(CheckResult{What: "template", Detail: name, Err: err})
+			return
+		}
+		n := TweetLength(text)
+		res := CheckResult{What: "template", Detail: fmt.Sprintf("%s: %d of %d characters: %q", name, n, MaxTweetLength, text)}
+		switch {
+		case strings.TrimSpace(text) == "":
+			res.Err = errors.New("renders to nothing with sample readings; X refuses an empty post")
+			res.Detail = name
+		case n > MaxTweetLength:
+			res.Err = fmt.Errorf("%d characters with sample readings, more than X's %d; shorten the text (X counts a URL as 23, CJK and emoji as 2)", n, MaxTweetLength)
+			res.Detail = name
+		}
+		rep.add(res)
+	}
+	for _, b := range cfg.Buttons {
+		data := cfg.SampleData(b.Name)
+		if b.Text != nil {
+			one("button "+b.Name+" text", b.Text, data)
+		}
+		if b.LongText != nil {
+			data.Long = true
+			one("button "+b.Name+" long_text", b.LongText, data)
+		}
+	}
+	for i, r := range cfg.Reports {
+		one(fmt.Sprintf("report %d text", i+1), r.Text, cfg.SampleData(""))
+	}
+	for i, a := range cfg.Alerts {
+		one(fmt.Sprintf("alert %d text", i+1), a.Text, cfg.SampleData(""))
+	}
+}
+
+func checkCAFile(path string) CheckResult {
+	res := CheckResult{What: "ca_file", Detail: path}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		res.Err = fmt.Errorf("%w; set ca_file in [x] to a PEM bundle, or remove it", err)
+		return res
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		res.Err = errors.New("holds no PEM certificate; it must contain -----BEGIN CERTIFICATE----- blocks")
+		return res
+	}
+	n := 0
+	for rest := data; ; {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		if b.Type == "CERTIFICATE" {
+			n++
+		}
+	}
+	res.Detail = fmt.Sprintf("%s: %s", path, plural(n, "certificate"))
+	return res
+}
+
+func describeCredentials(info CredentialsInfo) string {
+	var parts []string
+	if info.File != "" {
+		parts = append(parts, fmt.Sprintf("%s: mode %04o", info.File, info.Mode))
+	}
+	if len(info.Env) > 0 {
+		parts = append(parts, "from the environment: "+strings.Join(info.Env, ", "))
+	}
+	return strings.Join(parts, "; ") + "; all four keys present"
+}
+
+// Clock offsets beyond these are worth a warning and a failure: X refuses
+// signatures whose timestamp is far from its clock.
+const (
+	clockWarn = 30 * time.Second
+	clockFail = 5 * time.Minute
+)
+
+// checkAccount reports what GET /2/users/me said. start and end bracket
+// the request on the local clock.
+func checkAccount(u *sender.User, start, end time.Time, rep *CheckReport) {
+	rep.add(CheckResult{What: "account", Detail: fmt.Sprintf("@%s (%s, id %s)", u.Username, u.Name, u.ID)})
+
+	access := CheckResult{What: "access", Detail: "level " + u.Meta.AccessLevel}
+	switch {
+	case u.Meta.AccessLevel == "":
+		access.Detail = "level not reported (no x-access-level header)"
+		access.Warn = true
+		access.Err = errors.New("cannot tell whether the keys may post; try pitweet tweet")
+	case !strings.Contains(u.Meta.AccessLevel, "write"):
+		access.Err = errors.New("these keys cannot post; in the X developer portal set the app's permissions to \"Read and write\", then regenerate the access token and secret and put them in the credentials file")
+	}
+	rep.add(access)
+
+	if !u.Meta.Date.IsZero() {
+		// The server's Date has one-second resolution; compare it with
+		// the middle of the request.
+		local := start.Add(end.Sub(start) / 2)
+		offset := u.Meta.Date.Sub(local).Round(time.Second)
+		sign := "+"
+		if offset < 0 {
+			sign = "-"
+		}
+		res := CheckResult{What: "clock", Detail: fmt.Sprintf("offset %s%v from X's Date header", sign, offset.Abs())}
+		switch {
+		case offset.Abs() > clockFail:
+			res.Err = errors.New("the local clock is too far off for X to accept signatures; check that systemd-timesyncd (or chrony) is running: timedatectl status")
+		case offset.Abs() > clockWarn:
+			res.Err = errors.New("the local clock is off; pitweet corrects for it, but check timedatectl status")
+			res.Warn = true
+		}
+		rep.add(res)
+	}
+
+	rl := u.Meta.RateLimit
+	var parts []string
+	if rl.Limit >= 0 {
+		parts = append(parts, fmt.Sprintf("%d of %d requests left", rl.Remaining, rl.Limit))
+		if !rl.Reset.IsZero() {
+			parts[len(parts)-1] += ", resets " + rl.Reset.Local().Format("15:04:05")
+		}
+	}
+	if rl.UserLimit24h >= 0 {
+		p := fmt.Sprintf("%d of %d posts left for 24 hours", rl.UserRemaining24h, rl.UserLimit24h)
+		if !rl.UserReset24h.IsZero() {
+			p += ", resets " + rl.UserReset24h.Local().Format("Jan 2 15:04")
+		}
+		parts = append(parts, p)
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "no rate-limit headers")
+	}
+	rep.add(CheckResult{What: "rate-limit", Detail: strings.Join(parts, "; ")})
+}

@@ -1,0 +1,149 @@
+package daemon
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"pitweet/fakex"
+)
+
+// checkFixture writes a config and a credentials file into a new directory
+// and returns the config's path.
+func checkFixture(t *testing.T, config string) string {
+	t.Helper()
+	clearCredentialEnv(t)
+	dir := t.TempDir()
+	creds := writeCreds(t, dir, credsFile, 0o640)
+	path := filepath.Join(dir, "pitweet.toml")
+	config = strings.ReplaceAll(config, "CREDS", creds)
+	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func lines(rep *CheckReport) string {
+	var b strings.Builder
+	for _, r := range rep.Results {
+		b.WriteString(r.String() + "\n")
+	}
+	return b.String()
+}
+
+const checkConfig = `
+[x]
+credentials = "CREDS"
+
+[[sensor]]
+name = "room"
+type = "bme280"
+
+[[button]]
+name = "doorbell"
+pin = "GPIO17"
+text = "Ding dong, {{.Sensors.room.Temperature}}"
+long_text = "Long {{.Button}} {{if .Long}}press{{end}}"
+
+[[report]]
+every = "1h"
+text = "Room {{.Sensors.room.Humidity}}"
+`
+
+func TestCheckOK(t *testing.T) {
+	path := checkFixture(t, checkConfig)
+	rep := Check(context.Background(), path, CheckOptions{})
+	if f := rep.Failed(); f != nil {
+		t.Fatalf("failed: %v\n%s", f, lines(rep))
+	}
+	got := lines(rep)
+	for _, want := range []string{
+		"ok    config " + path + ": 1 button, 1 sensor, 1 report, 0 alerts, 0 leds; hardware real; posting to https://api.x.com (API v2)\n",
+		`ok    template button doorbell text: 18 of 280 characters: "Ding dong, 21.5 °C"` + "\n",
+		`ok    template button doorbell long_text: 19 of 280 characters: "Long doorbell press"` + "\n",
+		`ok    template report 1 text: 9 of 280 characters: "Room 45 %"` + "\n",
+		"ok    credentials " + filepath.Dir(path) + "/credentials: mode 0640; all four keys present\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks\n%s\ngot\n%s", want, got)
+		}
+	}
+}
+
+func TestCheckFailures(t *testing.T) {
+	long := strings.Repeat("x", 275)
+	tests := []struct {
+		name, config string
+		want         string
+	}{
+		{"too long", checkConfig + "[[alert]]\nwhen = \"room.Temperature > 30\"\ntext = \"" + long + " {{.Sensors.room.Temperature}}\"\n",
+			"FAIL  template alert 1 text: 283 characters with sample readings, more than X's 280"},
+		{"URL counts 23", checkConfig + "[[alert]]\nwhen = \"room.Temperature > 30\"\ntext = \"" + long + " https://example.com/a\"\n",
+			"FAIL  template alert 1 text: 299 characters"},
+		{"empty", checkConfig + "[[alert]]\nwhen = \"room.Temperature > 30\"\ntext = \"{{if false}}x{{end}}\"\n",
+			"FAIL  template alert 1 text: renders to nothing"},
+		{"config", checkConfig + "colour = 1\n",
+			`: unknown key "colour" in [[report]]`},
+		{"credentials", strings.Replace(checkConfig, "CREDS", "CREDS.missing", 1),
+			"FAIL  credentials "},
+		{"ca_file", strings.Replace(checkConfig, "[x]\n", "[x]\nca_file = \"/nonexistent/ca.pem\"\n", 1),
+			"FAIL  ca_file /nonexistent/ca.pem: open /nonexistent/ca.pem: no such file or directory; set ca_file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := checkFixture(t, tt.config)
+			rep := Check(context.Background(), path, CheckOptions{})
+			if rep.Failed() == nil {
+				t.Fatalf("no failure:\n%s", lines(rep))
+			}
+			if got := lines(rep); !strings.Contains(got, tt.want) {
+				t.Errorf("output lacks %q:\n%s", tt.want, got)
+			}
+		})
+	}
+}
+
+func TestCheckOnline(t *testing.T) {
+	srv := fakex.New(credsWant)
+	srv.User = fakex.User{ID: "42", Name: "Pi in the hall", Username: "hallpi"}
+	serverNow := time.Now().Truncate(time.Second).Add(time.Minute)
+	srv.Now = func() time.Time { return serverNow }
+	srv.Window = time.Hour
+	if err := srv.StartTLS("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	if err := srv.WriteCA(ca); err != nil {
+		t.Fatal(err)
+	}
+	config := strings.Replace(checkConfig, "[x]\n", "[x]\nbase_url = \""+srv.URL()+"\"\nca_file = \""+ca+"\"\n", 1)
+	path := checkFixture(t, config)
+	rep := Check(context.Background(), path, CheckOptions{Online: true, Now: func() time.Time { return serverNow.Add(-time.Minute) }})
+	got := lines(rep)
+	for _, want := range []string{
+		"ok    ca_file " + ca + ": 1 certificate\n",
+		"ok    account @hallpi (Pi in the hall, id 42)\n",
+		"ok    access level read-write\n",
+		"warn  clock offset +1m0s from X's Date header: the local clock is off",
+		"ok    rate-limit no rate-limit headers\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks\n%s\ngot\n%s", want, got)
+		}
+	}
+	if f := rep.Failed(); f != nil {
+		t.Errorf("failed: %v", f)
+	}
+
+	// Keys the server does not know.
+	t.Setenv("PITWEET_API_KEY", "someone-else")
+	rep = Check(context.Background(), path, CheckOptions{Online: true})
+	if f := rep.Failed(); f == nil || f.What != "x" {
+		t.Errorf("with wrong keys: %v\n%s", f, lines(rep))
+	}
+}
