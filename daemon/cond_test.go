@@ -30,7 +30,7 @@ func TestCondition(t *testing.T) {
 		{"room.Temperature > 30 or air.CO2 > 1000", true},
 		{"air.CO2 > 1000 or room.Humidity < 50 and room.Temperature > 40", false},
 		{"(air.CO2 > 1000 or room.Humidity < 50) and room.Temperature > 30", true},
-		{"room.CO2 > 0", false},           // missing quantity
+		{"room.CO2 > 0", false},            // missing quantity
 		{"attic.Temperature < 100", false}, // missing sensor
 		{"bad.Temperature != 0", false},    // NaN: no reading
 		{"room.Temperature>30&&air.CO2<1000||air.CO2>5000", true},

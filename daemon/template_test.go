@@ -66,9 +66,9 @@ type = "cpu"
 	}
 
 	for text, want := range map[string]string{
-		`{{.Sensors.attic.Temperature}}`: `map has no entry for key "attic"`,
-		`{{.Sensors.room.CO2}}`:          `map has no entry for key "CO2"`,
-		`{{.Nope}}`:                      `can't evaluate field Nope`,
+		`{{.Sensors.attic.Temperature}}`:                   `map has no entry for key "attic"`,
+		`{{.Sensors.room.CO2}}`:                            `map has no entry for key "CO2"`,
+		`{{.Nope}}`:                                        `can't evaluate field Nope`,
 		`{{printf "%1000000d" 1}}{{printf "%1000000d" 1}}`: "renders to more than 64 KiB",
 	} {
 		tmpl, err := ParseTemplate("t", text)
