@@ -111,6 +111,9 @@ func (c *scd4xChip) read(values map[string]float64) error {
 	if err := c.probe.Tx(scd4xDataReady, status[:]); err != nil {
 		return err
 	}
+	if crc := sensirionCRC(status[:2]); crc != status[2] {
+		return fmt.Errorf("%w: answer %x has CRC %#02x, want %#02x; is it a SCD40/SCD41?", ErrWrongChip, status[:2], status[2], crc)
+	}
 	var e scd4x.Env
 	if err := c.dev.Sense(&e); err != nil {
 		return err
@@ -141,4 +144,21 @@ func (c *bh1750Chip) read(values map[string]float64) error {
 	// The driver returns lux as physic.LuminousFlux (lumen); 1 lx = 1 lm/m².
 	values[Illuminance] = round(float64(flux)/float64(physic.Lumen), 1)
 	return nil
+}
+
+// sensirionCRC is the CRC-8 after each 16-bit word of a Sensirion chip:
+// polynomial 0x31, initial value 0xFF.
+func sensirionCRC(data []byte) byte {
+	crc := byte(0xFF)
+	for _, b := range data {
+		crc ^= b
+		for range 8 {
+			if crc&0x80 != 0 {
+				crc = crc<<1 ^ 0x31
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return crc
 }

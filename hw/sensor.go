@@ -209,6 +209,8 @@ func (s *i2cSensor) fail(err error) *SensorError {
 	case busErr != nil:
 		e.Err = fmt.Errorf("%w (driver: %v)", busErr, err)
 		e.Hint = "check the sensor's wires; a later read tries again"
+	default:
+		e.Hint = "check the sensor's wires and type; a later read tries again"
 	}
 	return e
 }

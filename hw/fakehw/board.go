@@ -292,3 +292,13 @@ func (b *Board) History(name string) ([]Change, error) {
 	}
 	return p.History(), nil
 }
+
+// AddressOf is the address a chip type has in DefaultChips (0 if none).
+func AddressOf(chip string) uint16 {
+	for addr, name := range DefaultChips {
+		if name == chip {
+			return addr
+		}
+	}
+	return 0
+}

@@ -7,9 +7,10 @@ import "errors"
 // periodic measurement is started, data is always ready (the real chip has
 // a new value every 5 s).
 //
-// Unlike the real chip, wake_up is acknowledged: the SCD4x does not ACK it,
-// and periph.io's driver answers that with stop_periodic_measurement and a
-// 550 ms wait, which would slow every test down.
+// The real chip never acknowledges wake_up; periph.io's driver answers that
+// with stop_periodic_measurement and a 550 ms wait. The emulation NACKs it
+// only during periodic measurement (where the driver needs that path to start
+// again after a lost connection) and ACKs it when idle, to keep tests fast.
 type scd4x struct {
 	measuring bool
 	pressure  uint16 // hPa
@@ -34,6 +35,9 @@ func (c *scd4x) tx(env Env, w, r []byte) error {
 	var words []uint16
 	switch cmd {
 	case 0x36f6: // wake_up
+		if c.measuring {
+			return errSCDCommand
+		}
 	case 0x21b1: // start_periodic_measurement
 		if c.measuring {
 			return errSCDCommand
