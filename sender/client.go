@@ -241,7 +241,7 @@ func (c *Client) Post(ctx context.Context, text string) (*Tweet, error) {
 		return nil, err
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, classify(resp, c.now())
+		return nil, classify(resp, c.now().Add(c.ClockOffset()))
 	}
 	t, err := decodeTweet(c.api, resp)
 	if err != nil {
@@ -258,7 +258,7 @@ func (c *Client) Me(ctx context.Context) (*User, error) {
 		return nil, err
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, classify(resp, c.now())
+		return nil, classify(resp, c.now().Add(c.ClockOffset()))
 	}
 	u, err := decodeUser(resp)
 	if err != nil {

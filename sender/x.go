@@ -2,6 +2,7 @@ package sender
 
 import (
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -134,6 +135,11 @@ func classify(resp *Response, now time.Time) *APIError {
 	case e.Code == 135 || (resp.StatusCode == 401 && strings.Contains(text, "timestamp")):
 		e.Kind = KindClockSkew
 		e.Hint = "the clock is off; check that NTP has synchronised (timedatectl)"
+	case resp.StatusCode == 401 && skewed(e.Meta.Date, now):
+		// X v2 answers a stale timestamp with a bare 401; its Date header
+		// tells the two apart from bad keys.
+		e.Kind = KindClockSkew
+		e.Hint = fmt.Sprintf("X's clock is %s ahead of ours; check that NTP has synchronised (timedatectl)", e.Meta.Date.Sub(now).Round(time.Second))
 	case e.Code == 32 || e.Code == 89 || resp.StatusCode == 401:
 		e.Kind = KindUnauthorized
 		e.Hint = "check the four keys in the credentials file; regenerate the access token if it was revoked"
@@ -158,6 +164,20 @@ func classify(resp *Response, now time.Time) *APIError {
 		e.Kind = KindPermanent
 	}
 	return e
+}
+
+// MaxSkew is how far X's Date header may be from the time a request was
+// signed with before a 401 is put down to the clock. X refuses timestamps
+// more than a few minutes off; a minute leaves room for slow networks.
+const MaxSkew = time.Minute
+
+// skewed reports whether the server's date is more than MaxSkew from now.
+func skewed(date, now time.Time) bool {
+	if date.IsZero() {
+		return false
+	}
+	d := date.Sub(now)
+	return d > MaxSkew || d < -MaxSkew
 }
 
 // retryAt picks when a rate-limited request may be tried again: the later

@@ -128,6 +128,19 @@ var classifyTests = []struct {
 		kind: KindPermanent, status: 400, detail: "One or more parameters",
 	},
 	{
+		// 1700000000 is Tue, 14 Nov 2023 22:13:20 GMT: this Date is 1 h ahead.
+		name: "v2 401 with the server's clock an hour ahead",
+		raw: "HTTP/1.1 401 Unauthorized\r\nDate: Tue, 14 Nov 2023 23:13:20 GMT\r\n\r\n" +
+			`{"title":"Unauthorized","type":"about:blank","status":401,"detail":"Unauthorized"}`,
+		kind: KindClockSkew, status: 401, hint: "1h0m0s ahead",
+	},
+	{
+		name: "v2 401 with the server's clock 30 s ahead: bad keys",
+		raw: "HTTP/1.1 401 Unauthorized\r\nDate: Tue, 14 Nov 2023 22:13:50 GMT\r\n\r\n" +
+			`{"title":"Unauthorized","type":"about:blank","status":401,"detail":"Unauthorized"}`,
+		kind: KindUnauthorized, status: 401, hint: "credentials",
+	},
+	{
 		name: "redirect",
 		raw:  "HTTP/1.1 301 Moved Permanently\r\nLocation: https://api.x.com/2/tweets\r\nContent-Length: 0\r\n\r\n",
 		kind: KindPermanent, status: 301, hint: "https://api.x.com/2/tweets",

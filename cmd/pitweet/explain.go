@@ -1,10 +1,184 @@
 package main
 
 import (
-	"errors"
+	"encoding/json"
+	"fmt"
 	"io"
+	"strings"
+
+	"pitweet/daemon"
+	"pitweet/oauth"
 )
 
+// exampleCredentials are the keys of X's "Creating a signature" guide,
+// used when no credentials are configured, so anyone can follow along.
+var exampleCredentials = oauth.Credentials{
+	ConsumerKey:    "xvz1evFS4wEEPTGEFPHBog",
+	ConsumerSecret: "kAcSOqF21Fu85e7zjz7ZN2U4ZRhfV3WpwPAoE3Z7kBw",
+	Token:          "370773112-GmHxMAgYyLbNEtIKZeRNFsMKPR9EyMZeS9weJAEb",
+	TokenSecret:    "LswwdoUaIvS8ltyTt5jkRh4J50vUPVVHtR2YPi5kE",
+}
+
+// explanation is what `pitweet explain --json` prints.
+type explanation struct {
+	Credentials      string        `json:"credentials"` // where the keys came from
+	Method           string        `json:"method"`
+	URL              string        `json:"url"`
+	Body             string        `json:"body"`
+	BodySigned       bool          `json:"body_signed"`
+	Params           []oauth.Param `json:"parameters"`
+	Encoded          []oauth.Param `json:"encoded_parameters"`
+	NormalizedParams string        `json:"normalized_parameters"`
+	BaseStringURI    string        `json:"base_string_uri"`
+	BaseString       string        `json:"base_string"`
+	SigningKey       string        `json:"signing_key"`
+	Signature        string        `json:"signature"`
+	Authorization    string        `json:"authorization"`
+	Request          string        `json:"request"`
+	Dial             string        `json:"dial"`
+}
+
+// cmdExplain prints every step of signing TEXT and the exact request bytes.
+// It sends nothing.
 func cmdExplain(args []string, stdout, stderr io.Writer) error {
-	return errors.New("not built yet")
+	fs := newFlags("explain", stderr)
+	var xf xFlags
+	xf.register(fs)
+	nonce := fs.String("nonce", "", "use this oauth_nonce instead of a random one")
+	timestamp := fs.String("timestamp", "", "use this oauth_timestamp (Unix seconds) instead of now")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	showSecrets := fs.Bool("show-secrets", false, "print the signing key in full (it holds your two secrets)")
+	rest, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) == 0 {
+		return usageError("say what to explain: pitweet explain \"hello\"")
+	}
+	text := strings.Join(rest, " ")
+	if err := checkLength(text); err != nil {
+		return err
+	}
+	cfg, err := xf.loadConfig()
+	if err != nil {
+		return err
+	}
+	creds, err := daemon.LoadCredentials(cfg.X.Credentials)
+	source := "yours, from " + cfg.X.Credentials
+	example := false
+	if err != nil {
+		creds, example = exampleCredentials, true
+		source = "the example keys of X's \"Creating a signature\" guide (no credentials configured; pitweet check says how)"
+	}
+	client, err := newClient(cfg, creds)
+	if err != nil {
+		return err
+	}
+	p, err := client.BuildPost(text, *nonce, *timestamp)
+	if err != nil {
+		return err
+	}
+	b := p.Breakdown
+	key := b.SigningKey
+	if !example && !*showSecrets {
+		key = maskKey(key)
+	}
+	head, body, _ := strings.Cut(string(p.Request), "\r\n\r\n")
+	e := explanation{
+		Credentials:      source,
+		Method:           b.Method,
+		URL:              cfg.X.BaseURL + requestTarget(head),
+		Body:             body,
+		BodySigned:       cfg.X.API == "v1.1",
+		Params:           b.Params,
+		Encoded:          b.Encoded,
+		NormalizedParams: b.NormalizedParams,
+		BaseStringURI:    b.BaseStringURI,
+		BaseString:       b.BaseString,
+		SigningKey:       key,
+		Signature:        b.Signature,
+		Authorization:    b.Header,
+		Request:          string(p.Request),
+		Dial:             p.Addr,
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(e)
+	}
+	printExplanation(stdout, e)
+	return nil
+}
+
+// requestTarget returns the path of a request's first line.
+func requestTarget(head string) string {
+	line, _, _ := strings.Cut(head, "\r\n")
+	f := strings.Fields(line)
+	if len(f) < 2 {
+		return ""
+	}
+	return f[1]
+}
+
+// maskKey hides both secrets of a signing key but their first 4 characters.
+func maskKey(key string) string {
+	cs, ts, _ := strings.Cut(key, "&")
+	mask := func(s string) string {
+		if len(s) <= 4 {
+			return strings.Repeat("*", len(s))
+		}
+		return s[:4] + strings.Repeat("*", len(s)-4)
+	}
+	return mask(cs) + "&" + mask(ts)
+}
+
+func printExplanation(w io.Writer, e explanation) {
+	step := 0
+	section := func(title string) {
+		step++
+		fmt.Fprintf(w, "\n%d. %s\n", step, title)
+	}
+	fmt.Fprintf(w, "Signing a post with OAuth 1.0a HMAC-SHA1 (RFC 5849 section 3.4).\nCredentials: %s\n", e.Credentials)
+
+	section("The request")
+	fmt.Fprintf(w, "   %s %s\n   body: %s\n", e.Method, e.URL, e.Body)
+	if e.BodySigned {
+		fmt.Fprintln(w, "   The body is a form (application/x-www-form-urlencoded): its parameters are signed.")
+	} else {
+		fmt.Fprintln(w, "   The body is JSON: it is not signed, only the method, URL and oauth_* parameters are.")
+	}
+
+	section("Collect the parameters (query, form body, oauth_*), decoded")
+	for _, p := range e.Params {
+		fmt.Fprintf(w, "   %s = %q\n", p.Name, p.Value)
+	}
+
+	section("Percent-encode each name and value (RFC 3986: all but A-Z a-z 0-9 - . _ ~), sort by name, then value")
+	for _, p := range e.Encoded {
+		fmt.Fprintf(w, "   %s=%s\n", p.Name, p.Value)
+	}
+
+	section("Join them with & into the parameter string")
+	fmt.Fprintf(w, "   %s\n", e.NormalizedParams)
+
+	section("Base string URI: scheme and host in lower case, no default port, no query")
+	fmt.Fprintf(w, "   %s\n", e.BaseStringURI)
+
+	section("Signature base string: METHOD & encode(URI) & encode(parameter string)")
+	fmt.Fprintf(w, "   %s\n", e.BaseString)
+
+	section("Signing key: encode(API key secret) & encode(access token secret)")
+	fmt.Fprintf(w, "   %s\n", e.SigningKey)
+
+	section("Signature: base64(HMAC-SHA1(signing key, base string))")
+	fmt.Fprintf(w, "   %s\n", e.Signature)
+
+	section("Authorization header: the oauth_* parameters and the signature, each percent-encoded and quoted")
+	fmt.Fprintf(w, "   %s\n", e.Authorization)
+
+	section(fmt.Sprintf("The exact bytes sent over TLS to %s (\\r\\n line ends shown as ⏎)", e.Dial))
+	for _, line := range strings.SplitAfter(e.Request, "\r\n") {
+		fmt.Fprintf(w, "   %s\n", strings.ReplaceAll(line, "\r\n", "⏎"))
+	}
+	fmt.Fprintln(w, "\nNothing was sent. `pitweet tweet` sends the same request with a fresh nonce and timestamp.")
 }

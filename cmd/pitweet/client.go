@@ -1,0 +1,70 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+
+	"pitweet/daemon"
+	"pitweet/oauth"
+	"pitweet/sender"
+)
+
+// xFlags are the flags shared by the commands that talk to X.
+type xFlags struct {
+	config string
+	api    string
+}
+
+func (f *xFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.config, "config", daemon.DefaultConfigPath, "configuration `file`")
+	fs.StringVar(&f.api, "api", "", "X API version: v2 or v1.1 (default: the config's [x] api)")
+}
+
+// loadConfig reads the config file. When the user did not name one and the
+// default is absent, the built-in defaults apply, so `pitweet tweet` works
+// with nothing but the PITWEET_* environment variables.
+func (f *xFlags) loadConfig() (*daemon.Config, error) {
+	cfg, err := daemon.LoadConfig(f.config)
+	if err != nil && f.config == daemon.DefaultConfigPath && errors.Is(statErr(f.config), os.ErrNotExist) {
+		cfg, err = daemon.ParseConfig(nil, "built-in defaults")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if f.api != "" {
+		if f.api != "v2" && f.api != "v1.1" {
+			return nil, usageError("--api %q: want v2 or v1.1", f.api)
+		}
+		cfg.X.API = f.api
+	}
+	return cfg, nil
+}
+
+func statErr(path string) error {
+	_, err := os.Stat(path)
+	return err
+}
+
+// newClient makes the X client the config describes.
+func newClient(cfg *daemon.Config, creds oauth.Credentials) (*sender.Client, error) {
+	return sender.New(sender.Config{
+		BaseURL:   cfg.X.BaseURL,
+		API:       cfg.X.API,
+		CAFile:    cfg.X.CAFile,
+		UserAgent: "pitweet/" + version,
+	}, creds)
+}
+
+// checkLength refuses a text X would refuse, before anything is signed.
+func checkLength(text string) error {
+	if text == "" {
+		return usageError("the tweet text is empty")
+	}
+	if n := daemon.TweetLength(text); n > daemon.MaxTweetLength {
+		return fmt.Errorf("the text counts %d characters as X counts them (URLs 23, emoji and CJK 2); the limit is %d: shorten it by %d",
+			n, daemon.MaxTweetLength, n-daemon.MaxTweetLength)
+	}
+	return nil
+}
