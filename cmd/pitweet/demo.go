@@ -1,10 +1,171 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"pitweet/daemon"
+	"pitweet/fakex"
+	"pitweet/hw/fakehw"
+	"pitweet/oauth"
 )
 
+// demoConfig is the daemon's config in the demo: two buttons on the
+// simulated board, a BME280 and the CPU temperature, and a report every
+// two seconds (schedules that short are only allowed with fake hardware).
+const demoConfig = `# pitweet demo: simulated board, local X API emulator.
+state_dir = %q
+
+[x]
+base_url = %q
+ca_file = %q
+credentials = %q
+
+[hardware]
+mode = "fake"
+
+[[button]]
+name = "doorbell"
+pin = "GPIO17"
+text = "Ding dong at {{.Time.Format \"15:04:05\"}}"
+long_press = "600ms"
+long_text = "Someone is leaning on the doorbell; it is {{.Sensors.room.Temperature}} inside"
+
+[[button]]
+name = "mailbox"
+pin = "GPIO22"
+text = "Post has arrived at {{.Host}} ({{.Time.Format \"15:04:05\"}})"
+
+[[sensor]]
+name = "room"
+type = "bme280"
+address = 0x76
+
+[[sensor]]
+name = "cpu"
+type = "cpu"
+
+[[report]]
+every = "2s"
+text = "Room report {{.Time.Format \"15:04:05\"}}: {{.Sensors.room.Temperature}}, {{.Sensors.room.Humidity}}, {{.Sensors.room.Pressure}}; CPU {{.Sensors.cpu.Temperature}}"
+`
+
+// writeCredentials writes creds as a credentials file readable by its
+// owner only.
+func writeCredentials(path string, c oauth.Credentials) error {
+	text := fmt.Sprintf("api_key=%s\napi_secret=%s\naccess_token=%s\naccess_secret=%s\n",
+		c.ConsumerKey, c.ConsumerSecret, c.Token, c.TokenSecret)
+	return os.WriteFile(path, []byte(text), 0o600)
+}
+
 func cmdDemo(args []string, stdout, stderr io.Writer) error {
-	return errors.New("not built yet")
+	fs := newFlags("demo", stderr)
+	verbose := fs.Bool("v", false, "show the daemon's log")
+	rest, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usageError("takes no arguments")
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	dir, err := os.MkdirTemp("", "pitweet-demo-")
+	if err != nil {
+		return fmt.Errorf("make a temporary directory: %w", err)
+	}
+	defer os.RemoveAll(dir)
+
+	x := fakex.New(fakex.DemoCredentials)
+	if err := x.StartTLS("127.0.0.1:0"); err != nil {
+		return err
+	}
+	defer x.Close()
+	ca := filepath.Join(dir, "fakex-ca.pem")
+	creds := filepath.Join(dir, "credentials")
+	config := filepath.Join(dir, "pitweet.toml")
+	if err := x.WriteCA(ca); err != nil {
+		return err
+	}
+	if err := writeCredentials(creds, fakex.DemoCredentials); err != nil {
+		return fmt.Errorf("write demo credentials: %w", err)
+	}
+	if err := os.WriteFile(config, fmt.Appendf(nil, demoConfig, filepath.Join(dir, "state"), x.URL(), ca, creds), 0o644); err != nil {
+		return fmt.Errorf("write demo config: %w", err)
+	}
+	fmt.Fprintf(stdout, "fakex (local X API emulator) listening on %s\n", x.URL())
+
+	board := fakehw.New(fakehw.Options{RealTime: true})
+	defer board.Close()
+	socket := filepath.Join(dir, "control.sock")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan struct{})
+	stopped := make(chan error, 1)
+	go func() {
+		stopped <- daemon.Run(ctx, daemon.Options{
+			ConfigPath: config, Board: board, Socket: socket, Log: log,
+			UserAgent: "pitweet/" + version, Ready: func() { close(ready) },
+		})
+	}()
+	select {
+	case <-ready:
+	case err := <-stopped:
+		return fmt.Errorf("the daemon did not start: %w", err)
+	}
+	fmt.Fprintf(stdout, "pitweet daemon running on a simulated board (config %s)\n", config)
+
+	presses := []struct {
+		pin, what string
+		hold      time.Duration
+	}{
+		{"GPIO17", "press doorbell (GPIO17)", fakehw.ShortPress},
+		{"GPIO22", "press mailbox (GPIO22)", fakehw.ShortPress},
+		{"GPIO17", "hold doorbell (GPIO17) for 1s", time.Second},
+	}
+	for _, p := range presses {
+		fmt.Fprintf(stdout, "%s\n", p.what)
+		if err := board.Hold(p.pin, p.hold); err != nil {
+			return err
+		}
+	}
+
+	// Three presses and at least one report.
+	wait, done := context.WithTimeout(ctx, 20*time.Second)
+	defer done()
+	for n := 1; n <= len(presses)+1; n++ {
+		tweets, err := x.WaitTweets(wait, n)
+		if err != nil {
+			return fmt.Errorf("%w; run 'pitweet demo -v' to see the daemon's log", err)
+		}
+		t := tweets[n-1]
+		fmt.Fprintf(stdout, "fakex accepted tweet %s: %s — signature verified\n", t.ID, t.Text)
+	}
+
+	resp, err := daemon.Call(socket, daemon.ControlRequest{Op: "status"})
+	if err != nil {
+		return err
+	}
+	if resp.Status == nil {
+		return errors.New("the daemon sent no status: " + resp.Error)
+	}
+	fmt.Fprintln(stdout)
+	fmt.Fprintf(stdout, "$ pitweet status --socket %s\n", socket)
+	printStatus(stdout, resp.Status)
+
+	cancel()
+	if err := <-stopped; err != nil {
+		return err
+	}
+	return nil
 }

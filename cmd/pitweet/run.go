@@ -1,10 +1,46 @@
 package main
 
 import (
-	"errors"
+	"context"
 	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"pitweet/daemon"
 )
 
 func cmdRun(args []string, stdout, stderr io.Writer) error {
-	return errors.New("not built yet")
+	fs := newFlags("run", stderr)
+	config := fs.String("config", daemon.DefaultConfigPath, "the configuration `file`")
+	fake := fs.Bool("fake", false, "run on the simulated board whatever [hardware] mode says")
+	rest, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usageError("takes no arguments")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reload := make(chan struct{}, 1)
+	go func() {
+		for range hup {
+			select {
+			case reload <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	return daemon.Run(ctx, daemon.Options{
+		ConfigPath: *config,
+		Fake:       *fake,
+		UserAgent:  "pitweet/" + version,
+		Reload:     reload,
+		Log:        slog.New(slog.NewTextHandler(stderr, nil)),
+	})
 }

@@ -1,0 +1,599 @@
+// Package daemon is pitweet's daemon: it loads the configuration, turns
+// button presses, sensor reports and alerts into messages, queues them in
+// the durable outbox and posts them to X in order, and answers on a control
+// socket. It speaks systemd's notify protocol (READY, STATUS, WATCHDOG,
+// RELOADING, STOPPING).
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"pitweet/hw"
+	"pitweet/oauth"
+	"pitweet/outbox"
+	"pitweet/sender"
+)
+
+// Options is what Run needs besides the config file.
+type Options struct {
+	ConfigPath string // "" means DefaultConfigPath
+	// Fake runs the simulated board whatever [hardware] mode says.
+	Fake bool
+	// Board, when not nil, is used instead of opening one; Run does not
+	// close it. The demo passes its simulated board so it can press its
+	// buttons.
+	Board hw.Board
+	// Socket is the control socket's path; "" means DefaultSocket().
+	Socket string
+	// UserAgent is sent to X; "" means the sender's default.
+	UserAgent string
+	// Reload receives a value for each SIGHUP: the config is read again.
+	Reload <-chan struct{}
+	// Ready, when not nil, is called once the daemon is serving (when
+	// systemd is sent READY=1).
+	Ready func()
+	Log   *slog.Logger // nil discards
+}
+
+// shutdownGrace is how long shutdown waits, beyond the request timeout, for
+// the request in flight before cancelling it.
+const shutdownGrace = 5 * time.Second
+
+// sensorTimeout bounds one sensor read (an SCD4x takes 5 s to measure).
+const sensorTimeout = 10 * time.Second
+
+// sensorRefresh is how often every sensor is read, so that presses render
+// recent values even with no report or alert due.
+const sensorRefresh = 5 * time.Minute
+
+// Run runs the daemon until ctx is done (SIGTERM), then finishes or times
+// out the request in flight, tells systemd STOPPING=1 and returns nil. A
+// config, credentials, hardware or outbox problem at start is returned as
+// an error that says what to fix.
+func Run(ctx context.Context, opts Options) error {
+	if opts.Log == nil {
+		opts.Log = discardLog()
+	}
+	if opts.ConfigPath == "" {
+		opts.ConfigPath = DefaultConfigPath
+	}
+	if opts.Socket == "" {
+		opts.Socket = DefaultSocket()
+	}
+	cfg, err := LoadConfig(opts.ConfigPath)
+	if err != nil {
+		return err
+	}
+	if opts.Fake {
+		cfg.Hardware.Mode = "fake"
+	}
+	d := &runner{opts: opts, log: opts.Log, wake: make(chan struct{}, 1), dirty: make(chan struct{}, 1)}
+	return d.run(ctx, cfg)
+}
+
+// runner is one running daemon.
+type runner struct {
+	opts Options
+	log  *slog.Logger
+	host string
+
+	box   *outbox.Outbox
+	st    *state
+	del   *deliverer
+	board hw.Board
+
+	rigMu sync.Mutex // guards rig, which the delivery goroutine reads for its LEDs
+	rig   *rig       // written only by the main loop
+
+	// Owned by the main loop.
+	cfg     *Config
+	reports []reportState
+	alerts  []alertState
+	gen     int // bumped at each reload; stale sensor results are ignored
+	lastSt  string
+
+	wake  chan struct{} // a message was queued
+	dirty chan struct{} // status changed: send STATUS=
+}
+
+type reportState struct{ next time.Time }
+
+type alertState struct {
+	next      time.Time
+	armed     bool
+	lastFired time.Time
+}
+
+func (d *runner) run(ctx context.Context, cfg *Config) error {
+	creds, err := LoadCredentials(cfg.X.Credentials)
+	if err != nil {
+		return err
+	}
+	client, err := d.newClient(cfg, creds)
+	if err != nil {
+		return err
+	}
+	d.host, _ = os.Hostname()
+	d.box, err = outbox.Open(cfg.StateDir, d.log)
+	if err != nil {
+		return fmt.Errorf("%w (state directory %s; set state_dir in %s or $STATE_DIRECTORY)", err, cfg.StateDir, cfg.Path)
+	}
+	defer d.box.Close()
+
+	d.board = d.opts.Board
+	if d.board == nil {
+		if d.board, err = openBoard(cfg); err != nil {
+			return err
+		}
+		defer d.board.Close()
+	}
+
+	d.st = &state{pid: os.Getpid(), started: time.Now(), hardware: cfg.Hardware.Mode, delivery: "starting"}
+	d.st.changed = d.markDirty
+	d.del = newDeliverer(d.box, client, d.st, d.log)
+	d.del.sent = d.ledSent
+	d.del.failed = d.ledFailed
+
+	hwCtx, stopHW := context.WithCancel(ctx)
+	defer stopHW()
+	presses := make(chan hw.Press, 16)
+	results := make(chan readResult, 16)
+	r, err := openRig(hwCtx, d.board, cfg, presses, d.log)
+	if err != nil {
+		return err
+	}
+	d.setRig(r)
+	d.apply(cfg, time.Now())
+
+	ln, err := listenControl(d.opts.Socket)
+	if err != nil {
+		d.rig.stop()
+		return err
+	}
+	defer os.Remove(d.opts.Socket)
+	controls := make(chan controlCall)
+	go serveControl(hwCtx, ln, d.log, func(ctx context.Context, req ControlRequest) ControlResponse {
+		return d.handleControl(ctx, controls, req)
+	})
+
+	// The delivery loop: loopCtx stops it between attempts; sendCtx cancels
+	// a request in flight, only once its time is up at shutdown.
+	loopCtx, stopLoop := context.WithCancel(context.Background())
+	sendCtx, cancelSend := context.WithCancel(context.Background())
+	defer cancelSend()
+	delivered := make(chan struct{})
+	go func() {
+		defer close(delivered)
+		d.del.run(loopCtx, sendCtx, d.wake)
+	}()
+
+	d.log.Info("daemon: started", "config", cfg.Path, "hardware", cfg.Hardware.Mode, "rules", cfg.Summary(),
+		"state_dir", cfg.StateDir, "socket", d.opts.Socket, "queued", d.box.Len())
+	d.notify("READY=1")
+	d.sendStatus()
+	if d.opts.Ready != nil {
+		d.opts.Ready()
+	}
+	d.readAll(hwCtx, results, "start")
+
+	watchdog, err := WatchdogInterval()
+	if err != nil {
+		d.log.Warn("daemon: ignoring the watchdog setting", "err", err)
+	}
+	var ping <-chan time.Time
+	if watchdog > 0 {
+		t := time.NewTicker(watchdog / 2)
+		defer t.Stop()
+		ping = t.C
+	}
+	refresh := time.NewTicker(sensorRefresh)
+	defer refresh.Stop()
+
+	for {
+		timer := time.NewTimer(time.Until(d.nextDue()))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return d.shutdown(stopHW, stopLoop, cancelSend, delivered)
+		case <-d.opts.Reload:
+			d.reload(hwCtx, presses)
+		case p := <-presses:
+			if _, _, err := d.press(p); err != nil {
+				d.log.Error("daemon: queue a press", "button", p.Button, "err", err)
+			}
+		case c := <-controls:
+			c.reply <- d.control(c.req)
+		case r := <-results:
+			d.readDone(r)
+		case now := <-timer.C:
+			d.due(hwCtx, results, now)
+		case <-refresh.C:
+			d.readAll(hwCtx, results, "refresh")
+		case <-d.dirty:
+			d.sendStatus()
+		case <-ping:
+			d.pingWatchdog()
+		}
+		timer.Stop()
+	}
+}
+
+// newClient makes the X client for cfg.
+func (d *runner) newClient(cfg *Config, creds oauth.Credentials) (*sender.Client, error) {
+	return sender.New(sender.Config{
+		BaseURL:   cfg.X.BaseURL,
+		API:       cfg.X.API,
+		CAFile:    cfg.X.CAFile,
+		UserAgent: d.opts.UserAgent,
+		Logger:    d.log,
+	}, creds)
+}
+
+// apply makes cfg the running config's rules, keeping the alert states of
+// unchanged alerts.
+func (d *runner) apply(cfg *Config, now time.Time) {
+	d.cfg = cfg
+	d.gen++
+	d.reports = make([]reportState, len(cfg.Reports))
+	for i, r := range cfg.Reports {
+		d.reports[i].next = nextAligned(now, r.Every)
+	}
+	d.alerts = make([]alertState, len(cfg.Alerts))
+	for i := range cfg.Alerts {
+		d.alerts[i] = alertState{next: now, armed: true}
+	}
+	d.st.mu.Lock()
+	d.st.hardware = cfg.Hardware.Mode
+	d.st.buttons = nil
+	for _, b := range cfg.Buttons {
+		d.st.buttons = append(d.st.buttons, b.Name)
+	}
+	d.st.mu.Unlock()
+}
+
+// nextAligned is the first multiple of every after now (a "1h" report comes
+// on the hour).
+func nextAligned(now time.Time, every time.Duration) time.Time {
+	return now.Truncate(every).Add(every)
+}
+
+// nextDue is when the main loop next has a report or alert check to start.
+func (d *runner) nextDue() time.Time {
+	next := time.Now().Add(time.Hour)
+	for _, r := range d.reports {
+		if r.next.Before(next) {
+			next = r.next
+		}
+	}
+	for _, a := range d.alerts {
+		if a.next.Before(next) {
+			next = a.next
+		}
+	}
+	return next
+}
+
+// due starts the sensor reads of every report and alert whose time has come.
+func (d *runner) due(ctx context.Context, results chan<- readResult, now time.Time) {
+	for i := range d.reports {
+		r := &d.reports[i]
+		if now.Before(r.next) {
+			continue
+		}
+		at := r.next
+		for !r.next.After(now) {
+			r.next = r.next.Add(d.cfg.Reports[i].Every)
+		}
+		d.read(ctx, results, readResult{kind: "report", index: i, due: at}, d.cfg.Reports[i].Sensors)
+	}
+	for i := range d.alerts {
+		a := &d.alerts[i]
+		if now.Before(a.next) {
+			continue
+		}
+		a.next = now.Add(d.cfg.Alerts[i].Every)
+		d.read(ctx, results, readResult{kind: "alert", index: i, due: now}, d.cfg.Alerts[i].When.Sensors())
+	}
+}
+
+// readResult says that the sensors a report or alert needed were read.
+type readResult struct {
+	kind  string // "report", "alert", or "" for a plain refresh
+	index int
+	due   time.Time
+	gen   int
+}
+
+// readAll reads every sensor in the background.
+func (d *runner) readAll(ctx context.Context, results chan<- readResult, why string) {
+	var names []string
+	for _, s := range d.cfg.Sensors {
+		names = append(names, s.Name)
+	}
+	d.read(ctx, results, readResult{}, names)
+}
+
+// read reads the named sensors in the background, records each reading
+// (or the failure, keeping the last good reading), then hands r back to the
+// main loop.
+func (d *runner) read(ctx context.Context, results chan<- readResult, r readResult, names []string) {
+	r.gen = d.gen
+	sensors := d.rig.sensorsNamed(names)
+	go func() {
+		for _, s := range sensors {
+			rctx, cancel := context.WithTimeout(ctx, sensorTimeout)
+			rd, err := s.Read(rctx)
+			cancel()
+			if err != nil {
+				d.log.Warn("daemon: sensor read failed; keeping its last reading", "sensor", s.Name(), "err", err)
+			}
+			d.st.sensorRead(s.Name(), s.Type(), rd.At, rd.Values, err)
+		}
+		select {
+		case results <- r:
+		case <-ctx.Done():
+		}
+	}()
+}
+
+// readDone acts on fresh readings: queue a report, or check an alert.
+func (d *runner) readDone(r readResult) {
+	if r.gen != d.gen || r.kind == "" {
+		return
+	}
+	now := time.Now()
+	switch r.kind {
+	case "report":
+		rep := d.cfg.Reports[r.index]
+		src := fmt.Sprintf("report %d", r.index+1)
+		if _, _, err := d.queue(src, rep.Text, d.data(r.due, "", false), r.due.Add(rep.Expires)); err != nil {
+			d.log.Error("daemon: queue a report", "report", r.index+1, "err", err)
+		}
+	case "alert":
+		al := d.cfg.Alerts[r.index]
+		a := &d.alerts[r.index]
+		if !al.When.Eval(d.st.readings()) {
+			a.armed = true
+			return
+		}
+		if !a.armed {
+			return
+		}
+		if !a.lastFired.IsZero() && now.Sub(a.lastFired) < al.Cooldown {
+			d.log.Info("daemon: alert condition true but in its cooldown", "alert", al.When.String(), "until", a.lastFired.Add(al.Cooldown))
+			return
+		}
+		a.armed, a.lastFired = false, now
+		src := fmt.Sprintf("alert %d", r.index+1)
+		if _, _, err := d.queue(src, al.Text, d.data(now, "", false), time.Time{}); err != nil {
+			d.log.Error("daemon: queue an alert", "alert", al.When.String(), "err", err)
+		}
+	}
+}
+
+// data is what a template sees at time at.
+func (d *runner) data(at time.Time, button string, long bool) TemplateData {
+	return TemplateData{
+		Time:    at.Local(),
+		Host:    d.host,
+		Button:  button,
+		Long:    long,
+		Sensors: d.cfg.SensorValues(d.st.readings()),
+	}
+}
+
+// press queues the text of a press of a configured button.
+func (d *runner) press(p hw.Press) (outbox.Message, bool, error) {
+	b, ok := d.cfg.Button(p.Button)
+	if !ok {
+		return outbox.Message{}, false, nil
+	}
+	t := b.Text
+	if p.Long && b.LongText != nil {
+		t = b.LongText
+	}
+	kind := "press"
+	if p.Long {
+		kind = "long press"
+	}
+	d.log.Info("daemon: button pressed", "button", p.Button, "long", p.Long)
+	m, _, err := d.queue("button "+p.Button, t, d.data(p.At, p.Button, p.Long), time.Time{})
+	if err != nil {
+		return m, true, fmt.Errorf("%s of %s: %w", kind, p.Button, err)
+	}
+	return m, true, nil
+}
+
+// queue renders t, shortens it to X's limit if needed, and puts it in the
+// outbox.
+func (d *runner) queue(source string, t *Template, data TemplateData, expires time.Time) (outbox.Message, string, error) {
+	text, err := t.Render(data)
+	if err != nil {
+		return outbox.Message{}, "", err
+	}
+	if n := TweetLength(text); n > MaxTweetLength {
+		short := Truncate(text, MaxTweetLength)
+		d.log.Warn("daemon: message longer than X allows; shortened", "source", source, "length", n, "limit", MaxTweetLength, "text", short)
+		text = short
+	}
+	m, err := d.box.Put(outbox.Message{Text: text, Source: source, Expires: expires})
+	if err != nil {
+		return m, text, err
+	}
+	d.log.Info("daemon: queued", "id", m.ID, "source", source, "queue", d.box.Len())
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+	d.markDirty()
+	return m, text, nil
+}
+
+// controlCall carries a control request that needs the main loop.
+type controlCall struct {
+	req   ControlRequest
+	reply chan ControlResponse
+}
+
+// handleControl answers a control request; it runs on the socket's
+// goroutine.
+func (d *runner) handleControl(ctx context.Context, controls chan<- controlCall, req ControlRequest) ControlResponse {
+	switch req.Op {
+	case "status":
+		s := d.st.snapshot(time.Now(), d.box)
+		return ControlResponse{OK: true, Status: &s}
+	case "press":
+		c := controlCall{req: req, reply: make(chan ControlResponse, 1)}
+		select {
+		case controls <- c:
+		case <-ctx.Done():
+			return ControlResponse{Error: "daemon: shutting down"}
+		}
+		return <-c.reply
+	}
+	return ControlResponse{Error: fmt.Sprintf("daemon: unknown request %q; use \"status\" or \"press\"", req.Op)}
+}
+
+// control answers a control request in the main loop.
+func (d *runner) control(req ControlRequest) ControlResponse {
+	m, known, err := d.press(hw.Press{Button: req.Button, Long: req.Long, At: time.Now()})
+	if !known {
+		var names []string
+		for _, b := range d.cfg.Buttons {
+			names = append(names, b.Name)
+		}
+		return ControlResponse{Error: fmt.Sprintf("no button named %q", req.Button), Buttons: names}
+	}
+	if err != nil {
+		return ControlResponse{Error: err.Error()}
+	}
+	return ControlResponse{OK: true, Queued: m.ID, Text: m.Text}
+}
+
+// reload reads the config again (SIGHUP). A config that fails to load or
+// whose hardware fails to open is rejected with a log line and the running
+// one is kept.
+func (d *runner) reload(ctx context.Context, presses chan<- hw.Press) {
+	d.notify("RELOADING=1")
+	defer d.notify("READY=1")
+	cfg, err := LoadConfig(d.cfg.Path)
+	if err == nil && d.opts.Fake {
+		cfg.Hardware.Mode = "fake"
+	}
+	if err == nil && cfg.Hardware.Mode != d.cfg.Hardware.Mode {
+		err = fmt.Errorf("daemon: [hardware] mode changed from %q to %q; restart pitweet for that", d.cfg.Hardware.Mode, cfg.Hardware.Mode)
+	}
+	if err == nil && cfg.StateDir != d.cfg.StateDir {
+		err = fmt.Errorf("daemon: state_dir changed; restart pitweet for that")
+	}
+	var client *sender.Client
+	if err == nil {
+		var creds oauth.Credentials
+		if creds, err = LoadCredentials(cfg.X.Credentials); err == nil {
+			client, err = d.newClient(cfg, creds)
+		}
+	}
+	if err != nil {
+		d.log.Error("daemon: reload refused; keeping the running config", "err", err)
+		return
+	}
+	d.rig.stop()
+	r, err := openRig(ctx, d.board, cfg, presses, d.log)
+	if err != nil {
+		d.log.Error("daemon: reload refused: the new config's hardware does not open; keeping the running config", "err", err)
+		old, err := openRig(ctx, d.board, d.cfg, presses, d.log)
+		if err != nil {
+			d.log.Error("daemon: reopening the running config's hardware failed too", "err", err)
+		}
+		d.setRig(old)
+		return
+	}
+	d.setRig(r)
+	client.SetClockOffset(d.del.clockOffset())
+	d.del.setPoster(client)
+	d.apply(cfg, time.Now())
+	d.log.Info("daemon: config reloaded", "config", cfg.Path, "rules", cfg.Summary())
+}
+
+// shutdown stops the daemon: no new presses or attempts, the request in
+// flight finishes or times out, then STOPPING=1.
+func (d *runner) shutdown(stopHW, stopLoop, cancelSend context.CancelFunc, delivered <-chan struct{}) error {
+	d.log.Info("daemon: stopping; letting the request in flight finish")
+	stopHW()
+	d.rig.stop()
+	stopLoop()
+	limit := time.NewTimer(sender.DefaultTimeout + shutdownGrace)
+	defer limit.Stop()
+	select {
+	case <-delivered:
+	case <-limit.C:
+		d.log.Warn("daemon: the request in flight did not end in time; cancelling it (the message stays queued)")
+		cancelSend()
+		<-delivered
+	}
+	d.notify("STOPPING=1")
+	d.log.Info("daemon: stopped", "queued", d.box.Len())
+	return nil
+}
+
+// pingWatchdog tells systemd the daemon is alive, unless the delivery loop
+// has been stuck in one request for longer than any request may take.
+func (d *runner) pingWatchdog() {
+	if stuck := d.del.stuckFor(time.Now()); stuck > sender.DefaultTimeout+shutdownGrace {
+		d.log.Error("daemon: a request has been running too long; not pinging the watchdog", "for", stuck.Round(time.Second))
+		return
+	}
+	d.notify("WATCHDOG=1")
+}
+
+func (d *runner) markDirty() {
+	select {
+	case d.dirty <- struct{}{}:
+	default:
+	}
+}
+
+// sendStatus sends STATUS= when the summary changed.
+func (d *runner) sendStatus() {
+	s := d.st.summary(d.box.Len())
+	if s == d.lastSt {
+		return
+	}
+	d.lastSt = s
+	d.notify("STATUS=" + s)
+}
+
+func (d *runner) notify(state string) {
+	if _, err := Notify(state); err != nil {
+		d.log.Warn("daemon: systemd notification failed", "err", err)
+	}
+}
+
+func (d *runner) ledSent() {
+	if r := d.currentRig(); r != nil {
+		r.blinkSent()
+	}
+}
+
+func (d *runner) ledFailed(on bool) {
+	if r := d.currentRig(); r != nil {
+		r.showError(on)
+	}
+}
+
+func (d *runner) currentRig() *rig {
+	d.rigMu.Lock()
+	defer d.rigMu.Unlock()
+	return d.rig
+}
+
+func (d *runner) setRig(r *rig) {
+	d.rigMu.Lock()
+	d.rig = r
+	d.rigMu.Unlock()
+}
