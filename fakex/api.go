@@ -83,7 +83,7 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request, api string, posti
 	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, API: api, At: ex.now, Fault: ex.fault.Mode})
 	s.notify()
 	if err == nil && len(body) > maxBody {
-		err = errors.New("request body over 1 MiB")
+		err = errTooLarge
 	}
 	return ex, err
 }
@@ -105,7 +105,7 @@ func (s *Server) finish(ex *exchange, status int, reason string) {
 func (s *Server) post(w http.ResponseWriter, r *http.Request, api string) {
 	ex, err := s.begin(w, r, api, true)
 	if err != nil {
-		s.invalid(ex, err.Error())
+		s.unreadable(ex, err)
 		return
 	}
 	f := ex.fault
@@ -174,7 +174,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, api string) {
 func (s *Server) me(w http.ResponseWriter, r *http.Request) {
 	ex, err := s.begin(w, r, "v2", false)
 	if err != nil {
-		s.invalid(ex, err.Error())
+		s.unreadable(ex, err)
 		return
 	}
 	if !s.authenticate(ex) {
@@ -251,10 +251,15 @@ func (s *Server) authenticate(ex *exchange) bool {
 		return false
 	}
 	s.mu.Lock()
-	for n, ts := range s.nonces {
-		if ex.now.Sub(ts) > 2*s.Window {
-			delete(s.nonces, n)
+	if ex.now.Sub(s.pruned) > s.Window || ex.now.Before(s.pruned) {
+		// A nonce older than the window can only come back with an old
+		// timestamp, which is refused anyway.
+		for n, ts := range s.nonces {
+			if ex.now.Sub(ts) > 2*s.Window {
+				delete(s.nonces, n)
+			}
 		}
+		s.pruned = ex.now
 	}
 	_, reused := s.nonces[res.Nonce]
 	if !reused {
@@ -464,12 +469,20 @@ func (s *Server) unavailable(ex *exchange) {
 	s.reply(ex, http.StatusServiceUnavailable, v1Errors(130, v1MsgCapacity), "fault 503")
 }
 
-// invalid answers a request whose body X could not use.
-func (s *Server) invalid(ex *exchange, reason string) {
-	if ex.api == "v1.1" {
-		s.reply(ex, http.StatusBadRequest, v1Errors(44, "Invalid request."), reason)
+var errTooLarge = errors.New("request body over 1 MiB")
+
+// unreadable ends an exchange whose body could not be read: too large, or
+// the client went away while sending it.
+func (s *Server) unreadable(ex *exchange, err error) {
+	if errors.Is(err, errTooLarge) {
+		s.problem(ex, http.StatusRequestEntityTooLarge, "Request Entity Too Large", "Request Entity Too Large", err.Error())
 		return
 	}
+	s.finish(ex, 0, "reading the body: "+err.Error())
+}
+
+// invalid answers a v2 tweet whose JSON body X could not use.
+func (s *Server) invalid(ex *exchange, reason string) {
 	body, _ := json.Marshal(map[string]any{
 		"errors": []map[string]any{{"message": reason}},
 		"title":  "Invalid Request",

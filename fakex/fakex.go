@@ -88,6 +88,7 @@ type Server struct {
 	texts    map[string]bool
 	requests []Request
 	nonces   map[string]time.Time // nonce → its oauth_timestamp
+	pruned   time.Time            // when nonces were last pruned
 	lastID   int64
 	window   rateWindow
 	day      rateWindow

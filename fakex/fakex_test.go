@@ -434,3 +434,67 @@ func TestUnknownPath(t *testing.T) {
 	req, _ := http.NewRequest("GET", h.srv.URL()+"/1.1/account/verify_credentials.json", nil)
 	h.do(req).want(t, http.StatusNotFound, `{"errors":[{"code":34,"message":"Sorry, that page does not exist."}]}`)
 }
+
+func TestBadBodies(t *testing.T) {
+	h := start(t)
+	req := h.request(context.Background(), h.signer(testCreds), "v2", "")
+	req.Body = io.NopCloser(strings.NewReader(`{"text": 42}`))
+	req.ContentLength = -1
+	a := h.do(req)
+	a.want(t, http.StatusBadRequest, "")
+	if !strings.Contains(a.body, `"title":"Invalid Request"`) {
+		t.Errorf("body %s, want an Invalid Request problem", a.body)
+	}
+	h.post("v2", "").want(t, http.StatusBadRequest, "")
+	h.post("v1.1", "").want(t, http.StatusBadRequest, `{"errors":[{"code":170,"message":"Missing required parameter: status."}]}`)
+
+	req = h.request(context.Background(), h.signer(testCreds), "v2", strings.Repeat("x", maxBody))
+	h.do(req).want(t, http.StatusRequestEntityTooLarge, "")
+	if n := len(h.srv.Tweets()); n != 0 {
+		t.Errorf("%d tweets accepted from bad bodies", n)
+	}
+}
+
+// BenchmarkPostV2 measures one signed v2 post on loopback: signing, the
+// server's verification and the round trip, over a kept-alive TLS
+// connection and over a new connection (TLS handshake included) per post.
+func BenchmarkPostV2(b *testing.B) {
+	b.Run("keepalive", func(b *testing.B) { benchmarkPost(b, false) })
+	b.Run("newconn", func(b *testing.B) { benchmarkPost(b, true) })
+}
+
+func benchmarkPost(b *testing.B, newConn bool) {
+	s := New(testCreds)
+	if err := s.StartTLS("127.0.0.1:0"); err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(s.CAPEM())
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, DisableKeepAlives: newConn}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	sg := &oauth.Signer{Credentials: testCreds}
+	url := s.URL() + "/2/tweets"
+	i := 0
+	for b.Loop() {
+		i++
+		body := `{"text":"benchmark ` + strconv.Itoa(i) + `"}`
+		sig, err := sg.Sign(oauth.Request{Method: "POST", URL: url})
+		if err != nil {
+			b.Fatal(err)
+		}
+		req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", sig.Header)
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			b.Fatalf("post %d: %s", i, resp.Status)
+		}
+	}
+}
