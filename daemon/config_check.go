@@ -35,13 +35,23 @@ type CheckResult struct {
 // String prints the result as one line: "ok    config FILE: ...",
 // "FAIL  credentials FILE: ...".
 func (r CheckResult) String() string {
-	switch {
-	case r.Err == nil:
+	if r.Err == nil {
 		return fmt.Sprintf("ok    %s %s", r.What, r.Detail)
-	case r.Warn:
-		return fmt.Sprintf("warn  %s %s: %s", r.What, r.Detail, trimPkg(r.Err))
 	}
-	return fmt.Sprintf("FAIL  %s %s: %s", r.What, r.Detail, trimPkg(r.Err))
+	status := "FAIL  "
+	if r.Warn {
+		status = "warn  "
+	}
+	return status + r.Message()
+}
+
+// Message says what is wrong, with where, for a result with an error.
+func (r CheckResult) Message() string {
+	msg := trimPkg(r.Err)
+	if strings.HasPrefix(msg, r.What+" ") {
+		return msg // it says where already
+	}
+	return fmt.Sprintf("%s %s: %s", r.What, r.Detail, msg)
 }
 
 func trimPkg(err error) string { return strings.TrimPrefix(err.Error(), "daemon: ") }

@@ -1,10 +1,46 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"pitweet/daemon"
+	"pitweet/sender"
 )
 
+// cmdCheck validates the config and the credentials and, with --online,
+// asks X who the keys post as. It prints one line per check; the first
+// failure and its fix are the error.
 func cmdCheck(args []string, stdout, stderr io.Writer) error {
-	return errors.New("not built yet")
+	fs := newFlags("check", stderr)
+	config := fs.String("config", daemon.DefaultConfigPath, "configuration `file`")
+	online := fs.Bool("online", false, "also call GET /2/users/me with the keys")
+	timeout := fs.Duration("timeout", sender.DefaultTimeout, "give up on X after this long (with --online)")
+	rest, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usageError("takes no arguments")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+
+	rep := daemon.Check(ctx, *config, daemon.CheckOptions{Online: *online, UserAgent: "pitweet/" + version, Now: time.Now})
+	for _, r := range rep.Results {
+		fmt.Fprintln(stdout, r)
+	}
+	f := rep.Failed()
+	if f == nil {
+		return nil
+	}
+	return errors.New(f.Message())
 }
