@@ -56,7 +56,7 @@ func (p *Pin) Name() string { return p.name }
 // Number implements pin.Pin.
 func (p *Pin) Number() int { return p.num }
 
-// Function implements pin.Pin: "In" or "Out", after the last use.
+// Function implements pin.Pin: "IN" or "OUT", after the last use.
 func (p *Pin) Function() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
