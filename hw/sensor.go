@@ -201,6 +201,8 @@ func (s *i2cSensor) fail(err error) *SensorError {
 		busErr = s.bus.last
 	}
 	switch {
+	case errors.Is(err, ErrI2CDisabled):
+		// The message already says how to enable I2C.
 	case errors.Is(err, ErrWrongChip):
 		e.Hint = fmt.Sprintf("check the type and address in the config (`i2cdetect -y %s` lists the addresses that answer)", s.cfg.Bus)
 	case busErr != nil && noAnswer(busErr):
