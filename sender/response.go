@@ -51,7 +51,8 @@ type Response struct {
 //   - only HTTP/1.0 and HTTP/1.1 are accepted;
 //   - folded (obs-fold) header lines are refused, not joined;
 //   - a response carrying both Transfer-Encoding and Content-Length is
-//     refused (RFC 9112 section 6.3 calls it a likely smuggling attempt);
+//     refused (RFC 9112 section 6.3 calls it a likely smuggling attempt),
+//     and so is Transfer-Encoding in an HTTP/1.0 response (section 6.1);
 //   - sizes are bounded by MaxHeaderBytes, MaxHeaders and MaxBodyBytes.
 //
 // Malformed input gives an error that quotes the bad text and wraps
@@ -63,10 +64,24 @@ func ReadResponse(r *bufio.Reader) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The framing fields are checked even when no body may follow, as
+	// net/http does.
+	chunked, length, err := framing(resp)
+	if err != nil {
+		return nil, err
+	}
 	if !bodyAllowed(resp.StatusCode) {
 		return resp, nil
 	}
-	if err := readBody(r, resp); err != nil {
+	switch {
+	case chunked:
+		err = readChunked(r, resp)
+	case length >= 0:
+		err = readLength(r, resp, length)
+	default:
+		err = readUntilClose(r, resp)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return resp, nil
@@ -80,7 +95,7 @@ func bodyAllowed(status int) bool {
 
 func readResponseHead(r *bufio.Reader) (*Response, error) {
 	budget := MaxHeaderBytes
-	line, err := readLine(r, &budget, "status line")
+	line, err := readLine(r, &budget, "status line", false)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +103,7 @@ func readResponseHead(r *bufio.Reader) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	resp.Header, err = readFields(r, &budget, "header")
+	resp.Header, err = readFields(r, &budget, "header", false)
 	if err != nil {
 		return nil, err
 	}
@@ -116,11 +131,12 @@ func parseStatusLine(line string) (*Response, error) {
 
 // readFields reads header (or trailer) fields up to and including the empty
 // line that ends them.
-func readFields(r *bufio.Reader, budget *int, what string) (Header, error) {
+// Trailer lines must end in CRLF, as chunk-size lines must.
+func readFields(r *bufio.Reader, budget *int, what string, crlf bool) (Header, error) {
 	h := Header{}
 	count := 0
 	for {
-		line, err := readLine(r, budget, what)
+		line, err := readLine(r, budget, what, crlf)
 		if err != nil {
 			return nil, err
 		}
@@ -152,9 +168,11 @@ func readFields(r *bufio.Reader, budget *int, what string) (Header, error) {
 }
 
 // readLine returns one line without its line ending, charging its length
-// to *budget. CRLF ends a line; a bare LF is accepted too (RFC 9112
-// section 2.2 allows it), a bare CR inside the line is not.
-func readLine(r *bufio.Reader, budget *int, what string) (string, error) {
+// to *budget. CRLF ends a line; a bare CR inside the line is refused. A
+// bare LF is accepted too (RFC 9112 section 2.2 allows it) unless crlf is
+// set: chunk-size lines must end in CRLF, as net/http also insists, so that
+// a proxy that reads them differently cannot be used to split a response.
+func readLine(r *bufio.Reader, budget *int, what string, crlf bool) (string, error) {
 	var line []byte
 	for {
 		frag, err := r.ReadSlice('\n')
@@ -177,6 +195,9 @@ func readLine(r *bufio.Reader, budget *int, what string) (string, error) {
 		}
 		return "", err
 	}
+	if crlf && !bytes.HasSuffix(line, []byte("\r\n")) {
+		return "", protoErr("%s %q does not end in CRLF", what, clip(line))
+	}
 	line = bytes.TrimSuffix(line[:len(line)-1], []byte("\r"))
 	if i := bytes.IndexByte(line, '\r'); i >= 0 {
 		return "", protoErr("bare CR in %s %q", what, clip(line))
@@ -184,47 +205,60 @@ func readLine(r *bufio.Reader, budget *int, what string) (string, error) {
 	return string(line), nil
 }
 
-func readBody(r *bufio.Reader, resp *Response) error {
+// framing reads how the body is delimited: chunked, or a Content-Length
+// (length >= 0), or neither (length -1: until the connection closes).
+func framing(resp *Response) (chunked bool, length int64, err error) {
 	te := resp.Header["transfer-encoding"]
 	cl := resp.Header["content-length"]
 	switch {
 	case len(te) > 0 && len(cl) > 0:
-		return protoErr("response has both Transfer-Encoding %q and Content-Length %q", strings.Join(te, ", "), strings.Join(cl, ", "))
+		return false, 0, protoErr("response has both Transfer-Encoding %q and Content-Length %q", strings.Join(te, ", "), strings.Join(cl, ", "))
+	case len(te) > 0 && resp.Proto == "HTTP/1.0":
+		// RFC 9112 section 6.1: Transfer-Encoding in an HTTP/1.0 message
+		// means the framing is faulty.
+		return false, 0, protoErr("HTTP/1.0 response with Transfer-Encoding %q", strings.Join(te, ", "))
 	case len(te) > 0:
 		if len(te) != 1 || !strings.EqualFold(te[0], "chunked") {
-			return protoErr("unsupported Transfer-Encoding %q: only chunked is understood", strings.Join(te, ", "))
+			return false, 0, protoErr("unsupported Transfer-Encoding %q: only chunked is understood", strings.Join(te, ", "))
 		}
-		return readChunked(r, resp)
+		return true, -1, nil
 	case len(cl) > 0:
 		n, err := parseContentLength(cl)
-		if err != nil {
-			return err
-		}
-		body := make([]byte, n)
-		if _, err := io.ReadFull(r, body); err != nil {
-			if err == io.EOF || err == io.ErrUnexpectedEOF {
-				return fmt.Errorf("sender: connection closed before the %d-byte body was complete: %w", n, io.ErrUnexpectedEOF)
-			}
-			return err
-		}
-		resp.Body = body
-		return nil
-	default:
-		body, err := io.ReadAll(io.LimitReader(r, MaxBodyBytes+1))
-		if err != nil {
-			return err
-		}
-		if len(body) > MaxBodyBytes {
-			return protoErr("body larger than %d bytes", MaxBodyBytes)
-		}
-		resp.Body = body
-		return nil
+		return false, n, err
 	}
+	return false, -1, nil
+}
+
+func readLength(r *bufio.Reader, resp *Response, n int64) error {
+	if n > MaxBodyBytes {
+		return protoErr("Content-Length %d larger than %d bytes", n, MaxBodyBytes)
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(r, body); err != nil {
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return fmt.Errorf("sender: connection closed before the %d-byte body was complete: %w", n, io.ErrUnexpectedEOF)
+		}
+		return err
+	}
+	resp.Body = body
+	return nil
+}
+
+func readUntilClose(r *bufio.Reader, resp *Response) error {
+	body, err := io.ReadAll(io.LimitReader(r, MaxBodyBytes+1))
+	if err != nil {
+		return err
+	}
+	if len(body) > MaxBodyBytes {
+		return protoErr("body larger than %d bytes", MaxBodyBytes)
+	}
+	resp.Body = body
+	return nil
 }
 
 // parseContentLength accepts one or more identical Content-Length values
 // made of decimal digits only.
-func parseContentLength(values []string) (int, error) {
+func parseContentLength(values []string) (int64, error) {
 	for _, v := range values[1:] {
 		if v != values[0] {
 			return 0, protoErr("conflicting Content-Length values %q", strings.Join(values, ", "))
@@ -234,12 +268,9 @@ func parseContentLength(values []string) (int, error) {
 	if v == "" || !allDigits(v) {
 		return 0, protoErr("bad Content-Length %q", v)
 	}
-	if len(v) > 8 {
-		return 0, protoErr("Content-Length %q larger than %d bytes", v, MaxBodyBytes)
-	}
-	n, _ := strconv.Atoi(v)
-	if n > MaxBodyBytes {
-		return 0, protoErr("Content-Length %q larger than %d bytes", v, MaxBodyBytes)
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, protoErr("Content-Length %q out of range", v)
 	}
 	return n, nil
 }
@@ -249,7 +280,7 @@ func readChunked(r *bufio.Reader, resp *Response) error {
 	var body []byte
 	for {
 		budget := maxChunkLine
-		line, err := readLine(r, &budget, "chunk size line")
+		line, err := readLine(r, &budget, "chunk size line", true)
 		if err != nil {
 			return err
 		}
@@ -279,7 +310,7 @@ func readChunked(r *bufio.Reader, resp *Response) error {
 		}
 	}
 	budget := MaxHeaderBytes
-	trailer, err := readFields(r, &budget, "trailer")
+	trailer, err := readFields(r, &budget, "trailer", true)
 	if err != nil {
 		return err
 	}

@@ -145,7 +145,7 @@ var readResponseErrorTests = []struct {
 	{"content-length with plus", "HTTP/1.1 200 OK\r\nContent-Length: +3\r\n\r\nabc", ErrProtocol, `"+3"`},
 	{"empty content-length", "HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\n", ErrProtocol, `""`},
 	{"conflicting content-length", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc", ErrProtocol, `"2, 3"`},
-	{"content-length over limit", "HTTP/1.1 200 OK\r\nContent-Length: 1048577\r\n\r\n", ErrProtocol, `"1048577"`},
+	{"content-length over limit", "HTTP/1.1 200 OK\r\nContent-Length: 1048577\r\n\r\n", ErrProtocol, "Content-Length 1048577 larger"},
 	{"both te and cl", "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", ErrProtocol, `"chunked"`},
 	{"gzip te", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", ErrProtocol, `"gzip, chunked"`},
 	{"bad chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", ErrProtocol, `"zz"`},
