@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +22,9 @@ type liveDaemon struct {
 	socket  string
 	cancel  context.CancelFunc
 	stopped chan error
+	config  string        // the config file
+	header  string        // its [x] and [hardware] part
+	reload  chan struct{} // SIGHUP
 }
 
 // startDaemon writes a config with rules appended and runs the daemon
@@ -52,10 +56,12 @@ func startDaemon(t *testing.T, rules string) *liveDaemon {
 	board := fakehw.New(fakehw.Options{RealTime: true, Dir: dir})
 	t.Cleanup(func() { board.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &liveDaemon{x: x, board: board, socket: filepath.Join(dir, "control.sock"), cancel: cancel, stopped: make(chan error, 1)}
+	d := &liveDaemon{x: x, board: board, socket: filepath.Join(dir, "control.sock"), cancel: cancel, stopped: make(chan error, 1),
+		config: config, header: text[:len(text)-len(rules)], reload: make(chan struct{})}
 	ready := make(chan struct{})
 	go func() {
-		d.stopped <- Run(ctx, Options{ConfigPath: config, Board: board, Socket: d.socket, Log: testLog(t), Ready: func() { close(ready) }})
+		d.stopped <- Run(ctx, Options{ConfigPath: config, Board: board, Socket: d.socket, Log: testLog(t), Reload: d.reload,
+			Ready: func() { close(ready) }})
 	}()
 	t.Cleanup(func() { d.stop(t) })
 	select {
@@ -256,4 +262,84 @@ func waitSensorAfter(t *testing.T, socket, sensor string, after time.Time) {
 		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
 	}
 	t.Fatalf("sensor %s not read again", sensor)
+}
+
+func TestDaemonReload(t *testing.T) {
+	conn := listenNotify(t, filepath.Join(t.TempDir(), "notify.sock"))
+	d := startDaemon(t, testButton)
+	press := func() string {
+		t.Helper()
+		resp, err := Call(d.socket, ControlRequest{Op: "press", Button: "doorbell"})
+		if err != nil || !resp.OK {
+			t.Fatalf("press: %v %+v", err, resp)
+		}
+		return resp.Text
+	}
+	// A good new config: the new text is used.
+	rules := strings.Replace(testButton, "Ding dong from", "Knock knock from", 1)
+	if err := os.WriteFile(d.config, []byte(d.header+rules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.reload <- struct{}{}
+	waitNotify(t, conn, "RELOADING=1")
+	waitNotify(t, conn, "READY=1")
+	if text := press(); !strings.HasPrefix(text, "Knock knock from doorbell") {
+		t.Fatalf("after reload a press queued %q", text)
+	}
+	// A broken config is refused and the running one kept.
+	if err := os.WriteFile(d.config, []byte(d.header+"[[button]]\nname = \"x\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.reload <- struct{}{}
+	waitNotify(t, conn, "RELOADING=1")
+	waitNotify(t, conn, "READY=1")
+	if text := press(); !strings.HasPrefix(text, "Knock knock from doorbell") {
+		t.Fatalf("after a refused reload a press queued %q", text)
+	}
+	waitTweets(t, d.x, 2)
+}
+
+// waitNotify reads notifications until one has the line want.
+func waitNotify(t *testing.T, conn *net.UnixConn, want string) {
+	t.Helper()
+	for {
+		for _, line := range strings.Split(readNotify(t, conn), "\n") {
+			if line == want {
+				return
+			}
+		}
+	}
+}
+
+func TestDaemonSensorFailureKeepsLastReading(t *testing.T) {
+	d := startDaemon(t, `
+[[sensor]]
+name = "room"
+type = "bme280"
+address = 0x76
+[[alert]]
+when = "room.Temperature > 100"
+every = "1s"
+text = "never"
+`)
+	waitSensor(t, d.socket, "room")
+	d.board.SetFault(0x76, fakehw.NACK)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := Call(d.socket, ControlRequest{Op: "status"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := resp.Status.Sensors[0]
+		if s.Error != "" {
+			if s.Values["Temperature"] != 21.5 || s.At.IsZero() {
+				t.Fatalf("after a failed read the status lost the last reading: %+v", s)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the failed read never showed in status")
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
+	}
 }

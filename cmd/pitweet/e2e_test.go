@@ -68,7 +68,7 @@ type = "bme280"
 
 // e2e is one daemon process with its own directory, config and fakex.
 type e2e struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	config string
 	socket string
@@ -100,7 +100,7 @@ func (l *lockedBuffer) String() string {
 // newE2E writes a config (e2eRules plus extra) pointing at a new fakex
 // server at addr ("127.0.0.1:0" for any port) and returns the rig; the
 // daemon is not started yet.
-func newE2E(t *testing.T, addr, extra string) *e2e {
+func newE2E(t testing.TB, addr, extra string) *e2e {
 	t.Helper()
 	e := &e2e{t: t, dir: t.TempDir(), log: &lockedBuffer{}}
 	e.socket = filepath.Join(e.dir, daemon.SocketName)
@@ -262,7 +262,7 @@ func (e *e2e) waitTweets(n int) []fakex.Tweet {
 	return waitTweetsOn(e.t, e.x, n)
 }
 
-func waitTweetsOn(t *testing.T, x *fakex.Server, n int) []fakex.Tweet {
+func waitTweetsOn(t testing.TB, x *fakex.Server, n int) []fakex.Tweet {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
