@@ -1,0 +1,74 @@
+package daemon
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+)
+
+func FuzzParseConfig(f *testing.F) {
+	for _, name := range []string{"testdata/example.toml", "testdata/sensors.toml"} {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte("[[button]]\nname = \"a\"\npin = \"P1_11\"\ntext = \"{{.Time}}\"\nlong_text = \"x\"\n"))
+	f.Add([]byte("[[sensor]]\nname = \"r\"\ntype = \"bme280\"\naddress = 0x77\n[[alert]]\nwhen = \"(r.Temperature > 1 or r.Humidity < 2) and r.Pressure != 3\"\ntext = \"{{.Sensors.r.Pressure}}\"\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		t.Setenv("STATE_DIRECTORY", "")
+		t.Setenv("CREDENTIALS_DIRECTORY", "")
+		cfg, err := ParseConfig(data, "f.toml")
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("empty error")
+			}
+			var ce *ConfigError
+			if errors.As(err, &ce) {
+				for _, p := range ce.Problems {
+					if !strings.HasPrefix(p, "f.toml") {
+						t.Fatalf("problem %q does not say where", p)
+					}
+				}
+			}
+			return
+		}
+		// A config that loads renders every template and evaluates
+		// every condition.
+		data1 := cfg.SampleData("b")
+		render := func(tmpl *Template) {
+			if tmpl == nil {
+				t.Fatal("nil template in a valid config")
+			}
+			text, err := tmpl.Render(data1)
+			if err != nil {
+				t.Fatalf("template %q passed validation but fails: %v", tmpl, err)
+			}
+			if short := Truncate(text, MaxTweetLength); TweetLength(short) > MaxTweetLength {
+				t.Fatalf("Truncate left %d characters", TweetLength(short))
+			}
+		}
+		for _, b := range cfg.Buttons {
+			render(b.Text)
+			if b.LongText != nil {
+				render(b.LongText)
+			}
+		}
+		for _, r := range cfg.Reports {
+			render(r.Text)
+		}
+		readings := map[string]map[string]float64{}
+		for name, qs := range data1.Sensors {
+			readings[name] = map[string]float64{}
+			for q, v := range qs {
+				readings[name][q] = v.V
+			}
+		}
+		for _, a := range cfg.Alerts {
+			render(a.Text)
+			a.When.Eval(readings)
+		}
+	})
+}
