@@ -1,0 +1,182 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"pitweet/fakex"
+	"pitweet/oauth"
+)
+
+// A tool posts one tweet in a fresh process.
+type tool struct {
+	name string
+	argv func(text string) ([]string, error)
+	env  []string
+}
+
+type sample struct {
+	wall time.Duration
+	rss  int64 // peak, KiB
+}
+
+// measureOneShot posts one tweet per fresh process with each tool, in
+// alternating order, under /usr/bin/time -v.
+func measureOneShot(o *options, rep *report, log *slog.Logger) error {
+	if _, err := os.Stat("/usr/bin/time"); err != nil {
+		return errors.New("pitbench: /usr/bin/time is missing: apt-get install time")
+	}
+	r, err := newBenchRig()
+	if err != nil {
+		return err
+	}
+	defer r.close()
+	cfg, _, err := r.writeConfig("oneshot", "")
+	if err != nil {
+		return err
+	}
+	tools := []tool{{name: "pitweet tweet", argv: func(text string) ([]string, error) {
+		return []string{o.pitweet, "tweet", "--config", cfg, text}, nil
+	}}}
+	if _, err := exec.LookPath("curl"); err == nil {
+		tools = append(tools, tool{name: "curl", argv: func(text string) ([]string, error) { return curlArgv(r, text) }})
+	} else {
+		rep.skip("oneshot", "curl is not installed (apt-get install curl); ratios to curl are missing")
+	}
+	if err := exec.Command("/usr/bin/python3", "-c", "import tweepy").Run(); err == nil {
+		tools = append(tools, tool{name: "tweepy", env: append(r.keyEnv(), "REQUESTS_CA_BUNDLE="+r.ca),
+			argv: func(text string) ([]string, error) {
+				return []string{"/usr/bin/python3", "python/tweet.py", r.x.URL(), text}, nil
+			}})
+	} else {
+		rep.skip("oneshot: tweepy", "python3-tweepy is not installed (apt-get install python3-tweepy)")
+	}
+	if _, err := exec.LookPath("node"); err == nil && exists("node/node_modules/twitter-api-v2") {
+		tools = append(tools, tool{name: "twitter-api-v2 (node)", env: append(r.keyEnv(), "NODE_EXTRA_CA_CERTS="+r.ca),
+			argv: func(text string) ([]string, error) {
+				return []string{"node", "node/tweet.js", r.x.URL(), text}, nil
+			}})
+	} else {
+		rep.skip("oneshot: twitter-api-v2", "node or bench/node/node_modules is missing (apt-get install nodejs npm; cd bench/node && npm ci)")
+	}
+
+	samples := map[string][]sample{}
+	seq := 0
+	// One warm-up run each, then o.runs measured rounds, each round
+	// starting with a different tool.
+	for round := -1; round < o.runs; round++ {
+		for i := range tools {
+			t := tools[(i+max(round, 0))%len(tools)]
+			seq++
+			text := fmt.Sprintf("bench one tweet %d by %s at %d", seq, t.name, time.Now().UnixNano())
+			s, err := timeOne(r, t, text)
+			if err != nil {
+				return err
+			}
+			if round >= 0 {
+				samples[t.name] = append(samples[t.name], s)
+			}
+		}
+	}
+	med := map[string]sample{}
+	for _, t := range tools {
+		var w, m []float64
+		for _, s := range samples[t.name] {
+			w = append(w, float64(s.wall))
+			m = append(m, float64(s.rss))
+		}
+		med[t.name] = sample{wall: time.Duration(median(w)), rss: int64(median(m))}
+	}
+	curl, haveCurl := med["curl"]
+	for _, t := range tools {
+		s := med[t.name]
+		v := fmt.Sprintf("%s wall, %s peak RSS", ms(s.wall), mib(s.rss))
+		if haveCurl && t.name != "curl" {
+			v += fmt.Sprintf(" (%.2f× / %.2f× curl)", float64(s.wall)/float64(curl.wall), float64(s.rss)/float64(curl.rss))
+		}
+		rep.add("oneshot", row{measure: t.name, value: v,
+			note: fmt.Sprintf("Medians of %d alternating runs after one warm-up each; wall time around /usr/bin/time -v, peak RSS from it. curl sends a request pre-signed with pitweet's oauth package (the floor: TLS and HTTP only). tweepy runs on Debian's python3; its requests are sent to the emulator's address with Host: api.twitter.com kept (as curl --resolve). twitter-api-v2 is pointed at the emulator with its setPrefix.", o.runs)})
+	}
+	if haveCurl {
+		p := med["pitweet tweet"]
+		wr := float64(p.wall) / float64(curl.wall)
+		rr := float64(p.rss) / float64(curl.rss)
+		rep.add("oneshot", goal("pitweet tweet wall vs curl", fmt.Sprintf("%.2f×", wr), "≤ 1.3×", wr <= 1.3, ""))
+		rep.add("oneshot", goal("pitweet tweet peak RSS vs curl", fmt.Sprintf("%.2f×", rr), "≤ 1.0×", rr <= 1.0, ""))
+	}
+	return nil
+}
+
+// curlArgv signs a POST /2/tweets for text with a fresh nonce and returns
+// the curl command that sends it.
+func curlArgv(r *benchRig, text string) ([]string, error) {
+	url := r.x.URL() + "/2/tweets"
+	s := &oauth.Signer{Credentials: fakex.DemoCredentials}
+	b, err := s.Sign(oauth.Request{Method: "POST", URL: url})
+	if err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(map[string]string{"text": text})
+	if err != nil {
+		return nil, err
+	}
+	return []string{"curl", "-sS", "--fail-with-body", "--cacert", r.ca, "-H", "Authorization: " + b.Header,
+		"-H", "Content-Type: application/json", "--data-binary", string(body), url}, nil
+}
+
+// timeOne runs t once under /usr/bin/time -v and checks that the emulator
+// accepted text.
+func timeOne(r *benchRig, t tool, text string) (sample, error) {
+	argv, err := t.argv(text)
+	if err != nil {
+		return sample{}, err
+	}
+	tf := filepath.Join(r.dir, "time.txt")
+	cmd := exec.Command("/usr/bin/time", append([]string{"-v", "-o", tf}, argv...)...)
+	cmd.Env = append(os.Environ(), t.env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err = cmd.Run()
+	wall := time.Since(start)
+	if err != nil {
+		return sample{}, fmt.Errorf("pitbench: %s failed: %v\n%s", t.name, err, out.String())
+	}
+	found := false
+	for _, tw := range r.x.Tweets() {
+		if tw.Text == text {
+			found = true
+		}
+	}
+	if !found {
+		return sample{}, fmt.Errorf("pitbench: %s exited 0 but the emulator has no tweet %q; it said:\n%s", t.name, text, out.String())
+	}
+	tb, err := os.ReadFile(tf)
+	if err != nil {
+		return sample{}, fmt.Errorf("pitbench: %w", err)
+	}
+	var rss int64 = -1
+	for _, line := range strings.Split(string(tb), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "Maximum resident set size (kbytes):"); ok {
+			rss, _ = strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		}
+	}
+	if rss < 0 {
+		return sample{}, fmt.Errorf("pitbench: no peak RSS in /usr/bin/time's output:\n%s", tb)
+	}
+	return sample{wall: wall, rss: rss}, nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}

@@ -1,0 +1,16 @@
+module pitweet/bench
+
+go 1.26.0
+
+require pitweet v0.0.0
+
+require (
+	github.com/dghubble/oauth1 v0.7.3
+	github.com/pelletier/go-toml/v2 v2.4.3 // indirect
+	golang.org/x/text v0.44.0 // indirect
+	periph.io/x/conn/v3 v3.7.3 // indirect
+	periph.io/x/devices/v3 v3.7.4 // indirect
+	periph.io/x/host/v3 v3.8.5 // indirect
+)
+
+replace pitweet => ../
