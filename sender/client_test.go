@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -178,3 +179,24 @@ func TestNewRefusesCAFileWithoutPEM(t *testing.T) {
 
 // chunk frames s as one chunk of a chunked body.
 func chunk(s string) string { return fmt.Sprintf("%x\r\n%s\r\n", len(s), s) }
+
+// Neither the secrets nor the Authorization header reach the log, whatever
+// the outcome.
+func TestLogHasNoSecrets(t *testing.T) {
+	var buf strings.Builder
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	for _, answer := range []string{created, "HTTP/1.1 401 Unauthorized\r\n\r\n{}", "HTTP/1.1 201 Cre"} {
+		c, _ := newPipeClient(t, "v2", answer)
+		c.log = log
+		c.Post(context.Background(), "hi")
+	}
+	out := buf.String()
+	if !strings.Contains(out, "sender: request") {
+		t.Fatalf("nothing was logged: %q", out)
+	}
+	for _, secret := range []string{testCreds.ConsumerSecret, testCreds.TokenSecret, testCreds.Token, "oauth_signature", "Authorization"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log contains %q:\n%s", secret, out)
+		}
+	}
+}

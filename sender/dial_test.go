@@ -382,3 +382,30 @@ func TestNoHTTPLibraryImports(t *testing.T) {
 		t.Errorf("checked only %d files; is the test running in the package directory?", checked)
 	}
 }
+
+// The second post resumes the first one's TLS session.
+func TestSessionResumption(t *testing.T) {
+	ca := newTestCA(t)
+	resumed := make(chan bool, 2)
+	cfg := ca.serverConfig() // one config: one set of session ticket keys
+	addr := listen(t, func(c net.Conn) {
+		defer c.Close()
+		tc := tls.Server(c, cfg)
+		req, err := http.ReadRequest(bufio.NewReader(tc))
+		if err != nil {
+			return
+		}
+		io.Copy(io.Discard, req.Body)
+		io.WriteString(tc, created)
+		resumed <- tc.ConnectionState().DidResume
+	})
+	c := newLoopbackClient(t, addr, ca.caFile, Config{})
+	for i, want := range []bool{false, true} {
+		if _, err := c.Post(context.Background(), "hi"); err != nil {
+			t.Fatal(err)
+		}
+		if got := <-resumed; got != want {
+			t.Errorf("post %d: resumed = %v, want %v", i+1, got, want)
+		}
+	}
+}
