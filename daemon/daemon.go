@@ -179,7 +179,7 @@ func (d *runner) run(ctx context.Context, cfg *Config) error {
 	if d.opts.Ready != nil {
 		d.opts.Ready()
 	}
-	d.readAll(hwCtx, results, "start")
+	d.readAll(hwCtx, results)
 
 	watchdog, err := WatchdogInterval()
 	if err != nil {
@@ -213,7 +213,7 @@ func (d *runner) run(ctx context.Context, cfg *Config) error {
 		case now := <-timer.C:
 			d.due(hwCtx, results, now)
 		case <-refresh.C:
-			d.readAll(hwCtx, results, "refresh")
+			d.readAll(hwCtx, results)
 		case <-d.dirty:
 			d.sendStatus()
 		case <-ping:
@@ -310,7 +310,7 @@ type readResult struct {
 }
 
 // readAll reads every sensor in the background.
-func (d *runner) readAll(ctx context.Context, results chan<- readResult, why string) {
+func (d *runner) readAll(ctx context.Context, results chan<- readResult) {
 	var names []string
 	for _, s := range d.cfg.Sensors {
 		names = append(names, s.Name)
