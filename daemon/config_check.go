@@ -161,6 +161,12 @@ func checkTemplates(cfg *Config, rep *CheckReport) {
 		case n > MaxTweetLength:
 			res.Err = fmt.Errorf("%d characters with sample readings, more than X's %d; shorten the text (X counts a URL as 23, CJK and emoji as 2)", n, MaxTweetLength)
 			res.Detail = name
+		default:
+			if unit := doubledUnit(text); unit != "" {
+				res.Err = fmt.Errorf("%q shows the unit %s twice; a reading such as {{.Sensors.room.Temperature}} prints its own unit, so drop the one written after it (or print the bare number with .V)", text, unit)
+				res.Warn = true
+				res.Detail = name
+			}
 		}
 		rep.add(res)
 	}
@@ -180,6 +186,17 @@ func checkTemplates(cfg *Config, rep *CheckReport) {
 	for i, a := range cfg.Alerts {
 		one(fmt.Sprintf("alert %d text", i+1), a.Text, cfg.SampleData(""))
 	}
+}
+
+// doubledUnit returns a unit that a rendered text repeats right after a
+// reading ("21.5 °C °C"), or "".
+func doubledUnit(text string) string {
+	for _, unit := range Quantities {
+		if strings.Contains(text, " "+unit+" "+unit) || strings.Contains(text, " "+unit+unit) {
+			return unit
+		}
+	}
+	return ""
 }
 
 func checkCAFile(path string) CheckResult {

@@ -106,6 +106,18 @@ func TestCheckFailures(t *testing.T) {
 	}
 }
 
+func TestCheckDoubledUnit(t *testing.T) {
+	path := checkFixture(t, checkConfig+"[[alert]]\nwhen = \"room.Temperature > 30\"\ntext = \"Hot: {{.Sensors.room.Temperature}} °C\"\n")
+	rep := Check(context.Background(), path, CheckOptions{})
+	if f := rep.Failed(); f != nil {
+		t.Errorf("a doubled unit failed the check: %v", f)
+	}
+	want := "warn  template alert 1 text: \"Hot: 21.5 °C °C\" shows the unit °C twice"
+	if got := lines(rep); !strings.Contains(got, want) {
+		t.Errorf("output lacks %q:\n%s", want, got)
+	}
+}
+
 func TestCheckOnline(t *testing.T) {
 	srv := fakex.New(credsWant)
 	srv.User = fakex.User{ID: "42", Name: "Pi in the hall", Username: "hallpi"}
