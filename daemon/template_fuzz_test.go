@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"testing"
-	"time"
 	"unicode/utf8"
 )
 
@@ -26,11 +25,7 @@ func FuzzTemplate(f *testing.F) {
 		if err != nil {
 			return
 		}
-		start := time.Now()
 		out, err := tmpl.Render(data)
-		if d := time.Since(start); d > 2*time.Second {
-			t.Fatalf("rendering took %v", d)
-		}
 		if err != nil {
 			return
 		}
