@@ -200,3 +200,23 @@ func TestLogHasNoSecrets(t *testing.T) {
 		}
 	}
 }
+
+// A 401 whose Date is an hour from the local clock is put down to the
+// clock; once that hour is set as the clock offset, the same 401 means bad
+// keys.
+func TestUnauthorizedSkewUsesClockOffset(t *testing.T) {
+	answer := "HTTP/1.1 401 Unauthorized\r\nDate: Tue, 14 Nov 2023 23:13:20 GMT\r\nContent-Length: 2\r\n\r\n{}"
+	for _, tt := range []struct {
+		offset time.Duration
+		kind   Kind
+	}{{0, KindClockSkew}, {time.Hour, KindUnauthorized}} {
+		c, _ := newPipeClient(t, "v2", answer)
+		c.now = func() time.Time { return time.Unix(1700000000, 0) }
+		c.SetClockOffset(tt.offset)
+		_, err := c.Post(context.Background(), "hi")
+		var ae *APIError
+		if !errors.As(err, &ae) || ae.Kind != tt.kind {
+			t.Errorf("offset %v: error %v; want kind %v", tt.offset, err, tt.kind)
+		}
+	}
+}

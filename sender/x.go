@@ -105,8 +105,9 @@ type xError struct {
 	} `json:"errors"`
 }
 
-// classify turns a non-2xx answer into an *APIError. now is the local
-// time, used only for the default rate-limit wait.
+// classify turns a non-2xx answer into an *APIError. now is the time the
+// request was signed with (local clock plus the clock offset): the Date
+// header is compared with it, and a relative Retry-After counts from it.
 func classify(resp *Response, now time.Time) *APIError {
 	e := &APIError{Status: resp.StatusCode, Title: resp.Reason, Meta: metaFrom(resp)}
 	var x xError
@@ -139,7 +140,7 @@ func classify(resp *Response, now time.Time) *APIError {
 		// X v2 answers a stale timestamp with a bare 401; its Date header
 		// tells the two apart from bad keys.
 		e.Kind = KindClockSkew
-		e.Hint = fmt.Sprintf("X's clock is %s ahead of ours; check that NTP has synchronised (timedatectl)", e.Meta.Date.Sub(now).Round(time.Second))
+		e.Hint = skewHint(e.Meta.Date.Sub(now))
 	case e.Code == 32 || e.Code == 89 || resp.StatusCode == 401:
 		e.Kind = KindUnauthorized
 		e.Hint = "check the four keys in the credentials file; regenerate the access token if it was revoked"
@@ -178,6 +179,14 @@ func skewed(date, now time.Time) bool {
 	}
 	d := date.Sub(now)
 	return d > MaxSkew || d < -MaxSkew
+}
+
+func skewHint(d time.Duration) string {
+	dir := "ahead of"
+	if d < 0 {
+		d, dir = -d, "behind"
+	}
+	return fmt.Sprintf("X's clock is %s %s ours; check that NTP has synchronised (timedatectl)", d.Round(time.Second), dir)
 }
 
 // retryAt picks when a rate-limited request may be tried again: the later

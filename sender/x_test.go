@@ -135,6 +135,12 @@ var classifyTests = []struct {
 		kind: KindClockSkew, status: 401, hint: "1h0m0s ahead",
 	},
 	{
+		name: "v2 401 with the server's clock 10 minutes behind",
+		raw: "HTTP/1.1 401 Unauthorized\r\nDate: Tue, 14 Nov 2023 22:03:20 GMT\r\n\r\n" +
+			`{"title":"Unauthorized","type":"about:blank","status":401,"detail":"Unauthorized"}`,
+		kind: KindClockSkew, status: 401, hint: "10m0s behind",
+	},
+	{
 		name: "v2 401 with the server's clock 30 s ahead: bad keys",
 		raw: "HTTP/1.1 401 Unauthorized\r\nDate: Tue, 14 Nov 2023 22:13:50 GMT\r\n\r\n" +
 			`{"title":"Unauthorized","type":"about:blank","status":401,"detail":"Unauthorized"}`,
