@@ -241,7 +241,11 @@ func (c *Client) Post(ctx context.Context, text string) (*Tweet, error) {
 		return nil, err
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, classify(resp, c.now().Add(c.ClockOffset()))
+		e := classify(resp, c.now().Add(c.ClockOffset()))
+		if e.Code == 453 && c.api == "v2" {
+			e.Hint = "the app's access level does not include POST /2/tweets; check its plan and permissions in the X developer portal"
+		}
+		return nil, e
 	}
 	t, err := decodeTweet(c.api, resp)
 	if err != nil {

@@ -1,66 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 )
-
-var (
-	checkBinOnce sync.Once
-	checkBin     string
-	checkBinErr  error
-)
-
-// chkBinary builds the command once for the check and sensors tests.
-func chkBinary(t *testing.T) string {
-	t.Helper()
-	checkBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "pitweet-check-")
-		if err != nil {
-			checkBinErr = err
-			return
-		}
-		checkBin = filepath.Join(dir, "pitweet")
-		if out, err := exec.Command("go", "build", "-o", checkBin, ".").CombinedOutput(); err != nil {
-			checkBinErr = errors.New("go build: " + err.Error() + "\n" + string(out))
-		}
-	})
-	if checkBinErr != nil {
-		t.Fatal(checkBinErr)
-	}
-	return checkBin
-}
 
 // chkRun runs the binary in dir with a clean credentials environment
 // and returns stdout, stderr and the exit status.
 func chkRun(t *testing.T, dir string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(chkBinary(t), args...)
-	cmd.Dir = dir
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "PITWEET_") && !strings.HasPrefix(kv, "CREDENTIALS_DIRECTORY=") && !strings.HasPrefix(kv, "STATE_DIRECTORY=") {
-			env = append(env, kv)
-		}
-	}
-	cmd.Env = env
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return stdout.String(), stderr.String(), code
+	return execPitweet(t, dir, e2eEnv(), args...)
 }
 
 // chkSensorsConfig copies daemon/testdata/sensors.toml, which lists one sensor

@@ -202,8 +202,17 @@ func (e *e2e) kill() {
 // status.
 func (e *e2e) pitweet(args ...string) (string, string, int) {
 	e.t.Helper()
-	cmd := exec.Command(pitweetBin, args...)
-	cmd.Env = e2eEnv("RUNTIME_DIRECTORY=" + e.dir)
+	return execPitweet(e.t, "", e2eEnv("RUNTIME_DIRECTORY="+e.dir), args...)
+}
+
+// execPitweet runs the built binary in dir (the current one if empty) with
+// env, and returns its stdout, stderr and exit status.
+func execPitweet(t testing.TB, dir string, env []string, args ...string) (string, string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, pitweetBin, args...)
+	cmd.Dir, cmd.Env = dir, env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -211,7 +220,7 @@ func (e *e2e) pitweet(args ...string) (string, string, int) {
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
-		e.t.Fatal(err)
+		t.Fatalf("pitweet %v: %v", args, err)
 	}
 	return stdout.String(), stderr.String(), code
 }

@@ -2,48 +2,17 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"pitweet/fakex"
 	"pitweet/oauth"
 )
-
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// pitweetBinary builds the real pitweet command once per test run.
-func pitweetBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "pitweet-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "pitweet")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
 
 // xSetup is a fakex server on loopback TLS and a config pointing at it.
 type xSetup struct {
@@ -87,39 +56,12 @@ func writeTestCredentials(t *testing.T, dir string, c oauth.Credentials, mode os
 	return path
 }
 
-// runPitweet runs the binary with args and returns its exit code and output.
+// runPitweet runs the binary with args in a clean environment and returns
+// its exit code and output.
 func runPitweet(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, pitweetBinary(t), args...)
-	cmd.Env = cleanEnv()
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	var exit *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &exit):
-		code = exit.ExitCode()
-	default:
-		t.Fatalf("run pitweet %v: %v", args, err)
-	}
-	return code, out.String(), errOut.String()
-}
-
-// cleanEnv is the test's environment without anything that would point
-// pitweet elsewhere.
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "PITWEET_") || strings.HasPrefix(kv, "CREDENTIALS_DIRECTORY=") ||
-			strings.HasPrefix(strings.ToLower(kv), "https_proxy=") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return env
+	stdout, stderr, code = execPitweet(t, "", e2eEnv(), args...)
+	return code, stdout, stderr
 }
 
 func TestTweetPosts(t *testing.T) {
@@ -160,6 +102,7 @@ func TestTweetFaults(t *testing.T) {
 		{fault: fakex.Fault{Mode: fakex.Mode401}, code: 1, stderr: []string{"401"}, reqs: 1},
 		{fault: fakex.Fault{Mode: fakex.Mode503}, code: 1, stderr: []string{"503"}, reqs: 1},
 		{fault: fakex.Fault{Mode: fakex.Mode453}, api: "v1.1", code: 1, stderr: []string{"453", `api = "v2"`}, reqs: 1},
+		{fault: fakex.Fault{Mode: fakex.Mode453}, code: 1, stderr: []string{"453", "access level does not include POST /2/tweets"}, reqs: 1},
 		{fault: fakex.Fault{Mode: fakex.ModeSlow, Delay: 300 * time.Millisecond}, code: 0, tweets: 1, reqs: 1, stdoutN: true},
 		{fault: fakex.Fault{Mode: fakex.ModeChunked}, code: 0, tweets: 1, reqs: 1, stdoutN: true},
 		{fault: fakex.Fault{Mode: fakex.ModeChunked}, api: "v1.1", code: 0, tweets: 1, reqs: 1, stdoutN: true},
