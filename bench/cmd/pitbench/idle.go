@@ -21,7 +21,7 @@ func measureIdle(o *options, rep *report, log *slog.Logger) error {
 	cfg, _, err := r.writeConfig("idle", `[[button]]
 name = "doorbell"
 pin = "GPIO17"
-text = "Ding dong at {{.Time.Format "15:04"}}"
+text = 'Ding dong at {{.Time.Format "15:04"}}'
 
 [[button]]
 name = "weather"

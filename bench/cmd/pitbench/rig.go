@@ -126,7 +126,8 @@ func startDaemon(bin, cfg string, wrap []string) (*daemonProc, error) {
 		}
 		select {
 		case err := <-p.done:
-			return nil, fmt.Errorf("pitbench: the daemon exited (%v) before answering; see %s", err, p.log)
+			b, _ := os.ReadFile(p.log)
+			return nil, fmt.Errorf("pitbench: the daemon exited (%v) before answering; it said:\n%s", err, b)
 		case <-time.After(5 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
