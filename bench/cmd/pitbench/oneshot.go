@@ -48,7 +48,15 @@ func measureOneShot(o *options, rep *report, log *slog.Logger) error {
 		return []string{o.pitweet, "tweet", "--config", cfg, text}, nil
 	}}}
 	if _, err := exec.LookPath("curl"); err == nil {
-		tools = append(tools, tool{name: "curl", argv: func(text string) ([]string, error) { return curlArgv(r, text) }})
+		// pitweet trusts the system's roots plus the configured CA file, as
+		// curl does against api.x.com; curl gets the same set in one file.
+		bundle, err := systemBundlePlus(r)
+		if err != nil {
+			return err
+		}
+		tools = append(tools,
+			tool{name: "curl", argv: func(text string) ([]string, error) { return curlArgv(r, bundle, text) }},
+			tool{name: "curl, emulator CA only", argv: func(text string) ([]string, error) { return curlArgv(r, r.ca, text) }})
 	} else {
 		rep.skip("oneshot", "curl is not installed (apt-get install curl); ratios to curl are missing")
 	}
@@ -104,7 +112,7 @@ func measureOneShot(o *options, rep *report, log *slog.Logger) error {
 			v += fmt.Sprintf(" (%.2f× / %.2f× curl)", float64(s.wall)/float64(curl.wall), float64(s.rss)/float64(curl.rss))
 		}
 		rep.add("oneshot", row{measure: t.name, value: v,
-			note: fmt.Sprintf("Medians of %d alternating runs after one warm-up each; wall time around /usr/bin/time -v, peak RSS from it. curl sends a request pre-signed with pitweet's oauth package (the floor: TLS and HTTP only). tweepy runs on Debian's python3; its requests are sent to the emulator's address with Host: api.twitter.com kept (as curl --resolve). twitter-api-v2 is pointed at the emulator with its setPrefix.", o.runs)})
+			note: fmt.Sprintf("Medians of %d alternating runs after one warm-up each; wall time around /usr/bin/time -v, peak RSS from it. curl sends a request pre-signed with pitweet's oauth package (the floor: TLS and HTTP only). pitweet trusts the system roots plus the configured ca_file, as it must for api.x.com, so the goal compares it with curl given the same roots (the system bundle plus the emulator's CA in one --cacert file); \"curl, emulator CA only\" loads just the one certificate. tweepy runs on Debian's python3; its requests are sent to the emulator's address with Host: api.twitter.com kept (as curl --resolve). twitter-api-v2 is pointed at the emulator with its setPrefix.", o.runs)})
 	}
 	if haveCurl {
 		p := med["pitweet tweet"]
@@ -118,7 +126,7 @@ func measureOneShot(o *options, rep *report, log *slog.Logger) error {
 
 // curlArgv signs a POST /2/tweets for text with a fresh nonce and returns
 // the curl command that sends it.
-func curlArgv(r *benchRig, text string) ([]string, error) {
+func curlArgv(r *benchRig, cacert, text string) ([]string, error) {
 	url := r.x.URL() + "/2/tweets"
 	s := &oauth.Signer{Credentials: fakex.DemoCredentials}
 	b, err := s.Sign(oauth.Request{Method: "POST", URL: url})
@@ -129,8 +137,27 @@ func curlArgv(r *benchRig, text string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []string{"curl", "-sS", "--fail-with-body", "--cacert", r.ca, "-H", "Authorization: " + b.Header,
+	return []string{"curl", "-sS", "--fail-with-body", "--cacert", cacert, "-H", "Authorization: " + b.Header,
 		"-H", "Content-Type: application/json", "--data-binary", string(body), url}, nil
+}
+
+// systemBundlePlus writes the system's CA bundle followed by the
+// emulator's CA to one file and returns its path; without a system bundle
+// it returns the emulator's CA alone.
+func systemBundlePlus(r *benchRig) (string, error) {
+	sys, err := os.ReadFile("/etc/ssl/certs/ca-certificates.crt")
+	if err != nil {
+		return r.ca, nil
+	}
+	ca, err := os.ReadFile(r.ca)
+	if err != nil {
+		return "", fmt.Errorf("pitbench: %w", err)
+	}
+	path := filepath.Join(r.dir, "bundle.pem")
+	if err := os.WriteFile(path, append(append(sys, '\n'), ca...), 0o644); err != nil {
+		return "", fmt.Errorf("pitbench: %w", err)
+	}
+	return path, nil
 }
 
 // timeOne runs t once under /usr/bin/time -v and checks that the emulator
