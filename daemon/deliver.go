@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -106,6 +107,10 @@ func (d *deliverer) run(ctx, sendCtx context.Context, wake <-chan struct{}) {
 			continue
 		}
 		if wait == idle {
+			// Nothing left to post: hand the memory a burst of requests
+			// used (TLS state, the parsed system roots) back to the
+			// kernel, so a small Pi sees the daemon at its idle size.
+			debug.FreeOSMemory()
 			select {
 			case <-ctx.Done():
 			case <-wake:

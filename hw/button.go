@@ -44,7 +44,7 @@ const (
 	MinDebounce = 20 * time.Millisecond
 	// edgeWait bounds each wait for an edge, so that Run notices a
 	// cancelled context within this time.
-	edgeWait = 100 * time.Millisecond
+	edgeWait = time.Second
 )
 
 // Button turns the edges of a pin into debounced presses.
@@ -90,7 +90,7 @@ func (b *Button) Name() string { return b.cfg.Name }
 
 // Run may be called once. It sends one Press on out for each press of the button until ctx is done,
 // then returns ctx.Err(). It waits on edges with a bounded timeout and checks
-// ctx between waits, so it stops within about 100ms.
+// ctx between waits, so it stops within about a second.
 func (b *Button) Run(ctx context.Context, out chan<- Press) error {
 	pressed := b.heldAtStart
 	var down time.Time  // when the current press began
