@@ -57,6 +57,11 @@ type deliverer struct {
 	sent   func()
 	failed func(on bool)
 
+	// recovered holds the messages queued before this run started. Any
+	// of them may have been sent by the run that crashed or was killed
+	// with its answer never read, so each counts as tried once.
+	recovered map[string]bool
+
 	backoff     time.Duration // the next transient wait; 0 before any failure
 	skewRetried string        // id of the message already retried after a clock correction
 
@@ -86,13 +91,18 @@ func (d *deliverer) clockOffset() time.Duration {
 }
 
 func newDeliverer(box *outbox.Outbox, x poster, st *state, log *slog.Logger) *deliverer {
+	recovered := map[string]bool{}
+	for _, m := range box.Pending() {
+		recovered[m.ID] = true
+	}
 	return &deliverer{
-		box:    box,
-		x:      x,
-		st:     st,
-		log:    log,
-		now:    time.Now,
-		jitter: rand.Float64,
+		recovered: recovered,
+		box:       box,
+		x:         x,
+		st:        st,
+		log:       log,
+		now:       time.Now,
+		jitter:    rand.Float64,
 	}
 }
 
@@ -162,10 +172,12 @@ func (d *deliverer) deliverOnce(ctx context.Context) time.Duration {
 		d.st.setDelivery("waiting", m.NotBefore)
 		return m.NotBefore.Sub(now)
 	}
+	// An attempt is written to disk only once it has failed: a message
+	// from an earlier run counts as tried (see recovered), so a send
+	// needs no write before it, and a press reaches X sooner.
 	tried := m.Attempts
-	if _, err := d.box.Attempt(m.ID, ""); err != nil {
-		d.log.Error("daemon: record a delivery attempt", "id", m.ID, "err", err)
-		return clockPoll
+	if d.recovered[m.ID] {
+		tried = max(tried, 1)
 	}
 	d.st.setDelivery("sending", time.Time{})
 	d.setBusy(now)
@@ -187,6 +199,9 @@ func (d *deliverer) settle(m outbox.Message, tried int, tw *sender.Tweet, err er
 			// Shutting down mid-request: the outcome is unknown, the
 			// message stays queued and Attempts says it may have gone.
 			d.log.Info("daemon: request cancelled at shutdown; the message stays queued", "id", m.ID)
+			if _, rerr := d.box.Attempt(m.ID, "cancelled at shutdown with the outcome unknown"); rerr != nil {
+				d.log.Error("daemon: record a cancelled attempt", "id", m.ID, "err", rerr)
+			}
 			return 0
 		}
 		// Network failures, TLS trouble, protocol errors: X said nothing
@@ -278,7 +293,9 @@ func (d *deliverer) retryLater(m outbox.Message, err error, now time.Time) time.
 	d.backoff = min(2*step, maxBackoff)
 	wait := step/2 + time.Duration(d.jitter()*float64(step/2))
 	d.log.Warn("daemon: posting failed; will retry", "id", m.ID, "in", wait.Round(time.Millisecond), "err", err)
-	if _, rerr := d.box.RetryAt(m.ID, time.Time{}, err.Error()); rerr != nil {
+	// The request may have reached X: record the attempt, so a later
+	// "duplicate" counts as delivered.
+	if _, rerr := d.box.Attempt(m.ID, err.Error()); rerr != nil {
 		d.log.Error("daemon: record a failed attempt", "id", m.ID, "err", rerr)
 	}
 	d.st.failure(now, m, err)

@@ -114,6 +114,18 @@ func TestDeliverDuplicate(t *testing.T) {
 			t.Fatalf("queue %d, dead %q, blinks %d; want a delivered message", r.box.Len(), r.deadReasons(t), r.blinks)
 		}
 	})
+	t.Run("queued before a restart", func(t *testing.T) {
+		// The run that queued it may have sent it and died before the
+		// answer: a duplicate now means X has it.
+		r := newDeliveryRig(t, dup)
+		r.put(t, "hello", time.Time{})
+		r.d = newDeliverer(r.box, r.x, r.d.st, discardLog())
+		r.d.now = func() time.Time { return r.now }
+		r.d.deliverOnce(context.Background())
+		if r.box.Len() != 0 || len(r.deadReasons(t)) != 0 {
+			t.Fatalf("queue %d, dead %q; want the message counted delivered", r.box.Len(), r.deadReasons(t))
+		}
+	})
 	t.Run("first attempt", func(t *testing.T) {
 		r := newDeliveryRig(t, dup)
 		r.put(t, "hello", time.Time{})
