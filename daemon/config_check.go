@@ -85,8 +85,8 @@ func Check(ctx context.Context, path string, opts CheckOptions) *CheckReport {
 		var ce *ConfigError
 		if errors.As(err, &ce) {
 			for _, p := range ce.Problems {
-				loc := configLocation(p, path)
-				rep.add(CheckResult{What: "config", Detail: loc, Err: errors.New(strings.TrimPrefix(p, loc+": "))})
+				loc, msg := configLocation(p, path)
+				rep.add(CheckResult{What: "config", Detail: loc, Err: errors.New(msg)})
 			}
 			return rep
 		}
@@ -129,18 +129,24 @@ func Check(ctx context.Context, path string, opts CheckOptions) *CheckReport {
 	return rep
 }
 
-// configLocation turns "FILE:LINE: problem" into "FILE:LINE" for the
+// configLocation splits "FILE:LINE[:COL]: problem" into "FILE:LINE" for the
 // Detail of a failed config line.
-func configLocation(problem, path string) string {
+func configLocation(problem, path string) (loc, msg string) {
 	rest, ok := strings.CutPrefix(problem, path+":")
 	if !ok {
-		return path
+		return path, problem
 	}
-	line, _, _ := strings.Cut(rest, ":")
+	line, rest, _ := strings.Cut(rest, ":")
 	if _, err := strconv.Atoi(line); err != nil {
-		return path
+		return path, problem
 	}
-	return path + ":" + line
+	// A column may follow the line: "FILE:7:9: ...".
+	if col, after, ok := strings.Cut(rest, ":"); ok {
+		if _, err := strconv.Atoi(col); err == nil {
+			rest = after
+		}
+	}
+	return path + ":" + line, strings.TrimSpace(rest)
 }
 
 // checkTemplates renders every template with sample readings and checks
