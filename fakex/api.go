@@ -5,18 +5,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
-	"net"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"pitweet/oauth"
 )
-
-// maxBody bounds a request body; a tweet is far smaller.
-const maxBody = 1 << 20
 
 // twitterEpoch is the origin of snowflake ids, in Unix milliseconds.
 const twitterEpoch = 1288834974657
@@ -35,41 +29,45 @@ const (
 	v2MsgDuplicate = "You are not allowed to create a Tweet with duplicate content."
 )
 
-// Handler returns the server's HTTP handler, for use with net/http/httptest
-// when a test has no need of StartTLS. Signatures are checked against
-// "https://" + Host + request URI whatever the listener.
-func (s *Server) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /2/tweets", func(w http.ResponseWriter, r *http.Request) { s.post(w, r, "v2") })
-	mux.HandleFunc("POST /1.1/statuses/update.json", func(w http.ResponseWriter, r *http.Request) { s.post(w, r, "v1.1") })
-	mux.HandleFunc("GET /2/users/me", s.me)
-	mux.HandleFunc("GET /fakex/tweets", s.controlTweets)
-	mux.HandleFunc("GET /fakex/requests", s.controlRequests)
-	mux.HandleFunc("GET /fakex/fault", s.controlGetFault)
-	mux.HandleFunc("POST /fakex/fault", s.controlSetFault)
-	mux.HandleFunc("/", s.notFound)
-	return mux
+// route hands a request to its handler. method is the request's, but GET
+// for HEAD.
+func (s *Server) route(w *response, method string, r *request) {
+	switch method + " " + r.Path {
+	case "POST /2/tweets":
+		s.post(w, r, "v2")
+	case "POST /1.1/statuses/update.json":
+		s.post(w, r, "v1.1")
+	case "GET /2/users/me":
+		s.me(w, r)
+	case "GET /fakex/tweets":
+		s.controlTweets(w, r)
+	case "GET /fakex/requests":
+		s.controlRequests(w, r)
+	case "GET /fakex/fault":
+		s.controlGetFault(w, r)
+	case "POST /fakex/fault":
+		s.controlSetFault(w, r)
+	default:
+		s.notFound(w, r)
+	}
 }
 
 // An exchange is one X API request being answered.
 type exchange struct {
-	w     http.ResponseWriter
-	r     *http.Request
+	w     *response
+	r     *request
 	api   string
-	body  []byte
 	at    int       // index in s.requests
 	now   time.Time // the server's clock when it arrived, skew included
 	fault Fault
 	rate  *rateHeaders // nil: no rate-limit headers
 }
 
-// begin reads the body, takes the fault for a posting request and logs the
-// arrival.
-func (s *Server) begin(w http.ResponseWriter, r *http.Request, api string, posting bool) (*exchange, error) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+// begin takes the fault for a posting request and logs the arrival.
+func (s *Server) begin(w *response, r *request, api string, posting bool) *exchange {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ex := &exchange{w: w, r: r, api: api, body: body}
+	ex := &exchange{w: w, r: r, api: api}
 	skew := s.skew()
 	if posting {
 		ex.fault = s.takeFault()
@@ -80,12 +78,9 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request, api string, posti
 	}
 	ex.now = s.now().Add(skew)
 	ex.at = len(s.requests)
-	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, API: api, At: ex.now, Fault: ex.fault.Mode})
+	s.requests = append(s.requests, Request{Method: r.Method, Path: r.Path, API: api, At: ex.now, Fault: ex.fault.Mode})
 	s.notify()
-	if err == nil && len(body) > maxBody {
-		err = errTooLarge
-	}
-	return ex, err
+	return ex
 }
 
 // finish records how the exchange ended.
@@ -102,23 +97,19 @@ func (s *Server) finish(ex *exchange, status int, reason string) {
 
 // post serves POST /2/tweets (api "v2") and POST /1.1/statuses/update.json
 // (api "v1.1").
-func (s *Server) post(w http.ResponseWriter, r *http.Request, api string) {
-	ex, err := s.begin(w, r, api, true)
-	if err != nil {
-		s.unreadable(ex, err)
-		return
-	}
+func (s *Server) post(w *response, r *request, api string) {
+	ex := s.begin(w, r, api, true)
 	f := ex.fault
 	// Faults at X's edge come before authentication.
 	switch f.Mode {
 	case ModeHang:
 		<-s.hold(ex, 0)
-		_ = s.drop(ex, false)
+		ex.w.drop(false)
 		s.finish(ex, 0, "hung until "+s.holdEnd(ex))
 		return
 	case ModeSlow:
 		if !s.wait(ex, f.Delay) {
-			_ = s.drop(ex, false)
+			ex.w.drop(false)
 			s.finish(ex, 0, "slow answer abandoned: "+s.holdEnd(ex))
 			return
 		}
@@ -144,7 +135,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, api string) {
 		s.unauthorized(ex, 32, v1MsgAuth, "fault 401")
 		return
 	case Mode453:
-		s.reply(ex, http.StatusForbidden, v1Errors(453, msgSubset), "fault 453")
+		s.reply(ex, 403, v1Errors(453, msgSubset), "fault 453")
 		return
 	case Mode403Dup:
 		s.duplicate(ex, "fault 403dup")
@@ -164,39 +155,35 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, api string) {
 		return
 	}
 	if api == "v2" {
-		s.reply(ex, http.StatusCreated, v2Tweet(t), "")
+		s.reply(ex, 201, v2Tweet(t), "")
 		return
 	}
-	s.reply(ex, http.StatusOK, v1Status(t, s.User), "")
+	s.reply(ex, 200, v1Status(t, s.User), "")
 }
 
 // me serves GET /2/users/me.
-func (s *Server) me(w http.ResponseWriter, r *http.Request) {
-	ex, err := s.begin(w, r, "v2", false)
-	if err != nil {
-		s.unreadable(ex, err)
-		return
-	}
+func (s *Server) me(w *response, r *request) {
+	ex := s.begin(w, r, "v2", false)
 	if !s.authenticate(ex) {
 		return
 	}
-	w.Header().Set("x-access-level", "read-write")
+	w.header.Set("x-access-level", "read-write")
 	body, _ := json.Marshal(map[string]any{"data": map[string]string{
 		"id": s.User.ID, "name": s.User.Name, "username": s.User.Username}})
-	s.reply(ex, http.StatusOK, body, "")
+	s.reply(ex, 200, body, "")
 }
 
-func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+func (s *Server) notFound(w *response, r *request) {
 	api := "v2"
-	if strings.HasPrefix(r.URL.Path, "/1.1/") {
+	if strings.HasPrefix(r.Path, "/1.1/") {
 		api = "v1.1"
 	}
-	ex, _ := s.begin(w, r, api, false)
+	ex := s.begin(w, r, api, false)
 	if api == "v1.1" {
-		s.reply(ex, http.StatusNotFound, v1Errors(34, "Sorry, that page does not exist."), "no such endpoint")
+		s.reply(ex, 404, v1Errors(34, "Sorry, that page does not exist."), "no such endpoint")
 		return
 	}
-	s.problem(ex, http.StatusNotFound, "Not Found Error", "Sorry, that page does not exist.", "no such endpoint")
+	s.problem(ex, 404, "Not Found Error", "Sorry, that page does not exist.", "no such endpoint")
 }
 
 // authenticate checks the Authorization header as X does: the account, the
@@ -233,10 +220,10 @@ func (s *Server) authenticate(ex *exchange) bool {
 		return false
 	}
 	var form []oauth.Param
-	if isForm(r.Header.Get("Content-Type")) {
-		form = oauth.ParseQuery(string(ex.body))
+	if mediaType(r.Header.Get("Content-Type")) == "application/x-www-form-urlencoded" {
+		form = oauth.ParseQuery(string(r.Body))
 	}
-	url := "https://" + r.Host + r.RequestURI
+	url := "https://" + r.Host + r.Target
 	res, err := oauth.Verify(r.Method, url, h, form, s.creds.ConsumerSecret, s.creds.TokenSecret)
 	if errors.Is(err, oauth.ErrMalformed) {
 		s.badAuth(ex, err.Error())
@@ -273,13 +260,6 @@ func (s *Server) authenticate(ex *exchange) bool {
 	return true
 }
 
-// isForm reports whether a Content-Type names a form body, whose
-// parameters are signed.
-func isForm(contentType string) bool {
-	mediaType, _, _ := strings.Cut(contentType, ";")
-	return strings.EqualFold(strings.TrimSpace(mediaType), "application/x-www-form-urlencoded")
-}
-
 // text extracts the tweet text: the JSON "text" for v2, the status form
 // parameter for v1.1. On failure it answers and returns false.
 func (s *Server) text(ex *exchange) (string, bool) {
@@ -287,7 +267,7 @@ func (s *Server) text(ex *exchange) (string, bool) {
 		var req struct {
 			Text *string `json:"text"`
 		}
-		if err := json.Unmarshal(ex.body, &req); err != nil {
+		if err := json.Unmarshal(ex.r.Body, &req); err != nil {
 			s.invalid(ex, "body is not JSON: "+err.Error())
 			return "", false
 		}
@@ -297,17 +277,12 @@ func (s *Server) text(ex *exchange) (string, bool) {
 		}
 		return *req.Text, true
 	}
-	var params []oauth.Param
-	if isForm(ex.r.Header.Get("Content-Type")) {
-		params = oauth.ParseQuery(string(ex.body))
-	}
-	params = append(params, oauth.ParseQuery(ex.r.URL.RawQuery)...)
-	for _, p := range params {
+	for _, p := range ex.r.form() {
 		if p.Name == "status" && p.Value != "" {
 			return p.Value, true
 		}
 	}
-	s.reply(ex, http.StatusBadRequest, v1Errors(170, v1MsgStatus), "no status parameter")
+	s.reply(ex, 400, v1Errors(170, v1MsgStatus), "no status parameter")
 	return "", false
 }
 
@@ -333,6 +308,7 @@ func (s *Server) accept(ex *exchange, text string) (t Tweet, duplicate bool) {
 // hold returns a channel that is closed once d has passed (never, for
 // d == 0), the client has gone, or the server is closing.
 func (s *Server) hold(ex *exchange, d time.Duration) <-chan struct{} {
+	gone := ex.r.gone()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -344,7 +320,7 @@ func (s *Server) hold(ex *exchange, d time.Duration) <-chan struct{} {
 		}
 		select {
 		case <-timeout:
-		case <-ex.r.Context().Done():
+		case <-gone:
 		case <-s.closing:
 		}
 	}()
@@ -354,7 +330,12 @@ func (s *Server) hold(ex *exchange, d time.Duration) <-chan struct{} {
 // wait waits d and reports whether the exchange should still be answered.
 func (s *Server) wait(ex *exchange, d time.Duration) bool {
 	<-s.hold(ex, d)
-	return ex.r.Context().Err() == nil && !s.isClosing()
+	select {
+	case <-ex.r.gone():
+		return false
+	default:
+		return !s.isClosing()
+	}
 }
 
 func (s *Server) holdEnd(ex *exchange) string {
@@ -376,36 +357,15 @@ func (s *Server) isClosing() bool {
 // reset closes the connection abruptly: no answer, no TLS close_notify, and
 // a TCP RST instead of a FIN.
 func (s *Server) reset(ex *exchange) {
-	if err := s.drop(ex, true); err != nil {
-		// Only HTTP/1 connections can be taken over; say so loudly.
-		s.problem(ex, http.StatusInternalServerError, "Internal Error", "fakex cannot reset this connection: "+err.Error(), "cannot reset")
-		return
-	}
+	ex.w.drop(true)
 	s.finish(ex, 0, "connection reset after accepting the tweet")
-}
-
-// drop takes the connection from net/http and closes it without an
-// answer; with rst, the peer sees a TCP reset.
-func (s *Server) drop(ex *exchange, rst bool) error {
-	conn, _, err := http.NewResponseController(ex.w).Hijack()
-	if err != nil {
-		return err
-	}
-	raw := conn
-	if tc, ok := conn.(interface{ NetConn() net.Conn }); ok {
-		raw = tc.NetConn()
-	}
-	if tcp, ok := raw.(*net.TCPConn); ok && rst {
-		_ = tcp.SetLinger(0)
-	}
-	return raw.Close()
 }
 
 // reply answers with status and a JSON body, the server's Date and the
 // exchange's rate-limit headers, chunked when the chunked fault applies.
 func (s *Server) reply(ex *exchange, status int, body []byte, reason string) {
-	h := ex.w.Header()
-	h.Set("Date", ex.now.UTC().Format(http.TimeFormat))
+	h := ex.w.header
+	h.Set("Date", ex.now.UTC().Format(timeFormat))
 	if h.Get("Content-Type") == "" {
 		h.Set("Content-Type", "application/json; charset=utf-8")
 	}
@@ -413,27 +373,24 @@ func (s *Server) reply(ex *exchange, status int, body []byte, reason string) {
 	if ex.rate != nil {
 		ex.rate.write(h)
 	}
-	if ex.fault.Mode == ModeChunked {
-		ex.w.WriteHeader(status)
-		half := len(body) / 2
-		_, _ = ex.w.Write(body[:half])
-		_ = http.NewResponseController(ex.w).Flush() // no Content-Length: the rest goes chunked
-		_, _ = ex.w.Write(body[half:])
-	} else {
-		h.Set("Content-Length", strconv.Itoa(len(body)))
-		ex.w.WriteHeader(status)
-		_, _ = ex.w.Write(body)
-	}
+	// Recorded first, so that a client holding the answer finds it in
+	// Requests.
 	s.finish(ex, status, reason)
+	if ex.fault.Mode == ModeChunked {
+		half := len(body) / 2
+		ex.w.writeChunked(status, body[:half], body[half:])
+	} else {
+		ex.w.write(status, body)
+	}
 }
 
 // unauthorized answers 401: v2's problem, or v1.1's error code.
 func (s *Server) unauthorized(ex *exchange, v1code int, v1msg, reason string) {
 	if ex.api == "v2" {
-		s.problem(ex, http.StatusUnauthorized, "Unauthorized", "Unauthorized", reason)
+		s.problem(ex, 401, "Unauthorized", "Unauthorized", reason)
 		return
 	}
-	s.reply(ex, http.StatusUnauthorized, v1Errors(v1code, v1msg), reason)
+	s.reply(ex, 401, v1Errors(v1code, v1msg), reason)
 }
 
 // badAuth answers a missing or malformed Authorization header.
@@ -442,43 +399,31 @@ func (s *Server) badAuth(ex *exchange, reason string) {
 		s.unauthorized(ex, 0, "", reason)
 		return
 	}
-	s.reply(ex, http.StatusBadRequest, v1Errors(215, v1MsgBadAuth), reason)
+	s.reply(ex, 400, v1Errors(215, v1MsgBadAuth), reason)
 }
 
 func (s *Server) duplicate(ex *exchange, reason string) {
 	if ex.api == "v2" {
-		s.problem(ex, http.StatusForbidden, "Forbidden", v2MsgDuplicate, reason)
+		s.problem(ex, 403, "Forbidden", v2MsgDuplicate, reason)
 		return
 	}
-	s.reply(ex, http.StatusForbidden, v1Errors(187, v1MsgDuplicate), reason)
+	s.reply(ex, 403, v1Errors(187, v1MsgDuplicate), reason)
 }
 
 func (s *Server) tooMany(ex *exchange, reason string) {
 	if ex.api == "v2" {
-		s.problem(ex, http.StatusTooManyRequests, "Too Many Requests", "Too Many Requests", reason)
+		s.problem(ex, 429, "Too Many Requests", "Too Many Requests", reason)
 		return
 	}
-	s.reply(ex, http.StatusTooManyRequests, v1Errors(88, v1MsgRate), reason)
+	s.reply(ex, 429, v1Errors(88, v1MsgRate), reason)
 }
 
 func (s *Server) unavailable(ex *exchange) {
 	if ex.api == "v2" {
-		s.problem(ex, http.StatusServiceUnavailable, "Service Unavailable", "Service Unavailable", "fault 503")
+		s.problem(ex, 503, "Service Unavailable", "Service Unavailable", "fault 503")
 		return
 	}
-	s.reply(ex, http.StatusServiceUnavailable, v1Errors(130, v1MsgCapacity), "fault 503")
-}
-
-var errTooLarge = errors.New("request body over 1 MiB")
-
-// unreadable ends an exchange whose body could not be read: too large, or
-// the client went away while sending it.
-func (s *Server) unreadable(ex *exchange, err error) {
-	if errors.Is(err, errTooLarge) {
-		s.problem(ex, http.StatusRequestEntityTooLarge, "Request Entity Too Large", "Request Entity Too Large", err.Error())
-		return
-	}
-	s.finish(ex, 0, "reading the body: "+err.Error())
+	s.reply(ex, 503, v1Errors(130, v1MsgCapacity), "fault 503")
 }
 
 // invalid answers a v2 tweet whose JSON body X could not use.
@@ -489,8 +434,8 @@ func (s *Server) invalid(ex *exchange, reason string) {
 		"detail": "One or more parameters to your request was invalid.",
 		"type":   "https://api.twitter.com/2/problems/invalid-request",
 	})
-	ex.w.Header().Set("Content-Type", "application/problem+json")
-	s.reply(ex, http.StatusBadRequest, body, reason)
+	ex.w.header.Set("Content-Type", "application/problem+json")
+	s.reply(ex, 400, body, reason)
 }
 
 // problem answers with a v2 problem body such as
@@ -502,7 +447,7 @@ func (s *Server) problem(ex *exchange, status int, title, detail, reason string)
 		Status int    `json:"status"`
 		Detail string `json:"detail"`
 	}{title, "about:blank", status, detail})
-	ex.w.Header().Set("Content-Type", "application/problem+json")
+	ex.w.header.Set("Content-Type", "application/problem+json")
 	s.reply(ex, status, body, reason)
 }
 

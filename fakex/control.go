@@ -3,8 +3,6 @@ package fakex
 import (
 	"encoding/json"
 	"fmt"
-	"mime"
-	"net/http"
 	"strconv"
 	"time"
 )
@@ -13,30 +11,30 @@ import (
 // server: GET /fakex/tweets, GET /fakex/requests, GET /fakex/fault and
 // POST /fakex/fault. They need no signature and are not logged in Requests.
 
-func (s *Server) controlTweets(w http.ResponseWriter, r *http.Request) {
+func (s *Server) controlTweets(w *response, r *request) {
 	t := s.Tweets()
 	if t == nil {
 		t = []Tweet{}
 	}
-	writeJSON(w, http.StatusOK, t)
+	writeJSON(w, 200, t)
 }
 
-func (s *Server) controlRequests(w http.ResponseWriter, r *http.Request) {
+func (s *Server) controlRequests(w *response, r *request) {
 	rs := s.Requests()
 	if rs == nil {
 		rs = []Request{}
 	}
-	writeJSON(w, http.StatusOK, rs)
+	writeJSON(w, 200, rs)
 }
 
-func (s *Server) controlGetFault(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, faultJSON(s.Fault()))
+func (s *Server) controlGetFault(w *response, r *request) {
+	writeJSON(w, 200, faultJSON(s.Fault()))
 }
 
 // controlSetFault sets the fault from a form (mode=429&count=1&reset=60s)
 // or a JSON object ({"mode":"429","count":1,"reset":"60s"}). Durations are
 // Go durations ("2s", "-10m"). An empty mode clears the fault.
-func (s *Server) controlSetFault(w http.ResponseWriter, r *http.Request) {
+func (s *Server) controlSetFault(w *response, r *request) {
 	var in struct {
 		Mode  string `json:"mode"`
 		Count int    `json:"count"`
@@ -44,23 +42,18 @@ func (s *Server) controlSetFault(w http.ResponseWriter, r *http.Request) {
 		Delay string `json:"delay"`
 		Skew  string `json:"skew"`
 	}
-	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if mediaType == "application/json" {
-		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&in); err != nil {
-			http.Error(w, "fakex: fault body is not JSON: "+err.Error(), http.StatusBadRequest)
+	if mediaType(r.Header.Get("Content-Type")) == "application/json" {
+		if err := json.Unmarshal(r.Body, &in); err != nil {
+			textError(w, 400, "fakex: fault body is not JSON: "+err.Error())
 			return
 		}
 	} else {
-		r.Body = http.MaxBytesReader(w, r.Body, 1<<16)
-		if err := r.ParseForm(); err != nil {
-			http.Error(w, "fakex: fault form: "+err.Error(), http.StatusBadRequest)
-			return
-		}
-		in.Mode, in.Reset, in.Delay, in.Skew = r.Form.Get("mode"), r.Form.Get("reset"), r.Form.Get("delay"), r.Form.Get("skew")
-		if c := r.Form.Get("count"); c != "" {
+		form := r.form()
+		in.Mode, in.Reset, in.Delay, in.Skew = formValue(form, "mode"), formValue(form, "reset"), formValue(form, "delay"), formValue(form, "skew")
+		if c := formValue(form, "count"); c != "" {
 			n, err := strconv.Atoi(c)
 			if err != nil {
-				http.Error(w, fmt.Sprintf("fakex: fault count %q is not a number", c), http.StatusBadRequest)
+				textError(w, 400, fmt.Sprintf("fakex: fault count %q is not a number", c))
 				return
 			}
 			in.Count = n
@@ -77,17 +70,17 @@ func (s *Server) controlSetFault(w http.ResponseWriter, r *http.Request) {
 		}
 		v, err := time.ParseDuration(d.text)
 		if err != nil {
-			http.Error(w, fmt.Sprintf("fakex: fault %s %q is not a duration such as 30s", d.name, d.text), http.StatusBadRequest)
+			textError(w, 400, fmt.Sprintf("fakex: fault %s %q is not a duration such as 30s", d.name, d.text))
 			return
 		}
 		*d.to = v
 	}
 	if err := s.SetFault(f); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
+		textError(w, 400, err.Error())
 		return
 	}
 	s.logger().Info("fakex fault set", "fault", f.String())
-	writeJSON(w, http.StatusOK, faultJSON(s.Fault()))
+	writeJSON(w, 200, faultJSON(s.Fault()))
 }
 
 func faultJSON(f Fault) map[string]any {
@@ -95,13 +88,19 @@ func faultJSON(f Fault) map[string]any {
 		"delay": f.Delay.String(), "skew": f.Skew.String()}
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+func writeJSON(w *response, status int, v any) {
 	body, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
-		http.Error(w, "fakex: "+err.Error(), http.StatusInternalServerError)
+		textError(w, 500, "fakex: "+err.Error())
 		return
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
+	w.header.Set("Content-Type", "application/json; charset=utf-8")
+	w.write(status, append(body, '\n'))
+}
+
+// textError answers with status and a line of plain text.
+func textError(w *response, status int, text string) {
+	w.header.Set("Content-Type", "text/plain; charset=utf-8")
+	w.header.Set("X-Content-Type-Options", "nosniff")
+	w.write(status, []byte(text+"\n"))
 }

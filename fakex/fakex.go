@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"slices"
 	"sync"
@@ -61,7 +60,7 @@ type User struct {
 }
 
 // A Server emulates the X API for one account. Set its exported fields
-// before StartTLS or Handler; they must not change while it serves.
+// before StartTLS; they must not change while it serves.
 type Server struct {
 	// Logger receives one line per request at debug level and one per
 	// accepted tweet at info level; nil discards. Secrets are never logged.
@@ -94,9 +93,11 @@ type Server struct {
 	day      rateWindow
 	changed  chan struct{} // closed and replaced whenever tweets or requests grow
 
-	srv     *http.Server
 	ln      net.Listener
 	caPEM   []byte
+	connMu  sync.Mutex
+	conns   map[net.Conn]struct{} // being served
+	serving sync.WaitGroup        // the accept loop and every connection
 	closing chan struct{}
 	closed  sync.Once
 }
@@ -112,6 +113,7 @@ func New(creds oauth.Credentials) *Server {
 		texts:      map[string]bool{},
 		nonces:     map[string]time.Time{},
 		changed:    make(chan struct{}),
+		conns:      map[net.Conn]struct{}{},
 		closing:    make(chan struct{}),
 	}
 }
@@ -135,7 +137,7 @@ func (s *Server) now() time.Time {
 // listens on addr (such as "127.0.0.1:0") and serves HTTPS until Close.
 // Only HTTP/1.1 is offered, as X's clients speak it.
 func (s *Server) StartTLS(addr string) error {
-	if s.srv != nil {
+	if s.ln != nil {
 		return errors.New("fakex: server already started; make a new one with fakex.New")
 	}
 	leaf, caPEM, err := newCertificates(time.Now())
@@ -148,24 +150,13 @@ func (s *Server) StartTLS(addr string) error {
 	}
 	s.caPEM = caPEM
 	s.ln = ln
-	s.srv = &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.logger().Handler(), slog.LevelDebug),
-		TLSConfig: &tls.Config{
-			Certificates: []tls.Certificate{leaf},
-			MinVersion:   tls.VersionTLS12,
-			NextProtos:   []string{"http/1.1"},
-		},
-		// A non-nil empty map turns HTTP/2 off.
-		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
+	config := &tls.Config{
+		Certificates: []tls.Certificate{leaf},
+		MinVersion:   tls.VersionTLS12,
+		NextProtos:   []string{"http/1.1"},
 	}
-	go func() {
-		err := s.srv.Serve(tls.NewListener(ln, s.srv.TLSConfig))
-		if err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.logger().Error("fakex: serve stopped", "err", err)
-		}
-	}()
+	s.serving.Add(1)
+	go s.serve(tls.NewListener(ln, config))
 	s.logger().Info("fakex listening", "url", s.URL())
 	return nil
 }
@@ -195,14 +186,18 @@ func (s *Server) WriteCA(path string) error {
 }
 
 // Close stops the server: it closes the listener and every connection,
-// and releases requests held by ModeHang or ModeSlow.
+// releases requests held by ModeHang or ModeSlow, and returns once every
+// connection is done with.
 func (s *Server) Close() error {
 	var err error
 	s.closed.Do(func() {
 		close(s.closing)
-		if s.srv != nil {
-			err = s.srv.Close()
+		if s.ln == nil {
+			return
 		}
+		err = s.ln.Close()
+		s.closeConns()
+		s.serving.Wait()
 	})
 	return err
 }

@@ -1,7 +1,6 @@
 package fakex
 
 import (
-	"net/http"
 	"strconv"
 	"time"
 )
@@ -32,7 +31,7 @@ type rateHeaders struct {
 	dayReset               time.Time
 }
 
-func (r *rateHeaders) write(h http.Header) {
+func (r *rateHeaders) write(h header) {
 	h.Set("x-rate-limit-limit", strconv.Itoa(r.limit))
 	h.Set("x-rate-limit-remaining", strconv.Itoa(r.remaining))
 	h.Set("x-rate-limit-reset", strconv.FormatInt(r.reset.Unix(), 10))
