@@ -24,8 +24,9 @@ import (
 //
 // It is stricter than net/http where strictness costs nothing: the target
 // must be a path ("/…"; no absolute URL, no "*"), the version HTTP/1.0 or
-// HTTP/1.1, header lines may not be folded, and a request may not carry
-// both Content-Length and Transfer-Encoding.
+// HTTP/1.1, header lines may not be folded, chunk size lines carry no
+// whitespace, and a request may carry Transfer-Encoding only alone (not
+// with Content-Length, and not in HTTP/1.0).
 
 const (
 	// maxHead bounds the request line and header fields together.
@@ -100,14 +101,17 @@ func readHead(br *bufio.Reader) (*request, error) {
 	if !ok1 || !ok2 || !isToken(r.Method) || !strings.HasPrefix(r.Target, "/") || hasControl(r.Target) {
 		return nil, refuse(400, "malformed request line %q", line)
 	}
-	switch {
-	case r.Proto == "HTTP/1.1" || r.Proto == "HTTP/1.0":
-	case strings.HasPrefix(r.Proto, "HTTP/"):
-		return nil, refuse(505, "unsupported version %q; speak HTTP/1.1", r.Proto)
+	switch p := r.Proto; {
+	case p == "HTTP/1.1" || p == "HTTP/1.0":
+	case len(p) == len("HTTP/2.0") && strings.HasPrefix(p, "HTTP/") && isDigit(p[5]) && p[6] == '.' && isDigit(p[7]):
+		return nil, refuse(505, "unsupported version %q; speak HTTP/1.1", p)
 	default:
 		return nil, refuse(400, "malformed request line %q", line)
 	}
 	r.Path, r.RawQuery, _ = strings.Cut(r.Target, "?")
+	if !validEscapes(r.Path) {
+		return nil, refuse(400, "malformed percent-encoding in %q", r.Path)
+	}
 
 	for {
 		line, err := readLine(br, &budget)
@@ -136,6 +140,8 @@ func readHead(br *bufio.Reader) (*request, error) {
 	switch hosts := r.Header["Host"]; {
 	case len(hosts) > 1:
 		return nil, refuse(400, "%d Host headers; send one", len(hosts))
+	case len(hosts) == 1 && !validHost(hosts[0]):
+		return nil, refuse(400, "malformed Host header %q", hosts[0])
 	case len(hosts) == 1:
 		r.Host = hosts[0]
 	case r.Proto == "HTTP/1.1":
@@ -151,6 +157,8 @@ func (r *request) readBody(br *bufio.Reader) error {
 	switch {
 	case len(te) > 0 && len(cl) > 0:
 		return refuse(400, "both Transfer-Encoding and Content-Length; send one")
+	case len(te) > 0 && r.Proto == "HTTP/1.0":
+		return refuse(400, "Transfer-Encoding in an HTTP/1.0 request")
 	case len(te) > 0:
 		if len(te) > 1 || !strings.EqualFold(te[0], "chunked") {
 			return refuse(501, "unsupported Transfer-Encoding %q; use chunked", strings.Join(te, ", "))
@@ -192,12 +200,9 @@ func readChunked(br *bufio.Reader, limit int) ([]byte, error) {
 	var body []byte
 	budget := maxHead // for size lines and trailer fields together
 	for {
-		line, err := readLine(br, &budget)
-		if errors.Is(err, errLineTooLong) {
-			return nil, refuse(400, "chunk size lines and trailers over %d bytes", maxHead)
-		}
+		line, err := readChunkLine(br, &budget)
 		if err != nil {
-			return nil, unexpected(err)
+			return nil, err
 		}
 		hex, _, _ := strings.Cut(line, ";")
 		size, err := strconv.ParseUint(hex, 16, 63)
@@ -215,32 +220,65 @@ func readChunked(br *bufio.Reader, limit int) ([]byte, error) {
 		if _, err := io.ReadFull(br, body[n:]); err != nil {
 			return nil, unexpected(err)
 		}
-		end, err := readLine(br, &budget)
-		if err != nil && !errors.Is(err, errLineTooLong) {
-			return nil, unexpected(err)
-		}
-		if err != nil || end != "" {
-			return nil, refuse(400, "chunk of %d bytes not followed by CRLF", size)
+		if end, err := readChunkLine(br, &budget); err != nil || end != "" {
+			if err == nil {
+				err = refuse(400, "chunk of %d bytes followed by %q, not CRLF", size, end)
+			}
+			return nil, err
 		}
 	}
 	for { // trailer fields, up to an empty line
-		line, err := readLine(br, &budget)
-		if errors.Is(err, errLineTooLong) {
-			return nil, refuse(400, "chunk size lines and trailers over %d bytes", maxHead)
-		}
+		line, err := readChunkLine(br, &budget)
 		if err != nil {
-			return nil, unexpected(err)
+			return nil, err
 		}
 		if line == "" {
 			return body, nil
 		}
+		if name, _, ok := strings.Cut(line, ":"); !ok || !isToken(name) {
+			return nil, refuse(400, "malformed trailer line %q", line)
+		}
 	}
 }
 
-// readLine reads one line and returns it without its CRLF (or bare LF),
-// charging its length to *budget. A line that would overrun the budget
-// returns errLineTooLong.
+// readChunkLine reads a line of the chunked framing: a size line, the end
+// of a chunk, or a trailer line. Unlike a header line it must end in CRLF:
+// a bare LF is refused (RFC 9112, erratum 7633).
+func readChunkLine(br *bufio.Reader, budget *int) (string, error) {
+	raw, err := readRawLine(br, budget)
+	if err != nil {
+		return "", chunkLineError(err)
+	}
+	line, ok := strings.CutSuffix(raw, "\r\n")
+	if !ok || strings.Contains(line, "\r") {
+		return "", refuse(400, "chunked framing line %q does not end in CRLF", raw)
+	}
+	if len(line) >= 4096 {
+		return "", refuse(400, "chunk size line over 4096 bytes")
+	}
+	return line, nil
+}
+
+func chunkLineError(err error) error {
+	if errors.Is(err, errLineTooLong) {
+		return refuse(400, "chunk size lines and trailers over %d bytes", maxHead)
+	}
+	return unexpected(err)
+}
+
+// readLine reads one line and returns it without its CRLF (or bare LF).
 func readLine(br *bufio.Reader, budget *int) (string, error) {
+	line, err := readRawLine(br, budget)
+	if err != nil {
+		return "", err
+	}
+	line = strings.TrimSuffix(line, "\n")
+	return strings.TrimSuffix(line, "\r"), nil
+}
+
+// readRawLine reads one line, its "\n" included, charging its length to
+// *budget. A line that would overrun the budget returns errLineTooLong.
+func readRawLine(br *bufio.Reader, budget *int) (string, error) {
 	var line []byte
 	for {
 		frag, err := br.ReadSlice('\n')
@@ -250,7 +288,7 @@ func readLine(br *bufio.Reader, budget *int) (string, error) {
 		}
 		line = append(line, frag...)
 		if err == nil {
-			break
+			return string(line), nil
 		}
 		if err != bufio.ErrBufferFull {
 			if err == io.EOF && len(line) > 0 {
@@ -259,11 +297,6 @@ func readLine(br *bufio.Reader, budget *int) (string, error) {
 			return "", err
 		}
 	}
-	line = line[:len(line)-1]
-	if n := len(line); n > 0 && line[n-1] == '\r' {
-		line = line[:n-1]
-	}
-	return string(line), nil
 }
 
 // unexpected turns io.EOF within a request into io.ErrUnexpectedEOF.
@@ -284,6 +317,38 @@ func isToken(s string) bool {
 		c := s[i]
 		ok := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
 			strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// validEscapes reports whether every "%" in s starts an escape such as %2F.
+func validEscapes(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' {
+			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+				return false
+			}
+			i += 2
+		}
+	}
+	return true
+}
+
+func isHex(c byte) bool { return isDigit(c) || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
+
+// validHost reports whether h is made of the bytes a host and port can
+// hold: letters, digits, "-._~", sub-delimiters, "%" for escapes and IPv6
+// zones, ":" and brackets for ports and IPv6 addresses.
+func validHost(h string) bool {
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		ok := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || isDigit(c) ||
+			strings.IndexByte("-._~!$&'()*+,;=%:[]", c) >= 0
 		if !ok {
 			return false
 		}
