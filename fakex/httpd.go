@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net"
 	"os"
@@ -171,7 +172,7 @@ func (c *conn) expect(r *request) error {
 		return nil
 	case !strings.EqualFold(e, "100-continue"):
 		return refuse(417, "unsupported Expect %q", e)
-	case r.Header.Get("Content-Length") == "" && r.Header.Get("Transfer-Encoding") == "":
+	case r.Header.Get("Transfer-Encoding") == "" && (r.Header.Get("Content-Length") == "" || r.Header.Get("Content-Length") == "0"):
 		return nil // no body to wait for
 	}
 	c.rwc.SetWriteDeadline(time.Now().Add(writeTimeout))
@@ -179,13 +180,30 @@ func (c *conn) expect(r *request) error {
 	return c.bw.Flush()
 }
 
-// refuse answers a request that could not be read, then the connection
-// closes.
+// refuse answers a request that could not be read, then closes the
+// connection.
 func (c *conn) refuse(e *refusal) {
 	c.s.logger().Debug("fakex: request refused", "status", e.status, "reason", e.reason)
 	w := &response{c: c, header: header{}, close: true}
 	w.header.Set("Content-Type", "text/plain; charset=utf-8")
 	w.write(e.status, []byte(e.Error()+"\n"))
+	c.linger()
+}
+
+// linger ends the sending side of the connection, then reads and drops
+// what the client still sends, for up to a second. The client may still
+// be sending the body of the refused request: closing a connection with
+// unread data makes the kernel send a TCP reset, which can destroy the
+// answer before the client reads it.
+func (c *conn) linger() {
+	if tc, ok := c.rwc.(*tls.Conn); ok {
+		_ = tc.CloseWrite() // close_notify
+	}
+	if cw, ok := netConn(c.rwc).(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite() // FIN
+	}
+	c.rwc.SetReadDeadline(time.Now().Add(time.Second))
+	_, _ = io.CopyN(io.Discard, c.br, 4*maxBody)
 }
 
 // watch returns a channel that is closed when the client goes away, or the
@@ -333,14 +351,19 @@ func (w *response) send(status int, chunked bool, parts ...[]byte) {
 // rather than an orderly end (FIN).
 func (w *response) drop(rst bool) {
 	w.c.hijacked = true
-	raw := w.c.rwc
-	if tc, ok := raw.(*tls.Conn); ok {
-		raw = tc.NetConn()
-	}
+	raw := netConn(w.c.rwc)
 	if tcp, ok := raw.(*net.TCPConn); ok && rst {
 		_ = tcp.SetLinger(0)
 	}
 	_ = raw.Close()
+}
+
+// netConn returns the connection under TLS, or c itself.
+func netConn(c net.Conn) net.Conn {
+	if tc, ok := c.(*tls.Conn); ok {
+		return tc.NetConn()
+	}
+	return c
 }
 
 // statusText returns the reason phrase for the statuses fakex answers.
