@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -269,22 +268,35 @@ func decodeError(err error, name string) error {
 	if errors.As(err, &de) {
 		line, col := de.Position()
 		msg := strings.TrimPrefix(de.Error(), "toml: ")
-		if m := typeErrRE.FindStringSubmatch(msg); m != nil && len(de.Key()) > 0 {
+		if tomlType, goType, ok := typeError(msg); ok && len(de.Key()) > 0 {
 			want := "a string in quotes"
-			switch m[2] {
+			switch goType {
 			case "[]string":
 				want = "a list of strings, such as [\"room\"]"
 			case "interface {}":
 				want = "a string or a number"
 			}
-			msg = fmt.Sprintf("%s must be %s, not a TOML %s", de.Key()[len(de.Key())-1], want, m[1])
+			msg = fmt.Sprintf("%s must be %s, not a TOML %s", de.Key()[len(de.Key())-1], want, tomlType)
 		}
 		return &ConfigError{Problems: []string{fmt.Sprintf("%s:%d:%d: %s", name, line, col, msg)}}
 	}
 	return fmt.Errorf("daemon: %s: %w", name, err)
 }
 
-var typeErrRE = regexp.MustCompile(`^cannot decode TOML (\w+) into struct field \S+ of type (.+)$`)
+// typeError picks the two types out of go-toml's
+// "cannot decode TOML integer into struct field x.y of type string".
+func typeError(msg string) (tomlType, goType string, ok bool) {
+	rest, ok := strings.CutPrefix(msg, "cannot decode TOML ")
+	if !ok {
+		return "", "", false
+	}
+	tomlType, rest, ok = strings.Cut(rest, " into struct field ")
+	if !ok || tomlType == "" || strings.ContainsRune(tomlType, ' ') {
+		return "", "", false
+	}
+	_, goType, ok = strings.Cut(rest, " of type ")
+	return tomlType, goType, ok && goType != ""
+}
 
 // sectionKeys names a section as written in the file and lists its keys.
 func sectionKeys(section string) (string, []string) {
@@ -401,10 +413,33 @@ func (v *validator) duration(path []string, s string, def time.Duration) time.Du
 	return d
 }
 
-var (
-	nameRE       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
-	sensorNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-)
+// validName reports whether s is a button or LED name: a letter or digit,
+// then letters, digits, "_" and "-".
+func validName(s string) bool {
+	for i, c := range s {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case (c == '_' || c == '-') && i > 0:
+		default:
+			return false
+		}
+	}
+	return s != ""
+}
+
+// validSensorName reports whether s can follow ".Sensors." in a template
+// and stand in a condition: a Go identifier in ASCII.
+func validSensorName(s string) bool {
+	for i, c := range s {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', c == '_':
+		case '0' <= c && c <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return s != ""
+}
 
 func (v *validator) config(raw *rawConfig) *Config {
 	cfg := &Config{Path: v.name}
@@ -527,7 +562,7 @@ func (v *validator) sensor(cfg *Config, i int, raw *rawSensor) {
 	case raw.Name == "":
 		v.problem(at("name"), "[[sensor]] needs a name, such as name = \"room\"")
 		ok = false
-	case !sensorNameRE.MatchString(raw.Name):
+	case !validSensorName(raw.Name):
 		v.problem(at("name"), "sensor name %q may only have letters, digits and _, and may not start with a digit (templates write {{.Sensors.%s.Temperature}})", raw.Name, raw.Name)
 		ok = false
 	case slices.ContainsFunc(cfg.Sensors, func(o SensorConfig) bool { return o.Name == raw.Name }):
@@ -628,7 +663,7 @@ func (v *validator) button(cfg *Config, i int, raw *rawButton, sample TemplateDa
 	switch {
 	case raw.Name == "":
 		v.problem(at("name"), "[[button]] needs a name, such as name = \"doorbell\"")
-	case !nameRE.MatchString(raw.Name):
+	case !validName(raw.Name):
 		v.problem(at("name"), "button name %q may only have letters, digits, - and _", raw.Name)
 	case slices.ContainsFunc(cfg.Buttons, func(o ButtonConfig) bool { return o.Name == raw.Name }):
 		v.problem(at("name"), "there are two buttons named %q; give each its own name", raw.Name)
