@@ -98,7 +98,8 @@ func readHead(br *bufio.Reader) (*request, error) {
 	var ok1, ok2 bool
 	r.Method, rest, ok1 = strings.Cut(line, " ")
 	r.Target, r.Proto, ok2 = strings.Cut(rest, " ")
-	if !ok1 || !ok2 || !isToken(r.Method) || !strings.HasPrefix(r.Target, "/") || hasControl(r.Target) {
+	if !ok1 || !ok2 || !isToken(r.Method) || !strings.HasPrefix(r.Target, "/") ||
+		hasControl(r.Target) || strings.Contains(r.Target, "\t") {
 		return nil, refuse(400, "malformed request line %q", line)
 	}
 	switch p := r.Proto; {
@@ -124,15 +125,19 @@ func readHead(br *bufio.Reader) (*request, error) {
 		if line == "" {
 			break
 		}
+		// Reasons quote no header value: it may be the Authorization.
 		name, value, ok := strings.Cut(line, ":")
-		if !ok || !isToken(name) {
-			// A line starting with a space is an obsolete folded
-			// continuation; it lands here too.
-			return nil, refuse(400, "malformed header line %q", line)
+		switch {
+		case line[0] == ' ' || line[0] == '\t':
+			return nil, refuse(400, "folded header line; send each field on one line")
+		case !ok:
+			return nil, refuse(400, "malformed header line %q", truncate(line, 40))
+		case !isToken(name):
+			return nil, refuse(400, "malformed header name %q", truncate(name, 40))
 		}
 		value = strings.Trim(value, " \t")
 		if hasControl(value) {
-			return nil, refuse(400, "header %s has a control character: %q", name, value)
+			return nil, refuse(400, "header %s has a control character", name)
 		}
 		r.Header.Add(name, value)
 	}
@@ -297,6 +302,14 @@ func readRawLine(br *bufio.Reader, budget *int) (string, error) {
 			return "", err
 		}
 	}
+}
+
+// truncate returns s cut to at most n bytes.
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
 }
 
 // unexpected turns io.EOF within a request into io.ErrUnexpectedEOF.

@@ -96,6 +96,7 @@ func TestReadRequestRefuses(t *testing.T) {
 		{name: "method not a token", raw: "G@T / HTTP/1.1\r\n" + host + "\r\n", status: 400, reason: "malformed request line"},
 		{name: "absolute URL", raw: "GET https://api.x.com/ HTTP/1.1\r\n" + host + "\r\n", status: 400, reason: "malformed request line"},
 		{name: "control in target", raw: "GET /\x01 HTTP/1.1\r\n" + host + "\r\n", status: 400, reason: "malformed request line"},
+		{name: "tab in target", raw: "GET /\t HTTP/1.1\r\n" + host + "\r\n", status: 400, reason: "malformed request line"},
 		{name: "bad escape", raw: "GET /%zz HTTP/1.1\r\n" + host + "\r\n", status: 400, reason: `percent-encoding in "/%zz"`},
 		{name: "not HTTP", raw: "GET / FTP/1.0\r\n" + host + "\r\n", status: 400, reason: "malformed request line"},
 		{name: "HTTP/2", raw: "GET / HTTP/2.0\r\n" + host + "\r\n", status: 505, reason: `"HTTP/2.0"`},
@@ -103,9 +104,10 @@ func TestReadRequestRefuses(t *testing.T) {
 		{name: "two Hosts", raw: "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", status: 400, reason: "2 Host headers"},
 		{name: "bad Host", raw: "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", status: 400, reason: `malformed Host header "a b"`},
 		{name: "no colon", raw: "GET / HTTP/1.1\r\n" + host + "Accept\r\n\r\n", status: 400, reason: `malformed header line "Accept"`},
-		{name: "space before colon", raw: "GET / HTTP/1.1\r\n" + host + "Accept : */*\r\n\r\n", status: 400, reason: "malformed header line"},
-		{name: "folded line", raw: "GET / HTTP/1.1\r\n" + host + "Accept: a,\r\n b\r\n\r\n", status: 400, reason: `malformed header line " b"`},
-		{name: "control in value", raw: "GET / HTTP/1.1\r\n" + host + "Accept: a\rb\r\n\r\n", status: 400, reason: "control character"},
+		{name: "space before colon", raw: "GET / HTTP/1.1\r\n" + host + "Accept : */*\r\n\r\n", status: 400, reason: `malformed header name "Accept "`},
+		{name: "folded line", raw: "GET / HTTP/1.1\r\n" + host + "Accept: a,\r\n b\r\n\r\n", status: 400, reason: "folded header line"},
+		{name: "control in value", raw: "GET / HTTP/1.1\r\n" + host + "Accept: a\rb\r\n\r\n", status: 400, reason: "header Accept has a control character"},
+		{name: "no secret quoted", raw: "GET / HTTP/1.1\r\n" + host + "Authorization: OAuth x=\"\x01secret\"\r\n\r\n", status: 400, reason: "header Authorization has a control character"},
 		{name: "request line too long", raw: "GET /" + strings.Repeat("a", maxHead) + " HTTP/1.1\r\n\r\n", status: 414},
 		{name: "head too large", raw: "GET / HTTP/1.1\r\n" + strings.Repeat("X-A: b\r\n", maxHead/8) + "\r\n", status: 431},
 		{name: "negative length", raw: "POST / HTTP/1.1\r\n" + host + "Content-Length: -1\r\n\r\n", status: 400, reason: `malformed Content-Length "-1"`},
@@ -136,6 +138,9 @@ func TestReadRequestRefuses(t *testing.T) {
 			var ref *refusal
 			if !errors.As(err, &ref) || ref.status != tt.status || !strings.Contains(ref.reason, tt.reason) {
 				t.Fatalf("error %v, want a %d refusal containing %q", err, tt.status, tt.reason)
+			}
+			if strings.Contains(err.Error(), "secret") {
+				t.Errorf("error %q quotes a header value", err)
 			}
 			if !strings.HasPrefix(err.Error(), "fakex: ") {
 				t.Errorf("error %q does not start with the package name", err)
