@@ -670,7 +670,7 @@ func (v *validator) button(cfg *Config, i int, raw *rawButton, sample TemplateDa
 	}
 	if raw.Pin == "" {
 		v.problem(at("pin"), "button %q needs a pin, such as pin = \"GPIO17\"", raw.Name)
-	} else if pin, err := NormalizePin(raw.Pin); err != nil {
+	} else if pin, err := hw.PinName(raw.Pin); err != nil {
 		v.problem(at("pin"), "button %q: %v", raw.Name, err)
 	} else {
 		b.Pin = pin
@@ -788,7 +788,7 @@ func (v *validator) led(cfg *Config, i int, raw *rawLED) {
 	l := LEDConfig{}
 	if raw.Pin == "" {
 		v.problem(v.at("led", strconv.Itoa(i)), "[[led]] needs a pin, such as pin = \"GPIO27\"")
-	} else if pin, err := NormalizePin(raw.Pin); err != nil {
+	} else if pin, err := hw.PinName(raw.Pin); err != nil {
 		v.problem(at("pin"), "led: %v", err)
 	} else {
 		l.Pin = pin

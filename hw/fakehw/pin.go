@@ -2,6 +2,7 @@ package fakehw
 
 import (
 	"fmt"
+	"pitweet/hw"
 	"strconv"
 	"strings"
 	"sync"
@@ -237,31 +238,16 @@ func (p *Pin) setLocked(l gpio.Level) {
 	p.history = append(p.history, Change{At: p.clock.Now(), Level: l})
 }
 
-// headerToGPIO maps the 40-pin header's P1_n names to BCM GPIO numbers.
-var headerToGPIO = map[int]int{
-	3: 2, 5: 3, 7: 4, 8: 14, 10: 15, 11: 17, 12: 18, 13: 27, 15: 22, 16: 23,
-	18: 24, 19: 10, 21: 9, 22: 25, 23: 11, 24: 8, 26: 7, 27: 0, 28: 1, 29: 5,
-	31: 6, 32: 12, 33: 13, 35: 19, 36: 16, 37: 26, 38: 20, 40: 21,
-}
-
 // gpioNumber parses "GPIO17", "P1_11" or "17" into a BCM GPIO number.
 func gpioNumber(name string) (int, error) {
-	bad := fmt.Errorf("fakehw: no GPIO pin named %q; use GPIO0 to GPIO27 or a header name such as P1_11", name)
-	switch {
-	case strings.HasPrefix(name, "P1_"):
-		n, err := strconv.Atoi(name[len("P1_"):])
-		g, ok := headerToGPIO[n]
-		if err != nil || !ok {
-			return 0, bad
-		}
-		return g, nil
-	default:
-		n, err := strconv.Atoi(strings.TrimPrefix(name, "GPIO"))
-		if err != nil || n < 0 || n > 27 {
-			return 0, bad
-		}
-		return n, nil
+	if _, err := strconv.Atoi(name); err == nil {
+		name = "GPIO" + name
 	}
+	bcm, err := hw.PinName(name)
+	if err != nil {
+		return 0, fmt.Errorf("fakehw: %w", err)
+	}
+	return strconv.Atoi(strings.TrimPrefix(bcm, "GPIO"))
 }
 
 var _ gpio.PinIO = (*Pin)(nil)

@@ -1,4 +1,4 @@
-package daemon
+package hw
 
 import (
 	"fmt"
@@ -32,11 +32,11 @@ var header = [41]int{
 	-2, 21, // 39 GND, 40
 }
 
-// NormalizePin turns a pin name as written in the config into the BCM name
-// the board opens: "GPIO17", "gpio17" and "P1_11" all give "GPIO17".
-// GPIO0 to GPIO27 exist on every Pi's header; power and ground pins are
-// refused with what they are.
-func NormalizePin(name string) (string, error) {
+// PinName turns a pin name as a person writes it into the BCM name a board
+// opens: "GPIO17", "gpio17" and "P1_11" all give "GPIO17". GPIO0 to GPIO27
+// exist on every Pi's header; power and ground pins are refused with what
+// they are.
+func PinName(name string) (string, error) {
 	up := strings.ToUpper(strings.TrimSpace(name))
 	switch {
 	case strings.HasPrefix(up, "GPIO"):
