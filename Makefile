@@ -17,9 +17,13 @@ NFPM ?= $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
 SOURCE_DATE_EPOCH ?= $(shell date -d "$$(sed -n 's/^ -- .*>  //p' packaging/changelog | head -n 1)" +%s)
 export SOURCE_DATE_EPOCH
 
-# nethttpomithttp2: pitweet speaks HTTP/1.1 only; its one net/http server is
-# the X API emulator inside `pitweet demo`, and HTTP/2 there would cost 0.4 MB.
-GOFLAGS_RELEASE := -trimpath -buildvcs=false -tags nethttpomithttp2
+# No inlining outside the runtime and crypto: the binary is 0.7-0.9 MB
+# smaller (under 8 MiB on every architecture). The runtime and the TLS and
+# signing code keep their inlining; a fresh `pitweet tweet` measured about
+# 5 % slower (20.8 ms against 19.7 ms on loopback), the daemon's idle cost
+# not at all.
+GCFLAGS_RELEASE := -gcflags=all=-l -gcflags=runtime= -gcflags=crypto/...=
+GOFLAGS_RELEASE := -trimpath -buildvcs=false $(GCFLAGS_RELEASE)
 LDFLAGS := -s -w -X main.version=$(VERSION) -buildid=
 
 # Debian architecture, then GOARCH and GOARM for it.
