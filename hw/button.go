@@ -42,9 +42,10 @@ const (
 	// MinDebounce is the longest contact bounce of a common switch; a
 	// shorter debounce could turn one press into two.
 	MinDebounce = 20 * time.Millisecond
-	// edgeWait bounds each wait for an edge, so that Run notices a
-	// cancelled context within this time.
-	edgeWait = time.Second
+	// edgeWait bounds each wait for an edge. Run also halts the pin when
+	// its context ends, which interrupts the wait at once with periph's
+	// gpioioctl driver; the bound covers drivers that cannot be halted.
+	edgeWait = 5 * time.Second
 )
 
 // Button turns the edges of a pin into debounced presses.
@@ -90,8 +91,11 @@ func (b *Button) Name() string { return b.cfg.Name }
 
 // Run may be called once. It sends one Press on out for each press of the button until ctx is done,
 // then returns ctx.Err(). It waits on edges with a bounded timeout and checks
-// ctx between waits, so it stops within about a second.
+// ctx between waits; a cancelled ctx halts the pin, which ends the wait in
+// progress, so it stops promptly.
 func (b *Button) Run(ctx context.Context, out chan<- Press) error {
+	stop := context.AfterFunc(ctx, func() { b.pin.Halt() })
+	defer stop()
 	pressed := b.heldAtStart
 	var down time.Time  // when the current press began
 	longSent := pressed // a button held at start never gives an event

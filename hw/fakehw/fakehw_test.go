@@ -158,3 +158,30 @@ func TestCPUTemperatureFile(t *testing.T) {
 		t.Errorf("CPU temperature file = %q, %v; want 61250", got, err)
 	}
 }
+
+// TestHaltEndsWait: Halt interrupts a wait with no timeout, as periph's
+// gpioioctl driver does, so a button loop stops when its context ends.
+func TestHaltEndsWait(t *testing.T) {
+	b := New(Options{NoChips: true, RealTime: true})
+	defer b.Close()
+	p, _ := b.Pin("GPIO5")
+	p.In(gpio.PullUp, gpio.BothEdges)
+	got := make(chan bool)
+	go func() { got <- p.WaitForEdge(-1) }()
+	p.Halt()
+	select {
+	case edge := <-got:
+		if edge {
+			t.Error("WaitForEdge reported an edge after Halt")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Halt did not end a wait with no timeout")
+	}
+	// A later press is seen as usual.
+	if err := b.Press("GPIO5"); err != nil {
+		t.Fatal(err)
+	}
+	if !p.WaitForEdge(5 * time.Second) {
+		t.Error("press after Halt not seen")
+	}
+}

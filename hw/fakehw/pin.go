@@ -38,7 +38,8 @@ type Pin struct {
 	out     bool
 	pending []Change // scheduled input levels, in time order
 	history []Change
-	wake    chan struct{} // closed and replaced when pending changes
+	wake    chan struct{} // closed and replaced when pending changes or on Halt
+	halted  bool          // Halt was called: the current or next WaitForEdge returns false
 }
 
 func newPin(num int, clock *Clock) *Pin {
@@ -48,8 +49,16 @@ func newPin(num int, clock *Clock) *Pin {
 // String implements conn.Resource.
 func (p *Pin) String() string { return p.name }
 
-// Halt implements conn.Resource.
-func (p *Pin) Halt() error { return nil }
+// Halt implements conn.Resource. Like periph's gpioioctl driver, it makes a
+// WaitForEdge in progress (or the next one) return false at once.
+func (p *Pin) Halt() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.halted = true
+	close(p.wake)
+	p.wake = make(chan struct{})
+	return nil
+}
 
 // Name implements pin.Pin.
 func (p *Pin) Name() string { return p.name }
@@ -112,6 +121,11 @@ func (p *Pin) WaitForEdge(timeout time.Duration) bool {
 	deadline := p.clock.Now().Add(timeout)
 	for {
 		p.mu.Lock()
+		if p.halted {
+			p.halted = false
+			p.mu.Unlock()
+			return false
+		}
 		now := p.clock.Now()
 		if len(p.pending) > 0 && !p.pending[0].At.After(now) {
 			c := p.pending[0]
