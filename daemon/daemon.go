@@ -40,6 +40,11 @@ type Options struct {
 	Log   *slog.Logger // nil discards
 }
 
+// keepAlive is how long the connection to X stays open after a post for
+// the next one: a queue drained after an outage then costs one TLS
+// handshake, not one per post. It is short, well below what servers allow.
+const keepAlive = 20 * time.Second
+
 // shutdownGrace is how long shutdown waits, beyond the request timeout, for
 // the request in flight before cancelling it.
 const shutdownGrace = 5 * time.Second
@@ -231,6 +236,7 @@ func (d *runner) newClient(cfg *Config, creds oauth.Credentials) (*sender.Client
 		CAFile:    cfg.X.CAFile,
 		UserAgent: d.opts.UserAgent,
 		Logger:    d.log,
+		KeepAlive: keepAlive,
 	}, creds)
 }
 
@@ -536,6 +542,7 @@ func (d *runner) shutdown(stopHW, stopLoop, cancelSend context.CancelFunc, deliv
 		cancelSend()
 		<-delivered
 	}
+	closePoster(d.del.poster())
 	d.notify("STOPPING=1")
 	d.log.Info("daemon: stopped", "queued", d.box.Len())
 	return nil

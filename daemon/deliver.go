@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"runtime/debug"
@@ -79,8 +80,17 @@ func (d *deliverer) poster() poster {
 
 func (d *deliverer) setPoster(x poster) {
 	d.mu.Lock()
+	old := d.x
 	d.x = x
 	d.mu.Unlock()
+	closePoster(old)
+}
+
+// closePoster closes the connection a client keeps open, if it keeps one.
+func closePoster(x poster) {
+	if c, ok := x.(io.Closer); ok {
+		c.Close()
+	}
 }
 
 // clockOffset is X's clock minus ours, as last measured.

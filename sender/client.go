@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -40,11 +41,16 @@ type Config struct {
 	Proxy     string        // "" = HTTPS_PROXY/https_proxy from the environment; "none" = never; else "http://host:port"
 	Timeout   time.Duration // deadline for one whole request, dial to last byte; 0 means DefaultTimeout
 	UserAgent string        // "" means DefaultUserAgent; the CLI sets "pitweet/<version>"
-	Logger    *slog.Logger  // nil discards
+	// KeepAlive is how long a connection is kept open after a request for
+	// the next one; 0 means one connection per request (Connection: close).
+	// A daemon draining its outbox saves a TLS handshake per post.
+	KeepAlive time.Duration
+	Logger    *slog.Logger // nil discards
 }
 
-// Client makes X API requests. It is safe for concurrent use; each request
-// uses its own connection (Connection: close).
+// Client makes X API requests. It is safe for concurrent use. Each request
+// uses its own connection (Connection: close), unless Config.KeepAlive is
+// set: then one idle connection is kept that long for the next request.
 type Client struct {
 	api       string
 	host      string // host name, for SNI and proxy decisions
@@ -57,6 +63,10 @@ type Client struct {
 	proxy     *url.URL
 	creds     oauth.Credentials
 	log       *slog.Logger
+	keepAlive time.Duration
+
+	mu   sync.Mutex
+	idle *idleConn // kept open for the next request; nil when none
 
 	offset atomic.Int64 // clock offset in nanoseconds, added to now when signing
 
@@ -114,6 +124,7 @@ func New(cfg Config, creds oauth.Credentials) (*Client, error) {
 		addr:      net.JoinHostPort(u.Hostname(), port),
 		hostField: u.Host,
 		timeout:   cfg.Timeout,
+		keepAlive: cfg.KeepAlive,
 		userAgent: cfg.UserAgent,
 		creds:     creds,
 		log:       cfg.Logger,
@@ -201,6 +212,7 @@ func (c *Client) prepare(s *oauth.Signer, k call) (*Prepared, error) {
 		ContentType:   k.contentType,
 		Authorization: bd.Header,
 		Body:          k.body,
+		KeepAlive:     c.keepAlive > 0,
 	}
 	b, err := r.Bytes()
 	if err != nil {
@@ -290,19 +302,84 @@ func (c *Client) do(ctx context.Context, k call) (*Response, error) {
 	return resp, nil
 }
 
-// roundTrip makes one connection, writes req and reads one final response.
+// roundTrip writes req on a connection (the idle one, or a new one) and
+// reads one final response. A connection whose answer allows it is kept
+// for the next request when KeepAlive is set.
+//
+// A kept connection that the server has closed in the meantime fails like
+// any dropped connection: the error wraps ErrTransient and the caller tries
+// again later, on a new connection. pitweet's daemon does exactly that, and
+// counts a "duplicate" answer to the retry as delivered, so nothing is
+// posted twice. The idle time is kept well below what servers allow.
 func (c *Client) roundTrip(ctx context.Context, req []byte) (*Response, error) {
-	conn, err := dialTLS(ctx, c.dialer, c.proxy, c.addr, c.tls, c.userAgent)
-	if err != nil {
-		return nil, ctxErr(ctx, err)
+	ic := c.takeIdle()
+	if ic == nil {
+		conn, err := dialTLS(ctx, c.dialer, c.proxy, c.addr, c.tls, c.userAgent)
+		if err != nil {
+			return nil, ctxErr(ctx, err)
+		}
+		ic = &idleConn{conn: conn, br: bufio.NewReader(conn)}
+	} else {
+		c.log.Debug("sender: reusing the open connection", "addr", c.addr)
 	}
-	defer conn.Close()
-	return exchange(ctx, conn, c.addr, req)
+	resp, err := exchange(ctx, ic.conn, ic.br, c.addr, req)
+	if err != nil || c.keepAlive <= 0 || ctx.Err() != nil || !resp.Reusable() || ic.br.Buffered() > 0 {
+		ic.conn.Close()
+		return resp, err
+	}
+	ic.conn.SetDeadline(time.Time{})
+	ic.since = c.now()
+	c.putIdle(ic)
+	return resp, nil
+}
+
+// idleConn is an open connection waiting for the next request.
+type idleConn struct {
+	conn  net.Conn
+	br    *bufio.Reader
+	since time.Time
+}
+
+// takeIdle returns the idle connection if it has not waited longer than
+// KeepAlive, and closes it if it has.
+func (c *Client) takeIdle() *idleConn {
+	c.mu.Lock()
+	ic := c.idle
+	c.idle = nil
+	c.mu.Unlock()
+	if ic != nil && c.now().Sub(ic.since) > c.keepAlive {
+		ic.conn.Close()
+		return nil
+	}
+	return ic
+}
+
+// putIdle keeps ic for the next request, closing the one kept before.
+func (c *Client) putIdle(ic *idleConn) {
+	c.mu.Lock()
+	old := c.idle
+	c.idle = ic
+	c.mu.Unlock()
+	if old != nil {
+		old.conn.Close()
+	}
+}
+
+// Close closes the connection kept open for the next request, if any.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	ic := c.idle
+	c.idle = nil
+	c.mu.Unlock()
+	if ic != nil {
+		return ic.conn.Close()
+	}
+	return nil
 }
 
 // exchange writes req on an open connection and reads the final response,
 // within ctx; name is the peer, for messages.
-func exchange(ctx context.Context, conn net.Conn, name string, req []byte) (*Response, error) {
+func exchange(ctx context.Context, conn net.Conn, br *bufio.Reader, name string, req []byte) (*Response, error) {
 	// When ctx ends (deadline or cancel), a pending read or write fails at
 	// once. The connection gets no deadline of its own, so ctx.Err() is
 	// always set when that happens and the caller learns which it was.
@@ -312,7 +389,6 @@ func exchange(ctx context.Context, conn net.Conn, name string, req []byte) (*Res
 	if _, err := conn.Write(req); err != nil {
 		return nil, ctxErr(ctx, fmt.Errorf("sender: send request to %s: %w: %w", name, ErrTransient, err))
 	}
-	br := bufio.NewReader(conn)
 	for {
 		resp, err := ReadResponse(br)
 		if err != nil {

@@ -14,8 +14,8 @@ import (
 //	Host, User-Agent, Accept, Content-Type, Content-Length, Authorization, Connection
 //
 // Content-Type and Content-Length are written when the method is POST or a
-// body is present; Authorization when it is set. Connection is always
-// "close": one request per connection.
+// body is present; Authorization when it is set. Connection is "close"
+// (one request per connection) unless KeepAlive is set.
 type Request struct {
 	Method        string // "GET", "POST"
 	Host          string // the Host field: host, plus ":port" unless it is 443
@@ -24,6 +24,9 @@ type Request struct {
 	ContentType   string
 	Authorization string
 	Body          []byte
+	// KeepAlive asks the server to keep the connection open for the next
+	// request ("Connection: keep-alive"), which saves a TLS handshake.
+	KeepAlive bool
 }
 
 // Bytes returns the request exactly as it is written to the connection.
@@ -63,7 +66,11 @@ func (r *Request) Bytes() ([]byte, error) {
 	if r.Authorization != "" {
 		b.WriteString("Authorization: " + r.Authorization + "\r\n")
 	}
-	b.WriteString("Connection: close\r\n\r\n")
+	if r.KeepAlive {
+		b.WriteString("Connection: keep-alive\r\n\r\n")
+	} else {
+		b.WriteString("Connection: close\r\n\r\n")
+	}
 	b.Write(r.Body)
 	return b.Bytes(), nil
 }

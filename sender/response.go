@@ -43,6 +43,24 @@ type Response struct {
 	Trailer    Header // fields after a chunked body; nil when none
 }
 
+// Reusable reports whether the connection that carried resp may carry
+// another request: HTTP/1.1, a body framed by Content-Length or chunked
+// encoding (not by the end of the stream), and no "Connection: close".
+func (resp *Response) Reusable() bool {
+	if resp.Proto != "HTTP/1.1" {
+		return false
+	}
+	for _, v := range resp.Header["connection"] {
+		for _, tok := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(tok), "close") {
+				return false
+			}
+		}
+	}
+	chunked, length, err := framing(resp)
+	return err == nil && (chunked || length >= 0 || !bodyAllowed(resp.StatusCode))
+}
+
 // ReadResponse reads one response from r: the status line, the header
 // block, and the body framed by Transfer-Encoding: chunked, by
 // Content-Length, or by the end of the stream when neither is present.
