@@ -29,16 +29,36 @@ type drainResult struct {
 // delivers the whole queue.
 const drainHold = 3 * time.Second
 
+// drainRuns is how many times each side drains, alternating.
+const drainRuns = 3
+
 // measureDrain queues o.drainN presses while the emulator rate-limits, then
 // times the daemon delivering them; a second run under strace counts the
 // fsyncs.
 func measureDrain(o *options, rep *report, log *slog.Logger) error {
-	res, err := drainOnce(o, nil)
-	if err != nil {
-		return err
+	// Each side runs drainRuns times, alternating; the medians are compared.
+	var ours, theirs []time.Duration
+	var res drainResult
+	tweepyErr := error(nil)
+	for range drainRuns {
+		r, err := drainOnce(o, nil)
+		if err != nil {
+			return err
+		}
+		res = r
+		ours = append(ours, r.perTweet)
+		if tweepyErr == nil {
+			tw, err := tweepyLoop(o, o.drainN)
+			if err != nil {
+				tweepyErr = err
+			} else {
+				theirs = append(theirs, tw)
+			}
+		}
 	}
+	perTweet := median(ours)
 	rep.add("drain", row{measure: fmt.Sprintf("pitweet daemon, %d queued tweets", o.drainN),
-		value: fmt.Sprintf("%s per tweet (%s from the first to the last)", ms(res.perTweet), ms(res.total)),
+		value: fmt.Sprintf("%s per tweet (median of %d runs; the last took %s from the first to the last tweet)", ms(perTweet), drainRuns, ms(res.total)),
 		note: fmt.Sprintf("The %d messages are queued by presses on the control socket while the emulator answers 429 with a reset %s ahead; per tweet is the time between the first and the last tweet the emulator accepted, over %d.",
 			o.drainN, drainHold, o.drainN-1)})
 	if _, err := exec.LookPath("strace"); o.countSync && err == nil {
@@ -52,15 +72,15 @@ func measureDrain(o *options, rep *report, log *slog.Logger) error {
 	} else {
 		rep.skip("drain: fsyncs", "strace is not installed (apt-get install strace); by the outbox's design a message costs 2 fsyncs to queue (file, directory), 2 per recorded attempt and 1 to remove")
 	}
-	tw, err := tweepyLoop(o, o.drainN)
-	if err != nil {
-		rep.skip("drain: tweepy", err.Error())
+	if tweepyErr != nil {
+		rep.skip("drain: tweepy", tweepyErr.Error())
 		return nil
 	}
-	rep.add("drain", row{measure: fmt.Sprintf("tweepy, %d tweets in one process", o.drainN), value: ms(tw) + " per tweet",
-		note: "tweepy posts in a loop in one Python process, timed inside the process; requests' session keeps one TLS connection open for all 100, while pitweet's sender opens a new TLS connection per post and the outbox syncs each message to disk before and after it is sent."})
-	rep.add("drain", goal("drain per tweet vs tweepy in-process", fmt.Sprintf("%s vs %s (%.2f×)", ms(res.perTweet), ms(tw), float64(res.perTweet)/float64(tw)),
-		"≤ 1.0×", res.perTweet <= tw, ""))
+	tw := median(theirs)
+	rep.add("drain", row{measure: fmt.Sprintf("tweepy, %d tweets in one process", o.drainN), value: fmt.Sprintf("%s per tweet (median of %d runs)", ms(tw), len(theirs)),
+		note: "tweepy posts in a loop in one Python process, timed inside the process; requests' session keeps one TLS connection open for all 100, and so does pitweet's daemon (keep-alive while it drains), which also removes each delivered message from the outbox with an fsync of the directory."})
+	rep.add("drain", goal("drain per tweet vs tweepy in-process", fmt.Sprintf("%s vs %s (%.2f×)", ms(perTweet), ms(tw), float64(perTweet)/float64(tw)),
+		"≤ 1.0×", perTweet <= tw, ""))
 	return nil
 }
 

@@ -146,7 +146,7 @@ func machineInfo() []string {
 }
 
 // median returns the median of xs (the mean of the middle two for an even count).
-func median(xs []float64) float64 {
+func median[T float64 | time.Duration](xs []T) T {
 	if len(xs) == 0 {
 		return 0
 	}
