@@ -520,7 +520,6 @@ func (d *runner) reload(ctx context.Context, presses chan<- hw.Press) {
 		return
 	}
 	d.setRig(r)
-	client.SetClockOffset(d.del.clockOffset())
 	d.del.setPoster(client)
 	d.apply(cfg, time.Now())
 	d.log.Info("daemon: config reloaded", "config", cfg.Path, "rules", cfg.Summary())

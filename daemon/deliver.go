@@ -58,10 +58,13 @@ type deliverer struct {
 	sent   func()
 	failed func(on bool)
 
-	// recovered holds the messages queued before this run started. Any
-	// of them may have been sent by the run that crashed or was killed
-	// with its answer never read, so each counts as tried once.
-	recovered map[string]bool
+	// mayBeOnX holds the messages that may already be on X: those queued
+	// before this run started (the run that crashed or was killed may
+	// have sent them and never read the answer) and those this run has
+	// sent at least once. A "duplicate" answer for one of them means X has
+	// it. Kept in memory, so a failed disk write cannot turn a delivered
+	// message into a dead letter.
+	mayBeOnX map[string]bool
 
 	backoff     time.Duration // the next transient wait; 0 before any failure
 	skewRetried string        // id of the message already retried after a clock correction
@@ -78,9 +81,12 @@ func (d *deliverer) poster() poster {
 	return d.x
 }
 
+// setPoster replaces the X client, handing it the clock offset measured so
+// far (under the same lock a correction takes, so none is lost).
 func (d *deliverer) setPoster(x poster) {
 	d.mu.Lock()
 	old := d.x
+	x.SetClockOffset(d.offset)
 	d.x = x
 	d.mu.Unlock()
 	closePoster(old)
@@ -101,12 +107,12 @@ func (d *deliverer) clockOffset() time.Duration {
 }
 
 func newDeliverer(box *outbox.Outbox, x poster, st *state, log *slog.Logger) *deliverer {
-	recovered := map[string]bool{}
+	mayBeOnX := map[string]bool{}
 	for _, m := range box.Pending() {
-		recovered[m.ID] = true
+		mayBeOnX[m.ID] = true
 	}
 	return &deliverer{
-		recovered: recovered,
+		mayBeOnX: mayBeOnX,
 		box:       box,
 		x:         x,
 		st:        st,
@@ -183,12 +189,13 @@ func (d *deliverer) deliverOnce(ctx context.Context) time.Duration {
 		return m.NotBefore.Sub(now)
 	}
 	// An attempt is written to disk only once it has failed: a message
-	// from an earlier run counts as tried (see recovered), so a send
-	// needs no write before it, and a press reaches X sooner.
+	// from an earlier run counts as tried (see mayBeOnX), so a send needs no
+	// write before it, and a press reaches X sooner.
 	tried := m.Attempts
-	if d.recovered[m.ID] {
+	if d.mayBeOnX[m.ID] {
 		tried = max(tried, 1)
 	}
+	d.mayBeOnX[m.ID] = true
 	d.st.setDelivery("sending", time.Time{})
 	d.setBusy(now)
 	tw, err := d.poster().Post(ctx, m.Text)
@@ -247,8 +254,8 @@ func (d *deliverer) settle(m outbox.Message, tried int, tw *sender.Tweet, err er
 			offset := apiErr.Meta.Date.Sub(now)
 			d.mu.Lock()
 			d.offset = offset
+			d.x.SetClockOffset(offset)
 			d.mu.Unlock()
-			d.poster().SetClockOffset(offset)
 			d.st.setOffset(offset)
 			d.log.Warn("daemon: X says our clock is off; correcting and retrying once",
 				"offset", offset.Round(time.Second), "id", m.ID)
@@ -265,6 +272,8 @@ func (d *deliverer) settle(m outbox.Message, tried int, tw *sender.Tweet, err er
 func (d *deliverer) delivered(m outbox.Message, tweetID string, now time.Time) time.Duration {
 	if err := d.box.Done(m.ID); err != nil {
 		d.log.Error("daemon: remove a delivered message from the outbox", "id", m.ID, "err", err)
+	} else {
+		delete(d.mayBeOnX, m.ID)
 	}
 	d.log.Info("daemon: posted", "id", m.ID, "tweet", tweetID, "source", m.Source, "attempts", m.Attempts+1)
 	d.backoff = 0
@@ -284,6 +293,7 @@ func (d *deliverer) dead(m outbox.Message, why string, err error, now time.Time)
 		d.log.Error("daemon: move a refused message to dead letters", "id", m.ID, "err", derr)
 		return clockPoll
 	}
+	delete(d.mayBeOnX, m.ID)
 	d.log.Error("daemon: X refused a message for good; kept in dead letters", "id", m.ID, "source", m.Source, "err", err)
 	d.st.failure(now, m, err)
 	d.st.deadChanged()

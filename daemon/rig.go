@@ -93,8 +93,12 @@ func (r *rig) stop() {
 	r.wg.Wait()
 }
 
-// sensorsNamed returns the named sensors that are open, in order.
+// sensorsNamed returns the named sensors that are open, in order; none
+// when no rig is open (a reload whose hardware would not open).
 func (r *rig) sensorsNamed(names []string) []hw.Sensor {
+	if r == nil {
+		return nil
+	}
 	var out []hw.Sensor
 	for _, n := range names {
 		if s, ok := r.sensors[n]; ok {

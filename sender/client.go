@@ -65,8 +65,9 @@ type Client struct {
 	log       *slog.Logger
 	keepAlive time.Duration
 
-	mu   sync.Mutex
-	idle *idleConn // kept open for the next request; nil when none
+	mu     sync.Mutex
+	idle   *idleConn // kept open for the next request; nil when none
+	closed bool      // Close was called: keep nothing open
 
 	offset atomic.Int64 // clock offset in nanoseconds, added to now when signing
 
@@ -306,11 +307,12 @@ func (c *Client) do(ctx context.Context, k call) (*Response, error) {
 // reads one final response. A connection whose answer allows it is kept
 // for the next request when KeepAlive is set.
 //
-// A kept connection that the server has closed in the meantime fails like
-// any dropped connection: the error wraps ErrTransient and the caller tries
-// again later, on a new connection. pitweet's daemon does exactly that, and
-// counts a "duplicate" answer to the retry as delivered, so nothing is
-// posted twice. The idle time is kept well below what servers allow.
+// A kept connection that the server has closed is seen before it is used
+// (see idleConn.open), and a new one is dialled. One that the server closes
+// while the request is on its way fails like any dropped connection: the
+// error wraps ErrTransient and the caller tries again later, on a new
+// connection. pitweet's daemon does exactly that, and counts a "duplicate"
+// answer to the retry as delivered, so nothing is posted twice.
 func (c *Client) roundTrip(ctx context.Context, req []byte) (*Response, error) {
 	ic := c.takeIdle()
 	if ic == nil {
@@ -341,23 +343,38 @@ type idleConn struct {
 }
 
 // takeIdle returns the idle connection if it has not waited longer than
-// KeepAlive, and closes it if it has.
+// KeepAlive and the server has not closed it, and closes it otherwise.
 func (c *Client) takeIdle() *idleConn {
 	c.mu.Lock()
 	ic := c.idle
 	c.idle = nil
 	c.mu.Unlock()
-	if ic != nil && c.now().Sub(ic.since) > c.keepAlive {
+	if ic == nil {
+		return nil
+	}
+	if c.now().Sub(ic.since) > c.keepAlive || !ic.open() {
 		ic.conn.Close()
 		return nil
 	}
 	return ic
 }
 
-// putIdle keeps ic for the next request, closing the one kept before.
+// open reports whether the server still has the connection open: nothing
+// has arrived on it since the last answer. A server that closed it sent a
+// close_notify alert or a FIN; one that sent anything else unasked has
+// broken HTTP. peerClosed looks at the socket without reading from it.
+func (ic *idleConn) open() bool {
+	return ic.br.Buffered() == 0 && !peerClosed(ic.conn)
+}
+
+// putIdle keeps ic for the next request, closing the one kept before; after
+// Close it closes ic instead.
 func (c *Client) putIdle(ic *idleConn) {
 	c.mu.Lock()
 	old := c.idle
+	if c.closed {
+		old, ic = ic, nil
+	}
 	c.idle = ic
 	c.mu.Unlock()
 	if old != nil {
@@ -365,11 +382,13 @@ func (c *Client) putIdle(ic *idleConn) {
 	}
 }
 
-// Close closes the connection kept open for the next request, if any.
+// Close closes the connection kept open for the next request, if any, and
+// keeps none from then on.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	ic := c.idle
 	c.idle = nil
+	c.closed = true
 	c.mu.Unlock()
 	if ic != nil {
 		return ic.conn.Close()

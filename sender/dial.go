@@ -101,8 +101,9 @@ func tlsConfig(serverName, caFile string) (*tls.Config, error) {
 		ServerName: serverName,
 		RootCAs:    pool,
 		MinVersion: tls.VersionTLS12,
-		// Every request has its own connection; resuming the last session
-		// skips the certificate chain check on the next one.
+		// A new connection (one per request unless keep-alive is on)
+		// resumes the last TLS session, which skips the certificate
+		// chain check.
 		ClientSessionCache: tls.NewLRUClientSessionCache(4),
 	}, nil
 }
@@ -159,7 +160,8 @@ func parseProxy(s string) (*url.URL, error) {
 	}
 	u, err := url.Parse(s)
 	if err != nil {
-		return nil, fmt.Errorf("sender: bad proxy %q: %w", s, err)
+		// url.Parse's error quotes the whole URL, password included.
+		return nil, errors.New("sender: the proxy setting (https_proxy, HTTPS_PROXY or proxy) is not a URL such as http://host:3128")
 	}
 	if u.Scheme != "http" {
 		return nil, fmt.Errorf("sender: proxy %q: only http:// proxies (HTTP CONNECT) are supported", u.Redacted())

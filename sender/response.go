@@ -47,7 +47,7 @@ type Response struct {
 // another request: HTTP/1.1, a body framed by Content-Length or chunked
 // encoding (not by the end of the stream), and no "Connection: close".
 func (resp *Response) Reusable() bool {
-	if resp.Proto != "HTTP/1.1" {
+	if resp.Proto != "HTTP/1.1" || resp.StatusCode < 200 {
 		return false
 	}
 	for _, v := range resp.Header["connection"] {
