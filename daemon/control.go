@@ -136,10 +136,18 @@ func serveControl(ctx context.Context, ln *net.UnixListener, log *slog.Logger, h
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
-			if ctx.Err() == nil {
-				log.Error("daemon: control socket accept failed", "err", err)
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
 			}
-			return
+			// Out of file descriptors, say: the daemon goes on, and
+			// status and press work again once the cause passes.
+			log.Error("daemon: control socket accept failed; trying again in a second", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+			continue
 		}
 		go serveControlConn(ctx, conn, handle)
 	}

@@ -387,11 +387,12 @@ func (o *Outbox) Done(id string) error {
 	return o.sync(o.dirF)
 }
 
-// Attempt records that a send of message id is starting: Attempts goes up
-// by one and, when errText is not empty, LastError becomes errText. It is
-// on disk when Attempt returns, so after a crash the daemon knows an
-// earlier attempt may have reached X (and a "duplicate" answer means it
-// did).
+// Attempt records an attempt to send message id: Attempts goes up by one
+// and, when errText is not empty, LastError becomes errText. It is on disk
+// when Attempt returns, so a later "duplicate" answer from X can be known
+// to mean an earlier attempt reached it. (pitweet's daemon records an
+// attempt once it has failed, and treats every message it finds queued at
+// start as possibly sent.)
 func (o *Outbox) Attempt(id string, errText string) (Message, error) {
 	return o.update(id, func(m *Message) {
 		m.Attempts++

@@ -107,6 +107,9 @@ func cmdExplain(args []string, stdout, stderr io.Writer) error {
 		return enc.Encode(e)
 	}
 	printExplanation(stdout, e)
+	if !example {
+		fmt.Fprintln(stdout, "\nThis request is signed with your keys: anyone who has these bytes can send them to X within a few minutes (X's timestamp window). Share them after that, or explain with --timestamp set in the past.")
+	}
 	return nil
 }
 

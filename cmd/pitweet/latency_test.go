@@ -11,8 +11,8 @@ import (
 
 // BenchmarkPressToRequest measures, one press at a time, how long a press
 // asked for on the control socket takes to arrive at the emulator as a
-// posting request: render, durable Put (two fsyncs), signing, TCP and TLS
-// handshake, request bytes. It reports the median and the 99th percentile.
+// posting request: render, durable Put (two fsyncs), signing, the TLS
+// connection (kept open between presses up to 20 s apart), request bytes. It reports the median and the 99th percentile.
 // Run it with: go test -run '^$' -bench PressToRequest -benchtime 200x ./cmd/pitweet
 func BenchmarkPressToRequest(b *testing.B) {
 	e := newE2E(b, "127.0.0.1:0", "")

@@ -39,7 +39,8 @@ type Pin struct {
 	pending []Change // scheduled input levels, in time order
 	history []Change
 	wake    chan struct{} // closed and replaced when pending changes or on Halt
-	halted  bool          // Halt was called: the current or next WaitForEdge returns false
+	waiting int           // WaitForEdge calls in progress
+	halted  bool          // Halt was called during a wait: the waits return false
 }
 
 func newPin(num int, clock *Clock) *Pin {
@@ -49,14 +50,17 @@ func newPin(num int, clock *Clock) *Pin {
 // String implements conn.Resource.
 func (p *Pin) String() string { return p.name }
 
-// Halt implements conn.Resource. Like periph's gpioioctl driver, it makes a
-// WaitForEdge in progress (or the next one) return false at once.
+// Halt implements conn.Resource. Like periph's gpioioctl driver, it makes
+// a WaitForEdge in progress return false at once; one that starts later
+// waits as usual.
 func (p *Pin) Halt() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.halted = true
-	close(p.wake)
-	p.wake = make(chan struct{})
+	if p.waiting > 0 {
+		p.halted = true
+		close(p.wake)
+		p.wake = make(chan struct{})
+	}
 	return nil
 }
 
@@ -119,10 +123,19 @@ func (p *Pin) Read() gpio.Level {
 func (p *Pin) WaitForEdge(timeout time.Duration) bool {
 	forever := timeout < 0
 	deadline := p.clock.Now().Add(timeout)
+	p.mu.Lock()
+	p.waiting++
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		if p.waiting--; p.waiting == 0 {
+			p.halted = false
+		}
+		p.mu.Unlock()
+	}()
 	for {
 		p.mu.Lock()
 		if p.halted {
-			p.halted = false
 			p.mu.Unlock()
 			return false
 		}
