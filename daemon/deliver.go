@@ -113,12 +113,12 @@ func newDeliverer(box *outbox.Outbox, x poster, st *state, log *slog.Logger) *de
 	}
 	return &deliverer{
 		mayBeOnX: mayBeOnX,
-		box:       box,
-		x:         x,
-		st:        st,
-		log:       log,
-		now:       time.Now,
-		jitter:    rand.Float64,
+		box:      box,
+		x:        x,
+		st:       st,
+		log:      log,
+		now:      time.Now,
+		jitter:   rand.Float64,
 	}
 }
 
