@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"pitweet/daemon"
 	"pitweet/oauth"
@@ -45,6 +46,28 @@ func (f *xFlags) loadConfig() (*daemon.Config, error) {
 func statErr(path string) error {
 	_, err := os.Stat(path)
 	return err
+}
+
+// parseText parses args with fs, joins the positional arguments into the
+// tweet text, checks its length, and loads the config. missing is the usage
+// message when there is no text.
+func (f *xFlags) parseText(fs *flag.FlagSet, args []string, missing string) (string, *daemon.Config, error) {
+	rest, err := parseFlags(fs, args)
+	if err != nil {
+		return "", nil, err
+	}
+	if len(rest) == 0 {
+		return "", nil, usageError("%s", missing)
+	}
+	text := strings.Join(rest, " ")
+	if err := checkLength(text); err != nil {
+		return "", nil, err
+	}
+	cfg, err := f.loadConfig()
+	if err != nil {
+		return "", nil, err
+	}
+	return text, cfg, nil
 }
 
 // newClient makes the X client the config describes.

@@ -48,18 +48,7 @@ func cmdExplain(args []string, stdout, stderr io.Writer) error {
 	timestamp := fs.String("timestamp", "", "use this oauth_timestamp (Unix seconds) instead of now")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	showSecrets := fs.Bool("show-secrets", false, "print the signing key in full (it holds your two secrets)")
-	rest, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(rest) == 0 {
-		return usageError("say what to explain: pitweet explain \"hello\"")
-	}
-	text := strings.Join(rest, " ")
-	if err := checkLength(text); err != nil {
-		return err
-	}
-	cfg, err := xf.loadConfig()
+	text, cfg, err := xf.parseText(fs, args, `say what to explain: pitweet explain "hello"`)
 	if err != nil {
 		return err
 	}

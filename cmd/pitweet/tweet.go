@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -21,18 +20,7 @@ func cmdTweet(args []string, stdout, stderr io.Writer) error {
 	var xf xFlags
 	xf.register(fs)
 	timeout := fs.Duration("timeout", sender.DefaultTimeout, "give up on X after this long")
-	rest, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(rest) == 0 {
-		return usageError("say what to post: pitweet tweet \"hello from my Pi\"")
-	}
-	text := strings.Join(rest, " ")
-	if err := checkLength(text); err != nil {
-		return err
-	}
-	cfg, err := xf.loadConfig()
+	text, cfg, err := xf.parseText(fs, args, `say what to post: pitweet tweet "hello from my Pi"`)
 	if err != nil {
 		return err
 	}
