@@ -240,8 +240,12 @@ func readChunked(br *bufio.Reader, limit int) ([]byte, error) {
 		if line == "" {
 			return body, nil
 		}
-		if name, _, ok := strings.Cut(line, ":"); !ok || !isToken(name) {
+		name, value, ok := strings.Cut(line, ":")
+		if !ok || !isToken(name) {
 			return nil, refuse(400, "malformed trailer line %q", line)
+		}
+		if hasControl(strings.Trim(value, " \t")) {
+			return nil, refuse(400, "trailer %s has a control character", name)
 		}
 	}
 }
