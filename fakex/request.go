@@ -211,7 +211,7 @@ func readChunked(br *bufio.Reader, limit int) ([]byte, error) {
 		}
 		hex, _, _ := strings.Cut(line, ";")
 		size, err := strconv.ParseUint(hex, 16, 63)
-		if err != nil {
+		if err != nil || len(hex) > 16 { // 16 hex digits at most, as net/http
 			return nil, refuse(400, "malformed chunk size line %q", line)
 		}
 		if size > uint64(limit-len(body)) {
