@@ -171,8 +171,9 @@ long_text = "Long press on {{.Host}}: {{.Sensors.room.Humidity}}"
 	}
 }
 
-// waitSensor polls the control socket until sensor has a reading.
-func waitSensor(t *testing.T, socket, sensor string) {
+// waitSensorState polls the control socket until sensor's state satisfies
+// ok, failing the test with what after 10 s.
+func waitSensorState(t *testing.T, socket, sensor, what string, ok func(SensorState) bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -181,13 +182,19 @@ func waitSensor(t *testing.T, socket, sensor string) {
 			t.Fatal(err)
 		}
 		for _, s := range resp.Status.Sensors {
-			if s.Name == sensor && !s.At.IsZero() {
+			if s.Name == sensor && ok(s) {
 				return
 			}
 		}
 		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
 	}
-	t.Fatalf("sensor %s has no reading after 10s", sensor)
+	t.Fatalf("sensor %s %s after 10s", sensor, what)
+}
+
+// waitSensor waits until sensor has a reading.
+func waitSensor(t *testing.T, socket, sensor string) {
+	t.Helper()
+	waitSensorState(t, socket, sensor, "has no reading", func(s SensorState) bool { return !s.At.IsZero() })
 }
 
 func TestDaemonAlertOncePerCooldown(t *testing.T) {
@@ -232,38 +239,12 @@ text = "Hot at {{.Time.Format \"15:04:05.000\"}}: {{.Sensors.room.Temperature}}"
 
 func waitReading(t *testing.T, socket, sensor string, temp float64) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := Call(socket, ControlRequest{Op: "status"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, s := range resp.Status.Sensors {
-			if s.Name == sensor && s.Values["Temperature"] == temp {
-				return
-			}
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
-	}
-	t.Fatalf("sensor %s never read %v °C", sensor, temp)
+	waitSensorState(t, socket, sensor, fmt.Sprintf("never read %v °C", temp), func(s SensorState) bool { return s.Values["Temperature"] == temp })
 }
 
 func waitSensorAfter(t *testing.T, socket, sensor string, after time.Time) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := Call(socket, ControlRequest{Op: "status"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, s := range resp.Status.Sensors {
-			if s.Name == sensor && s.At.After(after) {
-				return
-			}
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
-	}
-	t.Fatalf("sensor %s not read again", sensor)
+	waitSensorState(t, socket, sensor, "not read again", func(s SensorState) bool { return s.At.After(after) })
 }
 
 func TestDaemonReload(t *testing.T) {
