@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"pitweet/httpd"
 	"pitweet/oauth"
 )
 
@@ -29,9 +30,12 @@ const (
 	v2MsgDuplicate = "You are not allowed to create a Tweet with duplicate content."
 )
 
-// route hands a request to its handler. method is the request's, but GET
-// for HEAD.
-func (s *Server) route(w *response, method string, r *request) {
+// handle hands a request to its handler, HEAD to GET's.
+func (s *Server) handle(w *httpd.Response, r *httpd.Request) {
+	method := r.Method
+	if method == "HEAD" { // HEAD is GET without the body
+		method = "GET"
+	}
 	switch method + " " + r.Path {
 	case "POST /2/tweets":
 		s.post(w, r, "v2")
@@ -54,8 +58,8 @@ func (s *Server) route(w *response, method string, r *request) {
 
 // An exchange is one X API request being answered.
 type exchange struct {
-	w     *response
-	r     *request
+	w     *httpd.Response
+	r     *httpd.Request
 	api   string
 	at    int       // index in s.requests
 	now   time.Time // the server's clock when it arrived, skew included
@@ -64,7 +68,7 @@ type exchange struct {
 }
 
 // begin takes the fault for a posting request and logs the arrival.
-func (s *Server) begin(w *response, r *request, api string, posting bool) *exchange {
+func (s *Server) begin(w *httpd.Response, r *httpd.Request, api string, posting bool) *exchange {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ex := &exchange{w: w, r: r, api: api}
@@ -97,20 +101,20 @@ func (s *Server) finish(ex *exchange, status int, reason string) {
 
 // post serves POST /2/tweets (api "v2") and POST /1.1/statuses/update.json
 // (api "v1.1").
-func (s *Server) post(w *response, r *request, api string) {
+func (s *Server) post(w *httpd.Response, r *httpd.Request, api string) {
 	ex := s.begin(w, r, api, true)
 	f := ex.fault
 	// Faults at X's edge come before authentication.
 	switch f.Mode {
 	case ModeHang:
-		<-s.hold(ex, 0)
-		ex.w.drop(false)
-		s.finish(ex, 0, "hung until "+s.holdEnd(ex))
+		<-ex.r.Hold(0)
+		ex.w.Drop(false)
+		s.finish(ex, 0, "hung until "+ex.r.Abandoned())
 		return
 	case ModeSlow:
-		if !s.wait(ex, f.Delay) {
-			ex.w.drop(false)
-			s.finish(ex, 0, "slow answer abandoned: "+s.holdEnd(ex))
+		if <-ex.r.Hold(f.Delay); ex.r.Abandoned() != "" {
+			ex.w.Drop(false)
+			s.finish(ex, 0, "slow answer abandoned: "+ex.r.Abandoned())
 			return
 		}
 	case Mode503:
@@ -162,18 +166,18 @@ func (s *Server) post(w *response, r *request, api string) {
 }
 
 // me serves GET /2/users/me.
-func (s *Server) me(w *response, r *request) {
+func (s *Server) me(w *httpd.Response, r *httpd.Request) {
 	ex := s.begin(w, r, "v2", false)
 	if !s.authenticate(ex) {
 		return
 	}
-	w.header.Set("x-access-level", "read-write")
+	w.Header.Set("x-access-level", "read-write")
 	body, _ := json.Marshal(map[string]any{"data": map[string]string{
 		"id": s.User.ID, "name": s.User.Name, "username": s.User.Username}})
 	s.reply(ex, 200, body, "")
 }
 
-func (s *Server) notFound(w *response, r *request) {
+func (s *Server) notFound(w *httpd.Response, r *httpd.Request) {
 	api := "v2"
 	if strings.HasPrefix(r.Path, "/1.1/") {
 		api = "v1.1"
@@ -220,7 +224,7 @@ func (s *Server) authenticate(ex *exchange) bool {
 		return false
 	}
 	var form []oauth.Param
-	if mediaType(r.Header.Get("Content-Type")) == "application/x-www-form-urlencoded" {
+	if httpd.MediaType(r.Header.Get("Content-Type")) == "application/x-www-form-urlencoded" {
 		form = oauth.ParseQuery(string(r.Body))
 	}
 	url := "https://" + r.Host + r.Target
@@ -277,7 +281,7 @@ func (s *Server) text(ex *exchange) (string, bool) {
 		}
 		return *req.Text, true
 	}
-	for _, p := range ex.r.form() {
+	for _, p := range form(ex.r) {
 		if p.Name == "status" && p.Value != "" {
 			return p.Value, true
 		}
@@ -305,67 +309,18 @@ func (s *Server) accept(ex *exchange, text string) (t Tweet, duplicate bool) {
 	return t, false
 }
 
-// hold returns a channel that is closed once d has passed (never, for
-// d == 0), the client has gone, or the server is closing.
-func (s *Server) hold(ex *exchange, d time.Duration) <-chan struct{} {
-	gone := ex.r.gone()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		var timeout <-chan time.Time
-		if d > 0 {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			timeout = t.C
-		}
-		select {
-		case <-timeout:
-		case <-gone:
-		case <-s.closing:
-		}
-	}()
-	return done
-}
-
-// wait waits d and reports whether the exchange should still be answered.
-func (s *Server) wait(ex *exchange, d time.Duration) bool {
-	<-s.hold(ex, d)
-	select {
-	case <-ex.r.gone():
-		return false
-	default:
-		return !s.isClosing()
-	}
-}
-
-func (s *Server) holdEnd(ex *exchange) string {
-	if s.isClosing() {
-		return "server closed"
-	}
-	return "client went away"
-}
-
-func (s *Server) isClosing() bool {
-	select {
-	case <-s.closing:
-		return true
-	default:
-		return false
-	}
-}
-
 // reset closes the connection abruptly: no answer, no TLS close_notify, and
 // a TCP RST instead of a FIN.
 func (s *Server) reset(ex *exchange) {
-	ex.w.drop(true)
+	ex.w.Drop(true)
 	s.finish(ex, 0, "connection reset after accepting the tweet")
 }
 
 // reply answers with status and a JSON body, the server's Date and the
 // exchange's rate-limit headers, chunked when the chunked fault applies.
 func (s *Server) reply(ex *exchange, status int, body []byte, reason string) {
-	h := ex.w.header
-	h.Set("Date", ex.now.UTC().Format(timeFormat))
+	h := ex.w.Header
+	h.Set("Date", ex.now.UTC().Format(httpd.TimeFormat))
 	if h.Get("Content-Type") == "" {
 		h.Set("Content-Type", "application/json; charset=utf-8")
 	}
@@ -378,9 +333,9 @@ func (s *Server) reply(ex *exchange, status int, body []byte, reason string) {
 	s.finish(ex, status, reason)
 	if ex.fault.Mode == ModeChunked {
 		half := len(body) / 2
-		ex.w.writeChunked(status, body[:half], body[half:])
+		ex.w.WriteChunked(status, body[:half], body[half:])
 	} else {
-		ex.w.write(status, body)
+		ex.w.Write(status, body)
 	}
 }
 
@@ -434,7 +389,7 @@ func (s *Server) invalid(ex *exchange, reason string) {
 		"detail": "One or more parameters to your request was invalid.",
 		"type":   "https://api.twitter.com/2/problems/invalid-request",
 	})
-	ex.w.header.Set("Content-Type", "application/problem+json")
+	ex.w.Header.Set("Content-Type", "application/problem+json")
 	s.reply(ex, 400, body, reason)
 }
 
@@ -447,7 +402,7 @@ func (s *Server) problem(ex *exchange, status int, title, detail, reason string)
 		Status int    `json:"status"`
 		Detail string `json:"detail"`
 	}{title, "about:blank", status, detail})
-	ex.w.header.Set("Content-Type", "application/problem+json")
+	ex.w.Header.Set("Content-Type", "application/problem+json")
 	s.reply(ex, status, body, reason)
 }
 

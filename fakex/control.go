@@ -5,13 +5,16 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"pitweet/httpd"
+	"pitweet/oauth"
 )
 
 // The /fakex/ endpoints let another process inspect and steer a running
 // server: GET /fakex/tweets, GET /fakex/requests, GET /fakex/fault and
 // POST /fakex/fault. They need no signature and are not logged in Requests.
 
-func (s *Server) controlTweets(w *response, r *request) {
+func (s *Server) controlTweets(w *httpd.Response, r *httpd.Request) {
 	t := s.Tweets()
 	if t == nil {
 		t = []Tweet{}
@@ -19,7 +22,7 @@ func (s *Server) controlTweets(w *response, r *request) {
 	writeJSON(w, 200, t)
 }
 
-func (s *Server) controlRequests(w *response, r *request) {
+func (s *Server) controlRequests(w *httpd.Response, r *httpd.Request) {
 	rs := s.Requests()
 	if rs == nil {
 		rs = []Request{}
@@ -27,14 +30,14 @@ func (s *Server) controlRequests(w *response, r *request) {
 	writeJSON(w, 200, rs)
 }
 
-func (s *Server) controlGetFault(w *response, r *request) {
+func (s *Server) controlGetFault(w *httpd.Response, r *httpd.Request) {
 	writeJSON(w, 200, faultJSON(s.Fault()))
 }
 
 // controlSetFault sets the fault from a form (mode=429&count=1&reset=60s)
 // or a JSON object ({"mode":"429","count":1,"reset":"60s"}). Durations are
 // Go durations ("2s", "-10m"). An empty mode clears the fault.
-func (s *Server) controlSetFault(w *response, r *request) {
+func (s *Server) controlSetFault(w *httpd.Response, r *httpd.Request) {
 	var in struct {
 		Mode  string `json:"mode"`
 		Count int    `json:"count"`
@@ -42,13 +45,13 @@ func (s *Server) controlSetFault(w *response, r *request) {
 		Delay string `json:"delay"`
 		Skew  string `json:"skew"`
 	}
-	if mediaType(r.Header.Get("Content-Type")) == "application/json" {
+	if httpd.MediaType(r.Header.Get("Content-Type")) == "application/json" {
 		if err := json.Unmarshal(r.Body, &in); err != nil {
 			textError(w, 400, "fakex: fault body is not JSON: "+err.Error())
 			return
 		}
 	} else {
-		form := r.form()
+		form := form(r)
 		in.Mode, in.Reset, in.Delay, in.Skew = formValue(form, "mode"), formValue(form, "reset"), formValue(form, "delay"), formValue(form, "skew")
 		if c := formValue(form, "count"); c != "" {
 			n, err := strconv.Atoi(c)
@@ -83,24 +86,44 @@ func (s *Server) controlSetFault(w *response, r *request) {
 	writeJSON(w, 200, faultJSON(s.Fault()))
 }
 
+// form returns the parameters of an application/x-www-form-urlencoded body
+// followed by those of the query, decoded.
+func form(r *httpd.Request) []oauth.Param {
+	var params []oauth.Param
+	if httpd.MediaType(r.Header.Get("Content-Type")) == "application/x-www-form-urlencoded" {
+		params = oauth.ParseQuery(string(r.Body))
+	}
+	return append(params, oauth.ParseQuery(r.RawQuery)...)
+}
+
+// formValue returns the first value of the named parameter, or "".
+func formValue(params []oauth.Param, name string) string {
+	for _, p := range params {
+		if p.Name == name {
+			return p.Value
+		}
+	}
+	return ""
+}
+
 func faultJSON(f Fault) map[string]any {
 	return map[string]any{"mode": f.Mode, "count": f.Count, "reset": f.Reset.String(),
 		"delay": f.Delay.String(), "skew": f.Skew.String()}
 }
 
-func writeJSON(w *response, status int, v any) {
+func writeJSON(w *httpd.Response, status int, v any) {
 	body, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		textError(w, 500, "fakex: "+err.Error())
 		return
 	}
-	w.header.Set("Content-Type", "application/json; charset=utf-8")
-	w.write(status, append(body, '\n'))
+	w.Header.Set("Content-Type", "application/json; charset=utf-8")
+	w.Write(status, append(body, '\n'))
 }
 
 // textError answers with status and a line of plain text.
-func textError(w *response, status int, text string) {
-	w.header.Set("Content-Type", "text/plain; charset=utf-8")
-	w.header.Set("X-Content-Type-Options", "nosniff")
-	w.write(status, []byte(text+"\n"))
+func textError(w *httpd.Response, status int, text string) {
+	w.Header.Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header.Set("X-Content-Type-Options", "nosniff")
+	w.Write(status, []byte(text+"\n"))
 }

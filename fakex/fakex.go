@@ -11,16 +11,13 @@ package fakex
 
 import (
 	"context"
-	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"os"
 	"slices"
 	"sync"
 	"time"
 
+	"pitweet/httpd"
 	"pitweet/oauth"
 )
 
@@ -93,14 +90,11 @@ type Server struct {
 	day      rateWindow
 	changed  chan struct{} // closed and replaced whenever tweets or requests grow
 
-	ln      net.Listener
-	caPEM   []byte
-	connMu  sync.Mutex
-	conns   map[net.Conn]struct{} // being served
-	serving sync.WaitGroup        // the accept loop and every connection
-	closing chan struct{}
-	closed  sync.Once
+	http httpd.Server
 }
+
+// maxBody bounds a request body; a tweet is far smaller.
+const maxBody = 1 << 20
 
 // New returns a server that accepts requests signed with creds.
 func New(creds oauth.Credentials) *Server {
@@ -113,8 +107,6 @@ func New(creds oauth.Credentials) *Server {
 		texts:      map[string]bool{},
 		nonces:     map[string]time.Time{},
 		changed:    make(chan struct{}),
-		conns:      map[net.Conn]struct{}{},
-		closing:    make(chan struct{}),
 	}
 }
 
@@ -137,70 +129,37 @@ func (s *Server) now() time.Time {
 // listens on addr (such as "127.0.0.1:0") and serves HTTPS until Close.
 // Only HTTP/1.1 is offered, as X's clients speak it.
 func (s *Server) StartTLS(addr string) error {
-	if s.ln != nil {
-		return errors.New("fakex: server already started; make a new one with fakex.New")
-	}
-	leaf, caPEM, err := newCertificates(time.Now())
-	if err != nil {
+	if err := s.httpServer().StartTLS(addr); err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("fakex: listen on %s: %w; pick a free address such as 127.0.0.1:0", addr, err)
-	}
-	s.caPEM = caPEM
-	s.ln = ln
-	config := &tls.Config{
-		Certificates: []tls.Certificate{leaf},
-		MinVersion:   tls.VersionTLS12,
-		NextProtos:   []string{"http/1.1"},
-	}
-	s.serving.Add(1)
-	go s.serve(tls.NewListener(ln, config))
 	s.logger().Info("fakex listening", "url", s.URL())
 	return nil
 }
 
+// httpServer returns the HTTP server, set up to serve the X API.
+func (s *Server) httpServer() *httpd.Server {
+	s.http.Name = "fakex"
+	s.http.Handler = s.handle
+	s.http.Logger = s.Logger
+	s.http.MaxBody = maxBody
+	return &s.http
+}
+
 // URL returns the base URL to give clients, such as https://127.0.0.1:43117,
 // or "" before StartTLS.
-func (s *Server) URL() string {
-	if s.ln == nil {
-		return ""
-	}
-	return "https://" + s.ln.Addr().String()
-}
+func (s *Server) URL() string { return s.http.URL() }
 
 // CAPEM returns the PEM certificate of the authority that signed the
 // server's certificate (nil before StartTLS).
-func (s *Server) CAPEM() []byte { return slices.Clone(s.caPEM) }
+func (s *Server) CAPEM() []byte { return s.http.CAPEM() }
 
 // WriteCA writes CAPEM to path, for clients that take a CA file.
-func (s *Server) WriteCA(path string) error {
-	if s.caPEM == nil {
-		return errors.New("fakex: no CA yet; call StartTLS first")
-	}
-	if err := os.WriteFile(path, s.caPEM, 0o644); err != nil {
-		return fmt.Errorf("fakex: write CA: %w", err)
-	}
-	return nil
-}
+func (s *Server) WriteCA(path string) error { return s.http.WriteCA(path) }
 
 // Close stops the server: it closes the listener and every connection,
 // releases requests held by ModeHang or ModeSlow, and returns once every
 // connection is done with.
-func (s *Server) Close() error {
-	var err error
-	s.closed.Do(func() {
-		close(s.closing)
-		if s.ln == nil {
-			return
-		}
-		err = s.ln.Close()
-		s.closeConns()
-		s.serving.Wait()
-	})
-	return err
-}
+func (s *Server) Close() error { return s.http.Close() }
 
 // Tweets returns the tweets accepted so far, oldest first.
 func (s *Server) Tweets() []Tweet {

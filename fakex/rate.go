@@ -3,6 +3,8 @@ package fakex
 import (
 	"strconv"
 	"time"
+
+	"pitweet/httpd"
 )
 
 // A rateWindow counts posting requests in a fixed window, as X's
@@ -31,7 +33,7 @@ type rateHeaders struct {
 	dayReset               time.Time
 }
 
-func (r *rateHeaders) write(h header) {
+func (r *rateHeaders) write(h httpd.Header) {
 	h.Set("x-rate-limit-limit", strconv.Itoa(r.limit))
 	h.Set("x-rate-limit-remaining", strconv.Itoa(r.remaining))
 	h.Set("x-rate-limit-reset", strconv.FormatInt(r.reset.Unix(), 10))

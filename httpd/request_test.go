@@ -1,4 +1,4 @@
-package fakex
+package httpd
 
 import (
 	"bufio"
@@ -24,38 +24,38 @@ func TestReadRequest(t *testing.T) {
 	tests := []struct {
 		name string
 		raw  string
-		want request // Header compared only for the fields it lists
+		want Request // Header compared only for the fields it lists
 	}{
-		{"pitweet v2 post", post, request{
+		{"pitweet v2 post", post, Request{
 			Method: "POST", Target: "/2/tweets", Path: "/2/tweets", Proto: "HTTP/1.1", Host: "api.x.com",
-			Header: header{"Content-Type": {"application/json"}, "Authorization": {`OAuth oauth_consumer_key="ck", oauth_signature="c2ln"`}},
+			Header: Header{"Content-Type": {"application/json"}, "Authorization": {`OAuth oauth_consumer_key="ck", oauth_signature="c2ln"`}},
 			Body:   []byte(`{"text":"Hello from the Pi"}`),
 		}},
-		{"query", "POST /1.1/statuses/update.json?status=hi%21 HTTP/1.1\r\nHost: x\r\n\r\n", request{
+		{"query", "POST /1.1/statuses/update.json?status=hi%21 HTTP/1.1\r\nHost: x\r\n\r\n", Request{
 			Method: "POST", Target: "/1.1/statuses/update.json?status=hi%21", Path: "/1.1/statuses/update.json",
 			RawQuery: "status=hi%21", Proto: "HTTP/1.1", Host: "x",
 		}},
-		{"names in any case, values trimmed", "GET / HTTP/1.1\r\nhOST: x\r\ncontent-TYPE: \t text/plain \r\n\r\n", request{
+		{"names in any case, values trimmed", "GET / HTTP/1.1\r\nhOST: x\r\ncontent-TYPE: \t text/plain \r\n\r\n", Request{
 			Method: "GET", Target: "/", Path: "/", Proto: "HTTP/1.1", Host: "x",
-			Header: header{"Content-Type": {"text/plain"}},
+			Header: Header{"Content-Type": {"text/plain"}},
 		}},
-		{"bare LF", "GET / HTTP/1.1\nHost: x\n\n", request{Method: "GET", Target: "/", Path: "/", Proto: "HTTP/1.1", Host: "x"}},
-		{"HTTP/1.0 needs no Host", "GET / HTTP/1.0\r\n\r\n", request{Method: "GET", Target: "/", Path: "/", Proto: "HTTP/1.0"}},
-		{"repeated equal Content-Length", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nhi", request{
+		{"bare LF", "GET / HTTP/1.1\nHost: x\n\n", Request{Method: "GET", Target: "/", Path: "/", Proto: "HTTP/1.1", Host: "x"}},
+		{"HTTP/1.0 needs no Host", "GET / HTTP/1.0\r\n\r\n", Request{Method: "GET", Target: "/", Path: "/", Proto: "HTTP/1.0"}},
+		{"repeated equal Content-Length", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nhi", Request{
 			Method: "POST", Target: "/", Path: "/", Proto: "HTTP/1.1", Host: "x", Body: []byte("hi"),
 		}},
 		{"chunked, with extension and trailer", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n" +
-			"5;name=value\r\nhello\r\n7\r\n, world\r\n0\r\nExpires: never\r\n\r\n", request{
+			"5;name=value\r\nhello\r\n7\r\n, world\r\n0\r\nExpires: never\r\n\r\n", Request{
 			Method: "POST", Target: "/", Path: "/", Proto: "HTTP/1.1", Host: "x", Body: []byte("hello, world"),
 		}},
-		{"long header line", "GET / HTTP/1.1\r\nHost: x\r\nAuthorization: " + strings.Repeat("a", 6000) + "\r\n\r\n", request{
+		{"long header line", "GET / HTTP/1.1\r\nHost: x\r\nAuthorization: " + strings.Repeat("a", 6000) + "\r\n\r\n", Request{
 			Method: "GET", Target: "/", Path: "/", Proto: "HTTP/1.1", Host: "x",
-			Header: header{"Authorization": {strings.Repeat("a", 6000)}},
+			Header: Header{"Authorization": {strings.Repeat("a", 6000)}},
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := readRequest(bufio.NewReader(strings.NewReader(tt.raw)))
+			r, err := readRequest(bufio.NewReader(strings.NewReader(tt.raw)), DefaultMaxBody)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -125,7 +125,7 @@ func TestReadRequestRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := readRequest(bufio.NewReader(strings.NewReader(tt.raw)))
+			r, err := readRequest(bufio.NewReader(strings.NewReader(tt.raw)), DefaultMaxBody)
 			if r != nil {
 				t.Fatalf("read %+v, want an error", r)
 			}
@@ -142,7 +142,7 @@ func TestReadRequestRefuses(t *testing.T) {
 			if strings.Contains(err.Error(), "secret") {
 				t.Errorf("error %q quotes a header value", err)
 			}
-			if !strings.HasPrefix(err.Error(), "fakex: ") {
+			if !strings.HasPrefix(err.Error(), "httpd: ") {
 				t.Errorf("error %q does not start with the package name", err)
 			}
 		})
@@ -167,7 +167,7 @@ func TestCanonical(t *testing.T) {
 // ReadRequest. readRequest may refuse what net/http accepts (see the top of
 // request.go for where it is stricter), but what it accepts, net/http must
 // accept too, and the two must agree on the method, target, version, Host,
-// the header fields fakex uses, and the body.
+// the header fields the emulators use, and the body.
 func FuzzReadRequest(f *testing.F) {
 	f.Add([]byte(post))
 	f.Add([]byte("GET /2/users/me HTTP/1.1\r\nHost: 127.0.0.1:8443\r\nAuthorization: OAuth a=\"b\"\r\n\r\n"))
@@ -175,7 +175,7 @@ func FuzzReadRequest(f *testing.F) {
 	f.Add([]byte("POST /fakex/fault HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nmode=\r\n3\r\n503\r\n0\r\nA: b\r\n\r\n"))
 	f.Add([]byte("GET / HTTP/1.0\nContent-Length: 0\n\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		mine, err := readRequest(bufio.NewReader(bytes.NewReader(data)))
+		mine, err := readRequest(bufio.NewReader(bytes.NewReader(data)), DefaultMaxBody)
 		if err != nil {
 			return
 		}
@@ -185,19 +185,19 @@ func FuzzReadRequest(f *testing.F) {
 			body, err = io.ReadAll(std.Body)
 		}
 		if err != nil {
-			t.Fatalf("fakex reads %q\nwhich net/http refuses: %v", data, err)
+			t.Fatalf("httpd reads %q\nwhich net/http refuses: %v", data, err)
 		}
 		if mine.Method != std.Method || mine.Target != std.RequestURI || mine.Proto != std.Proto || mine.Host != std.Host {
-			t.Errorf("fakex %s %q %s host %q\nhttp  %s %q %s host %q",
+			t.Errorf("httpd %s %q %s host %q\nhttp  %s %q %s host %q",
 				mine.Method, mine.Target, mine.Proto, mine.Host, std.Method, std.RequestURI, std.Proto, std.Host)
 		}
 		for _, name := range []string{"Authorization", "Content-Type", "Content-Length", "Connection", "Expect", "User-Agent"} {
 			if got, want := mine.Header.Get(name), std.Header.Get(name); got != want {
-				t.Errorf("%s: fakex %q, net/http %q", name, got, want)
+				t.Errorf("%s: httpd %q, net/http %q", name, got, want)
 			}
 		}
 		if !bytes.Equal(mine.Body, body) {
-			t.Errorf("body: fakex %q, net/http %q", mine.Body, body)
+			t.Errorf("body: httpd %q, net/http %q", mine.Body, body)
 		}
 	})
 }

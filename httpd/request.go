@@ -1,4 +1,4 @@
-package fakex
+package httpd
 
 import (
 	"bufio"
@@ -7,8 +7,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-
-	"pitweet/oauth"
 )
 
 // This file reads HTTP/1.1 requests (RFC 9112), the other half of the wire
@@ -31,19 +29,20 @@ import (
 const (
 	// maxHead bounds the request line and header fields together.
 	maxHead = 16 << 10
-	// maxBody bounds a request body; a tweet is far smaller.
-	maxBody = 1 << 20
+	// DefaultMaxBody bounds a request body unless Server.MaxBody says
+	// otherwise; a post is far smaller.
+	DefaultMaxBody = 1 << 20
 )
 
-// A request is one HTTP request as read from the connection, body included.
-type request struct {
+// A Request is one HTTP request as read from the connection, body included.
+type Request struct {
 	Method   string // "POST"
 	Target   string // as sent: "/1.1/statuses/update.json?status=hi"
 	Path     string // Target up to "?", still percent-encoded
 	RawQuery string // Target after "?"
 	Proto    string // "HTTP/1.1" or "HTTP/1.0"
 	Host     string // the Host header
-	Header   header
+	Header   Header
 	Body     []byte
 
 	c *conn // the connection it came on; nil in parser tests
@@ -58,7 +57,7 @@ type refusal struct {
 }
 
 func (e *refusal) Error() string {
-	return fmt.Sprintf("fakex: %d %s: %s", e.status, statusText(e.status), e.reason)
+	return fmt.Sprintf("httpd: %d %s: %s", e.status, StatusText(e.status), e.reason)
 }
 
 func refuse(status int, format string, args ...any) error {
@@ -66,17 +65,18 @@ func refuse(status int, format string, args ...any) error {
 }
 
 // errLineTooLong is returned by readLine when a line overruns its budget.
-var errLineTooLong = errors.New("fakex: line too long")
+var errLineTooLong = errors.New("httpd: line too long")
 
-// readRequest reads a whole request: head and body. It returns io.EOF when
-// the connection ends before a request starts, io.ErrUnexpectedEOF when it
-// ends within one, and a *refusal for a request to answer with an error.
-func readRequest(br *bufio.Reader) (*request, error) {
+// readRequest reads a whole request, head and body, the body at most
+// maxBody bytes. It returns io.EOF when the connection ends before a
+// request starts, io.ErrUnexpectedEOF when it ends within one, and a
+// *refusal for a request to answer with an error.
+func readRequest(br *bufio.Reader, maxBody int) (*Request, error) {
 	r, err := readHead(br)
 	if err != nil {
 		return nil, err
 	}
-	if err := r.readBody(br); err != nil {
+	if err := r.readBody(br, maxBody); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -84,7 +84,7 @@ func readRequest(br *bufio.Reader) (*request, error) {
 
 // readHead reads the request line and the header fields, up to and
 // including the empty line that ends them.
-func readHead(br *bufio.Reader) (*request, error) {
+func readHead(br *bufio.Reader) (*Request, error) {
 	budget := maxHead
 	line, err := readLine(br, &budget)
 	if err != nil {
@@ -93,7 +93,7 @@ func readHead(br *bufio.Reader) (*request, error) {
 		}
 		return nil, err // io.EOF here is a connection closed between requests
 	}
-	r := &request{Header: header{}}
+	r := &Request{Header: Header{}}
 	var rest string
 	var ok1, ok2 bool
 	r.Method, rest, ok1 = strings.Cut(line, " ")
@@ -155,9 +155,10 @@ func readHead(br *bufio.Reader) (*request, error) {
 	return r, nil
 }
 
-// readBody reads the body the header fields announce: Content-Length bytes,
-// or chunks for Transfer-Encoding: chunked, or nothing.
-func (r *request) readBody(br *bufio.Reader) error {
+// readBody reads the body the header fields announce, at most maxBody
+// bytes: Content-Length bytes, or chunks for Transfer-Encoding: chunked, or
+// nothing.
+func (r *Request) readBody(br *bufio.Reader, maxBody int) error {
 	te, cl := r.Header["Transfer-Encoding"], r.Header["Content-Length"]
 	switch {
 	case len(te) > 0 && len(cl) > 0:
@@ -181,7 +182,7 @@ func (r *request) readBody(br *bufio.Reader) error {
 				return refuse(400, "Content-Length headers disagree: %q", strings.Join(cl, ", "))
 			}
 		}
-		if n > maxBody {
+		if n > uint64(maxBody) {
 			return refuse(413, "body of %d bytes is over the limit of %d", n, maxBody)
 		}
 		r.Body = make([]byte, n)
@@ -386,7 +387,7 @@ func hasControl(s string) bool {
 
 // keepAlive reports whether the client lets the connection carry another
 // request after this one. HTTP/1.0 connections are closed after one.
-func (r *request) keepAlive() bool {
+func (r *Request) keepAlive() bool {
 	if r.Proto != "HTTP/1.1" {
 		return false
 	}
@@ -400,39 +401,19 @@ func (r *request) keepAlive() bool {
 	return true
 }
 
-// form returns the parameters of an application/x-www-form-urlencoded body
-// followed by those of the query, decoded.
-func (r *request) form() []oauth.Param {
-	var params []oauth.Param
-	if mediaType(r.Header.Get("Content-Type")) == "application/x-www-form-urlencoded" {
-		params = oauth.ParseQuery(string(r.Body))
-	}
-	return append(params, oauth.ParseQuery(r.RawQuery)...)
-}
-
-// mediaType returns the media type of a Content-Type value, lower case and
+// MediaType returns the media type of a Content-Type value, lower case and
 // without parameters: "application/json" for "application/json; charset=utf-8".
-func mediaType(contentType string) string {
+func MediaType(contentType string) string {
 	t, _, _ := strings.Cut(contentType, ";")
 	return strings.ToLower(strings.TrimSpace(t))
 }
 
-// formValue returns the first value of the named parameter, or "".
-func formValue(params []oauth.Param, name string) string {
-	for _, p := range params {
-		if p.Name == name {
-			return p.Value
-		}
-	}
-	return ""
-}
-
-// A header holds header fields by canonical name ("Content-Type" for
+// A Header holds header fields by canonical name ("Content-Type" for
 // "content-type"), as field names are case-insensitive.
-type header map[string][]string
+type Header map[string][]string
 
 // Get returns the first value of the named field, or "".
-func (h header) Get(name string) string {
+func (h Header) Get(name string) string {
 	if v := h[canonical(name)]; len(v) > 0 {
 		return v[0]
 	}
@@ -440,16 +421,16 @@ func (h header) Get(name string) string {
 }
 
 // Set replaces the named field's values with value.
-func (h header) Set(name, value string) { h[canonical(name)] = []string{value} }
+func (h Header) Set(name, value string) { h[canonical(name)] = []string{value} }
 
 // Add appends value to the named field's values.
-func (h header) Add(name, value string) {
+func (h Header) Add(name, value string) {
 	k := canonical(name)
 	h[k] = append(h[k], value)
 }
 
 // Del removes the named field.
-func (h header) Del(name string) { delete(h, canonical(name)) }
+func (h Header) Del(name string) { delete(h, canonical(name)) }
 
 // canonical returns a field name with the first letter and every letter
 // after a hyphen upper case, the rest lower case: "X-Rate-Limit-Reset".

@@ -1,4 +1,4 @@
-package fakex
+package httpd
 
 import (
 	"crypto/ecdsa"
@@ -16,16 +16,17 @@ import (
 
 // newCertificates makes a throwaway certificate authority and a server
 // certificate it signs for 127.0.0.1, ::1 and localhost, valid from an hour
-// before now to a year after. Nothing is written to disk: the CA's private
-// key is dropped when this returns, so the CA can sign nothing else.
-func newCertificates(now time.Time) (leaf tls.Certificate, caPEM []byte, err error) {
+// before now to a year after, both named after the server (name). Nothing
+// is written to disk: the CA's private key is dropped when this returns,
+// so the CA can sign nothing else.
+func newCertificates(name string, now time.Time) (leaf tls.Certificate, caPEM []byte, err error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return tls.Certificate{}, nil, fmt.Errorf("fakex: generate CA key: %w", err)
+		return tls.Certificate{}, nil, fmt.Errorf("%s: generate CA key: %w", name, err)
 	}
 	caTemplate := &x509.Certificate{
 		SerialNumber:          serial(),
-		Subject:               pkix.Name{Organization: []string{"pitweet fakex"}, CommonName: "fakex test CA"},
+		Subject:               pkix.Name{Organization: []string{"pitweet " + name}, CommonName: name + " test CA"},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.AddDate(1, 0, 0),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
@@ -35,20 +36,20 @@ func newCertificates(now time.Time) (leaf tls.Certificate, caPEM []byte, err err
 	}
 	caDER, err := x509.CreateCertificate(rand.Reader, caTemplate, caTemplate, &caKey.PublicKey, caKey)
 	if err != nil {
-		return tls.Certificate{}, nil, fmt.Errorf("fakex: create CA certificate: %w", err)
+		return tls.Certificate{}, nil, fmt.Errorf("%s: create CA certificate: %w", name, err)
 	}
 	ca, err := x509.ParseCertificate(caDER)
 	if err != nil {
-		return tls.Certificate{}, nil, fmt.Errorf("fakex: parse CA certificate: %w", err)
+		return tls.Certificate{}, nil, fmt.Errorf("%s: parse CA certificate: %w", name, err)
 	}
 
 	leafKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return tls.Certificate{}, nil, fmt.Errorf("fakex: generate server key: %w", err)
+		return tls.Certificate{}, nil, fmt.Errorf("%s: generate server key: %w", name, err)
 	}
 	leafTemplate := &x509.Certificate{
 		SerialNumber: serial(),
-		Subject:      pkix.Name{Organization: []string{"pitweet fakex"}, CommonName: "localhost"},
+		Subject:      pkix.Name{Organization: []string{"pitweet " + name}, CommonName: "localhost"},
 		NotBefore:    now.Add(-time.Hour),
 		NotAfter:     now.AddDate(1, 0, 0),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
@@ -58,7 +59,7 @@ func newCertificates(now time.Time) (leaf tls.Certificate, caPEM []byte, err err
 	}
 	leafDER, err := x509.CreateCertificate(rand.Reader, leafTemplate, ca, &leafKey.PublicKey, caKey)
 	if err != nil {
-		return tls.Certificate{}, nil, fmt.Errorf("fakex: create server certificate: %w", err)
+		return tls.Certificate{}, nil, fmt.Errorf("%s: create server certificate: %w", name, err)
 	}
 	leaf = tls.Certificate{Certificate: [][]byte{leafDER}, PrivateKey: leafKey}
 	caPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
