@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -174,6 +175,10 @@ func FuzzReadRequest(f *testing.F) {
 	f.Add([]byte("POST /1.1/statuses/update.json HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 9\r\n\r\nstatus=hi"))
 	f.Add([]byte("POST /fakex/fault HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nmode=\r\n3\r\n503\r\n0\r\nA: b\r\n\r\n"))
 	f.Add([]byte("GET / HTTP/1.0\nContent-Length: 0\n\n"))
+	f.Add([]byte("POST /api/v2/media HTTP/1.1\r\nHost: mastodon.example\r\nAuthorization: Bearer t\r\n" +
+		"Content-Type: " + uploadType + "\r\nContent-Length: " + strconv.Itoa(len(upload)) + "\r\n\r\n" + upload))
+	f.Add([]byte("POST /xrpc/com.atproto.repo.uploadBlob HTTP/1.1\r\nHost: bsky.social\r\nContent-Type: image/png\r\n" +
+		"Transfer-Encoding: chunked\r\n\r\n4\r\n\x89PNG\r\n0\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		mine, err := readRequest(bufio.NewReader(bytes.NewReader(data)), DefaultMaxBody)
 		if err != nil {
