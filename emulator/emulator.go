@@ -36,7 +36,8 @@ type Request struct {
 	// Authorization masked.
 	Header httpd.Header `json:"header"`
 	// Body is the request body when it is text (JSON, a form) of at most
-	// 64 KiB; BodySize is its size in bytes in any case.
+	// 64 KiB and holds no password; BodySize is its size in bytes in any
+	// case.
 	Body     string `json:"body,omitempty"`
 	BodySize int    `json:"body_size"`
 	// Status is the HTTP status answered; 0 while the request is being
@@ -62,6 +63,9 @@ type Core struct {
 	Logger *slog.Logger
 	// Now is the emulator's clock; nil means time.Now.
 	Now func() time.Time
+	// SecretBody reports whether the body of a request to path holds a
+	// secret (a password), so that Requests does not keep it.
+	SecretBody func(path string) bool
 
 	http httpd.Server
 
@@ -212,7 +216,7 @@ func (c *Core) Begin(w *httpd.Response, r *httpd.Request) *Exchange {
 		Header: maskedHeader(r.Header), BodySize: len(r.Body)}
 	switch httpd.MediaType(r.Header.Get("Content-Type")) {
 	case "application/json", "application/x-www-form-urlencoded", "text/plain":
-		if len(r.Body) <= maxLoggedBody {
+		if len(r.Body) <= maxLoggedBody && (c.SecretBody == nil || !c.SecretBody(r.Path)) {
 			logged.Body = string(r.Body)
 		}
 	}
@@ -273,11 +277,11 @@ func (ex *Exchange) Reply(status int, body []byte, reason string) {
 		h.Set("Content-Type", "application/json; charset=utf-8")
 	}
 	if ex.Fault.Mode == ModeResetAfterAccept && status >= 200 && status < 300 {
-		ex.W.Drop(true)
 		if reason == "" {
 			reason = "accepted"
 		}
 		ex.finish(0, reason+"; connection reset instead of the answer")
+		ex.W.Drop(true)
 		return
 	}
 	// Recorded first, so that a client holding the answer finds it in

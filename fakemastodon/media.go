@@ -37,28 +37,6 @@ const (
 	msgDescription = "Validation failed: Description is too long (maximum is %d characters)"
 )
 
-// sniff returns the media type the bytes are, by their signature, or "".
-func sniff(b []byte) string {
-	switch {
-	case bytes.HasPrefix(b, []byte("\xff\xd8\xff")):
-		return "image/jpeg"
-	case bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")):
-		return "image/png"
-	case bytes.HasPrefix(b, []byte("GIF87a")), bytes.HasPrefix(b, []byte("GIF89a")):
-		return "image/gif"
-	case len(b) >= 12 && string(b[:4]) == "RIFF" && string(b[8:12]) == "WEBP":
-		return "image/webp"
-	case len(b) >= 12 && string(b[4:8]) == "ftyp":
-		switch string(b[8:12]) {
-		case "avif", "avis":
-			return "image/avif"
-		case "heic", "heix", "mif1", "msf1":
-			return "image/heic"
-		}
-	}
-	return ""
-}
-
 // postMedia serves POST /api/v2/media (docs.joinmastodon.org/methods/media/#v2):
 // multipart/form-data with file ("The file to be attached, encoded using
 // multipart form data. The file must have a MIME type.") and description
@@ -104,7 +82,7 @@ func (s *Server) postMedia(ex *emulator.Exchange) {
 		s.fail(ex, 422, fmt.Sprintf(msgFileSize, s.ImageSizeLimit>>20), fmt.Sprintf("%d bytes over the image_size_limit of %d", len(file.Body), s.ImageSizeLimit))
 		return
 	}
-	mimeType := sniff(file.Body)
+	mimeType := emulator.SniffImage(file.Body)
 	if !slices.Contains(s.SupportedMIMETypes, mimeType) {
 		s.fail(ex, 422, msgFileType, fmt.Sprintf("the bytes are %q, not one of %v (sent as %s)", mimeType, s.SupportedMIMETypes, file.ContentType))
 		return
