@@ -2,8 +2,12 @@ package fakebsky
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/json"
+	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/rivo/uniseg"
@@ -94,6 +98,37 @@ func FuzzFacets(f *testing.F) {
 		}
 		if !validURI(uri) || !linkText(covered, uri) {
 			t.Errorf("accepted link %q over %q", uri, covered)
+		}
+	})
+}
+
+// FuzzVerifyJWT reads any bearer token: nothing panics, and only a token
+// the server signed, unexpired and of the right kind, passes.
+func FuzzVerifyJWT(f *testing.F) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	now := time.Unix(1_800_000_000, 0)
+	good := signJWT(key, typAccess, claims{Scope: scopeAppPass, Aud: "did:web:localhost", Sub: DemoAccount.DID, Iat: now.Unix(), Exp: now.Unix() + 60})
+	f.Add(good)
+	f.Add(signJWT(key, typRefresh, claims{Scope: scopeRefresh, Aud: "did:web:localhost", Sub: DemoAccount.DID, Jti: "x", Iat: now.Unix(), Exp: now.Unix() + 60}))
+	f.Add("a.b.c")
+	f.Add("eyJhbGciOiJub25lIn0.e30.")
+	f.Fuzz(func(t *testing.T, token string) {
+		c, terr := verifyJWT(key, token, typAccess, "did:web:localhost", accessScopes, now)
+		if terr != nil {
+			return
+		}
+		if token != good && signJWT(key, typAccess, c) != token {
+			// Another encoding of the same claims would need the key to
+			// sign it; any other accepted token is a forgery.
+			parts := strings.Split(token, ".")
+			mac := hmac.New(sha256.New, key)
+			mac.Write([]byte(parts[0] + "." + parts[1]))
+			if sig, err := b64.DecodeString(parts[2]); err != nil || !hmac.Equal(sig, mac.Sum(nil)) {
+				t.Errorf("accepted a token not signed with the key: %q", token)
+			}
+		}
+		if c.Exp <= now.Unix() || c.Sub == "" {
+			t.Errorf("accepted claims %+v", c)
 		}
 	})
 }
