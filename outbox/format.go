@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -95,7 +96,8 @@ func encode(r record) ([]byte, error) {
 }
 
 // decode parses a message file. Every failure wraps errCorrupt and says
-// what was wrong.
+// what was wrong, without quoting the file: a file in the spool may hold
+// anything, and the error goes to the log.
 func decode(data []byte) (record, error) {
 	header, body, ok := bytes.Cut(data[:min(len(data), maxHeader)], []byte("\n"))
 	if !ok {
@@ -104,21 +106,21 @@ func decode(data []byte) (record, error) {
 	body = data[len(header)+1:]
 	fields := bytes.Split(header, []byte(" "))
 	if len(fields) != 4 || string(fields[0]) != magic {
-		return record{}, corrupt("header %q is not %q", header, magic+" "+version+" <length> <crc>")
+		return record{}, corrupt("the first line is not %q", magic+" "+version+" <length> <crc>")
 	}
 	if string(fields[1]) != version {
-		return record{}, corrupt("format version %q is not %q; it was written by another pitweet version", fields[1], version)
+		return record{}, corrupt("the format version is not %s; it was written by another pitweet version", version)
 	}
 	n, err := strconv.Atoi(string(fields[2]))
 	if err != nil || n < 0 || n > maxBody || string(fields[2]) != strconv.Itoa(n) {
-		return record{}, corrupt("bad length %q in header", fields[2])
+		return record{}, corrupt("bad length in header")
 	}
 	if len(fields[3]) != 8 {
-		return record{}, corrupt("bad crc %q in header", fields[3])
+		return record{}, corrupt("bad crc in header")
 	}
 	want, err := strconv.ParseUint(string(fields[3]), 16, 32)
 	if err != nil || string(fields[3]) != fmt.Sprintf("%08x", want) {
-		return record{}, corrupt("bad crc %q in header", fields[3])
+		return record{}, corrupt("bad crc in header")
 	}
 	if len(body) != n {
 		return record{}, corrupt("body is %d bytes, header says %d", len(body), n)
@@ -130,7 +132,10 @@ func decode(data []byte) (record, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r); err != nil {
-		return record{}, corrupt("body: %v", err)
+		if strings.HasPrefix(err.Error(), "json: unknown field") {
+			return record{}, corrupt("the body has a field this version does not know; it was written by a newer pitweet")
+		}
+		return record{}, corrupt("the body is not a message record")
 	}
 	if rest := bytes.TrimSpace(body[dec.InputOffset():]); len(rest) > 0 {
 		return record{}, corrupt("body has %d bytes after the JSON object", len(rest))
@@ -145,10 +150,11 @@ func corrupt(format string, a ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{errCorrupt}, a...)...)
 }
 
-// validate checks what every stored record must satisfy.
+// validate checks what every stored record must satisfy. Its errors quote
+// no text of the record.
 func (r record) validate() error {
 	if !validID(r.ID) {
-		return fmt.Errorf("outbox: message id %q is not 20 decimal digits", r.ID)
+		return errors.New("outbox: the message id is not 20 decimal digits")
 	}
 	if r.Attempts < 0 {
 		return fmt.Errorf("outbox: message %s has %d attempts", r.ID, r.Attempts)

@@ -88,7 +88,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"empty", "", "no header"},
 		{"no newline", "pitweet-outbox v1 85 eb4df3a3", "no header"},
 		{"other magic", strings.Replace(good, "pitweet-outbox", "pitweet-inbox!", 1), "is not"},
-		{"future version", strings.Replace(good, " v1 ", " v2 ", 1), `"v2"`},
+		{"future version", strings.Replace(good, " v1 ", " v2 ", 1), "another pitweet version"},
 		{"extra header field", strings.Replace(good, " "+n+" ", " "+n+" 0 ", 1), "is not"},
 		{"signed length", strings.Replace(good, " "+n+" ", " +"+n+" ", 1), "bad length"},
 		{"padded length", strings.Replace(good, " "+n+" ", " 0"+n+" ", 1), "bad length"},
@@ -98,13 +98,14 @@ func TestDecodeRejects(t *testing.T) {
 		{"truncated", good[:len(good)-1], "body is " + fmt.Sprint(len(body)-1)},
 		{"trailing byte", good + "\n", "body is " + fmt.Sprint(len(body)+1)},
 		{"changed byte", strings.Replace(good, `"hi"`, `"ho"`, 1), "crc is"},
-		{"unknown field", withBody(`{"id":"00000000000000000001","text":"hi","extra":1}`), "unknown field"},
+		{"unknown field", withBody(`{"id":"00000000000000000001","text":"hi","extra":1}`), "a field this version does not know"},
 		{"two objects", withBody(`{"id":"00000000000000000001"} {}`), "after the JSON object"},
 		{"closing brace after", withBody(`{"id":"00000000000000000001"}}`), "after the JSON object"},
 		{"bad id", withBody(`{"id":"1","text":"hi"}`), "20 decimal digits"},
 		{"id over int64", withBody(`{"id":"99999999999999999999","text":"hi"}`), "20 decimal digits"},
 		{"negative attempts", withBody(`{"id":"00000000000000000001","attempts":-1}`), "-1 attempts"},
-		{"not json", withBody(`hello`), "body:"},
+		{"not json", withBody(`hello`), "not a message record"},
+		{"text in the header", "api_key=secret\n", "is not"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -114,6 +115,10 @@ func TestDecodeRejects(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.says) {
 				t.Fatalf("decode error %q does not say %q", err, tt.says)
+			}
+			// The error goes to the log: it never quotes the file.
+			if strings.Contains(err.Error(), "secret") || strings.Contains(err.Error(), `"hi"`) {
+				t.Fatalf("decode error %q quotes the file", err)
 			}
 		})
 	}

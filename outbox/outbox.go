@@ -12,6 +12,18 @@
 // interrupted writes, moves any file that fails its checksum to corrupt/
 // (logged, never silently dropped, never fatal) and loads every queued
 // message in the order it was made.
+//
+// Nothing found in the spool is trusted (see package statedir): a link,
+// FIFO, device, hard-linked or oversized file under a message's name is
+// moved to corrupt/ unread, a link or non-directory in place of dead/ or
+// corrupt/ is moved aside unfollowed, and a file or directory the process
+// may not read (one left by root) is skipped or moved aside with a log line
+// that says how to get it back. The spool itself is locked with flock on
+// the directory, so there is no lock file to plant.
+//
+// Names that begin with a dot are not messages: the outbox removes its own
+// leftovers (.tmp-*) and leaves the rest alone, so other parts of pitweet
+// may keep small files of their own beside the queue.
 package outbox
 
 import (
@@ -26,6 +38,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"pitweet/statedir"
 )
 
 // Message is one post waiting in the outbox.
@@ -56,10 +70,13 @@ type Dead struct {
 const (
 	deadDir    = "dead"
 	corruptDir = "corrupt"
-	lockName   = ".lock"
-	tmpPrefix  = ".tmp-"
+	tmpPrefix  = statedir.TempPrefix
 	msgSuffix  = ".msg"
 )
+
+// maxFile bounds a message file: the header and the largest body. A file
+// under a message's name that is larger is not read.
+const maxFile = int64(maxHeader + maxBody)
 
 var (
 	// ErrNotFound is returned for an id that is not pending.
@@ -75,14 +92,15 @@ type Outbox struct {
 	log *slog.Logger
 	now func() time.Time // seam for tests
 
-	mu      sync.Mutex
-	pending []Message // sorted by ID
-	lastID  int64     // highest id made or seen; the next is larger
-	dirF    *os.File  // the spool directory, kept open for fsync
-	deadF   *os.File  // dead/
-	unlock  func() error
-	closed  bool
-	syncs   atomic.Int64 // fsync calls made, for the benchmark
+	mu           sync.Mutex
+	pending      []Message // sorted by ID
+	lastID       int64     // highest id made or seen; the next is larger
+	spool        *statedir.Dir
+	dead         *statedir.Dir   // dead/
+	corrupt      *statedir.Dir   // corrupt/
+	unreadLogged map[string]bool // unreadable dead letters already logged
+	closed       bool
+	syncs        atomic.Int64 // fsync calls made, for the benchmark
 }
 
 // Open opens the spool in dir, creating it (mode 0700) if needed, and
@@ -94,16 +112,8 @@ func Open(dir string, log *slog.Logger) (*Outbox, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	o := &Outbox{dir: dir, log: log, now: time.Now}
-	if err := o.makeDirs(); err != nil {
-		return nil, err
-	}
-	unlock, err := lockDir(filepath.Join(dir, lockName))
-	if err != nil {
-		return nil, err
-	}
-	o.unlock = unlock
-	if err := o.openDirs(); err != nil {
+	o := &Outbox{dir: dir, log: log, now: time.Now, unreadLogged: map[string]bool{}}
+	if err := o.openSpool(); err != nil {
 		o.Close()
 		return nil, err
 	}
@@ -114,54 +124,107 @@ func Open(dir string, log *slog.Logger) (*Outbox, error) {
 	return o, nil
 }
 
-// makeDirs creates the spool and its sub-directories, fsyncing each parent
-// whose entries changed.
-func (o *Outbox) makeDirs() error {
-	for _, d := range []string{o.dir, filepath.Join(o.dir, deadDir), filepath.Join(o.dir, corruptDir)} {
-		if _, err := os.Stat(d); err == nil {
-			continue
-		}
-		if err := os.MkdirAll(d, 0o700); err != nil {
+// openSpool creates the spool if it is missing, opens and locks it, and
+// opens (making them if needed) its sub-directories.
+func (o *Outbox) openSpool() error {
+	if _, err := os.Stat(o.dir); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(o.dir, 0o700); err != nil {
 			return fmt.Errorf("outbox: create spool directory: %w; check the state directory exists and is writable", err)
 		}
-		if err := o.syncPath(filepath.Dir(d)); err != nil {
+		if err := syncPath(filepath.Dir(o.dir)); err != nil {
 			return err
 		}
 	}
-	return nil
-}
-
-func (o *Outbox) openDirs() error {
 	var err error
-	if o.dirF, err = os.Open(o.dir); err != nil {
+	if o.spool, err = statedir.Open(o.dir); err != nil {
 		return fmt.Errorf("outbox: open spool directory: %w", err)
 	}
-	if o.deadF, err = os.Open(filepath.Join(o.dir, deadDir)); err != nil {
-		return fmt.Errorf("outbox: open dead-letter directory: %w", err)
+	if err := o.spool.TryLock(); err != nil {
+		if errors.Is(err, statedir.ErrLocked) {
+			return fmt.Errorf("outbox: %s is locked by another process; stop the other pitweet (systemctl stop pitweet) or use another state directory", o.dir)
+		}
+		return fmt.Errorf("outbox: %w", err)
 	}
-	return nil
+	if o.corrupt, err = o.subDir(corruptDir); err != nil {
+		return err
+	}
+	o.dead, err = o.subDir(deadDir)
+	return err
+}
+
+// subDir opens the spool's sub-directory name, making it if it is missing.
+// Whatever stands in its way (a link, a file, a directory this process may
+// not read) is moved aside, not followed or removed, and logged.
+func (o *Outbox) subDir(name string) (*statedir.Dir, error) {
+	for try := 0; ; try++ {
+		fi, err := o.spool.Lstat(name)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			if err := o.spool.Mkdir(name, 0o700); err != nil {
+				return nil, fmt.Errorf("outbox: create %s: %w; check the state directory is writable", o.spool.Join(name), err)
+			}
+			if err := o.sync(o.spool); err != nil {
+				return nil, err
+			}
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("outbox: %w", err)
+		}
+		d, err := o.spool.Sub(name)
+		if err == nil {
+			return d, nil
+		}
+		denied := errors.Is(err, fs.ErrPermission)
+		if try > 0 || !denied && !errors.Is(err, statedir.ErrUnsafe) {
+			return nil, fmt.Errorf("outbox: open %s: %w", o.spool.Join(name), err)
+		}
+		aside := fmt.Sprintf("%s.moved-%d", name, o.now().UnixNano())
+		if err := o.spool.Rename(name, aside); err != nil {
+			return nil, fmt.Errorf("outbox: move %s aside: %w; remove it", o.spool.Join(name), err)
+		}
+		if err := o.sync(o.spool); err != nil {
+			return nil, err
+		}
+		if denied {
+			o.log.Error("outbox: cannot read a spool directory (it was probably made by root, with sudo pitweet run); moved it aside with what it holds and made a new one; to keep its files, chown them to this user and move them back",
+				"dir", o.spool.Join(name), "to", o.spool.Join(aside), "uid", os.Geteuid())
+		} else {
+			o.log.Error("outbox: a spool directory was "+kindOf(fi)+"; moved it aside unfollowed and made a new one; look at it and remove it",
+				"dir", o.spool.Join(name), "to", o.spool.Join(aside), "err", err)
+		}
+	}
+}
+
+// kindOf names a directory entry that should have been a directory.
+func kindOf(fi fs.FileInfo) string {
+	switch m := fi.Mode(); {
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	case m.IsRegular():
+		return "a file"
+	case m.IsDir():
+		return "a directory that changed while it was opened"
+	}
+	return "not a directory"
 }
 
 // recover brings the spool to a clean state after whatever stopped the last
 // process, and loads the queue.
 func (o *Outbox) recover() error {
-	removed, err := o.removeTemps(o.dir, o.dirF)
+	removed := o.removeTemps(o.spool, "")
+	removed += o.removeTemps(o.dead, deadDir+"/")
+	dead, quarantined, _, err := o.loadDir(o.dead, deadDir+"/")
 	if err != nil {
 		return err
 	}
-	deadRemoved, err := o.removeTemps(filepath.Join(o.dir, deadDir), o.deadF)
-	if err != nil {
-		return err
-	}
-	dead, quarantined, err := o.loadDir(filepath.Join(o.dir, deadDir), o.deadF)
-	if err != nil {
-		return err
-	}
-	pending, q, err := o.loadDir(o.dir, o.dirF)
+	pending, q, unreadable, err := o.loadDir(o.spool, "")
 	if err != nil {
 		return err
 	}
 	quarantined += q
+	for _, id := range unreadable {
+		o.seeID(id)
+	}
 	deadIDs := make(map[string]bool, len(dead))
 	for _, r := range dead {
 		deadIDs[r.ID] = true
@@ -173,7 +236,7 @@ func (o *Outbox) recover() error {
 	for _, r := range pending {
 		o.seeID(r.ID)
 		if deadIDs[r.ID] {
-			if err := os.Remove(filepath.Join(o.dir, r.ID+msgSuffix)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if err := o.spool.Remove(r.ID + msgSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("outbox: finish moving %s to dead letters: %w", r.ID, err)
 			}
 			finishedDead++
@@ -182,7 +245,7 @@ func (o *Outbox) recover() error {
 		o.pending = append(o.pending, r.message())
 	}
 	if finishedDead > 0 {
-		if err := o.sync(o.dirF); err != nil {
+		if err := o.sync(o.spool); err != nil {
 			return err
 		}
 	}
@@ -190,105 +253,140 @@ func (o *Outbox) recover() error {
 		return err
 	}
 	o.log.Info("outbox: recovered",
-		"dir", o.dir, "pending", len(o.pending), "dead", len(dead),
-		"removed_temp", removed+deadRemoved, "quarantined", quarantined, "finished_dead", finishedDead)
+		"dir", o.dir, "pending", len(o.pending), "dead", len(dead), "unreadable", len(unreadable),
+		"removed_temp", removed, "quarantined", quarantined, "finished_dead", finishedDead)
 	return nil
 }
 
-// removeTemps deletes the temporary files that interrupted writes left.
-func (o *Outbox) removeTemps(dir string, df *os.File) (int, error) {
-	entries, err := os.ReadDir(dir)
+// removeTemps deletes the temporary files that interrupted writes left in
+// d (prefix is d's path in the spool, for messages). One that cannot be
+// removed is logged and left.
+func (o *Outbox) removeTemps(d *statedir.Dir, prefix string) int {
+	entries, err := d.Entries()
 	if err != nil {
-		return 0, fmt.Errorf("outbox: read %s: %w", dir, err)
+		o.log.Error("outbox: cannot list a spool directory to clean it", "err", err)
+		return 0
 	}
 	n := 0
 	for _, e := range entries {
 		if !strings.HasPrefix(e.Name(), tmpPrefix) {
 			continue
 		}
-		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
-			return n, fmt.Errorf("outbox: remove leftover %s: %w", e.Name(), err)
+		if err := d.Remove(e.Name()); err != nil {
+			o.log.Error("outbox: cannot remove the leftover of an interrupted write; remove it", "file", d.Join(e.Name()), "err", err)
+			continue
 		}
-		o.log.Info("outbox: removed leftover of an interrupted write", "file", filepath.Join(dir, e.Name()))
+		o.log.Info("outbox: removed leftover of an interrupted write", "file", d.Join(e.Name()))
 		n++
 	}
 	if n > 0 {
-		return n, o.sync(df)
+		if err := o.sync(d); err != nil {
+			o.log.Error("outbox: fsync after removing leftovers", "err", err)
+		}
 	}
-	return n, nil
+	return n
 }
 
-// loadDir reads every message file in dir in id order. Files that fail
-// their checks are moved to corrupt/ and counted.
-func (o *Outbox) loadDir(dir string, df *os.File) ([]record, int, error) {
-	entries, err := os.ReadDir(dir) // sorted by name, so by id
+// loadDir reads every message file in d (prefix is d's path in the spool)
+// in id order. Files that fail their checks are moved to corrupt/ unread or
+// after a failed decode, and counted; files this process may not read are
+// skipped with a log line, and their ids returned.
+func (o *Outbox) loadDir(d *statedir.Dir, prefix string) (recs []record, quarantined int, unreadable []string, err error) {
+	entries, err := d.Entries()
 	if err != nil {
-		return nil, 0, fmt.Errorf("outbox: read %s: %w", dir, err)
+		return nil, 0, nil, fmt.Errorf("outbox: %w", err)
 	}
-	var recs []record
-	quarantined := 0
 	for _, e := range entries {
 		name := e.Name()
-		if e.IsDir() || name == lockName {
+		if strings.HasPrefix(name, ".") {
 			continue
 		}
 		id, ok := strings.CutSuffix(name, msgSuffix)
 		if !ok || !validID(id) {
-			o.log.Warn("outbox: ignoring a file that is not a message; remove it", "file", filepath.Join(dir, name))
+			if !e.IsDir() {
+				o.log.Warn("outbox: ignoring a file that is not a message; remove it", "file", d.Join(name))
+			}
 			continue
 		}
-		path := filepath.Join(dir, name)
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return nil, 0, fmt.Errorf("outbox: read %s: %w", path, err)
-		}
-		r, err := decode(data)
-		if err == nil && r.ID != id {
-			err = corrupt("file %s holds message %s", name, r.ID)
-		}
-		if err != nil {
-			if qerr := o.quarantine(dir, name, err); qerr != nil {
-				return nil, 0, qerr
+		r, err := o.read(d, name)
+		switch {
+		case err == nil:
+			recs = append(recs, r)
+		case errors.Is(err, statedir.ErrUnsafe), errors.Is(err, errCorrupt):
+			if err := o.quarantine(prefix, name, err); err != nil {
+				return nil, 0, nil, err
 			}
 			quarantined++
-			continue
+		case errors.Is(err, fs.ErrNotExist):
+			// Gone since the listing: nothing to load.
+		default:
+			o.unreadable(d, name, err)
+			unreadable = append(unreadable, id)
 		}
-		recs = append(recs, r)
 	}
 	if quarantined > 0 {
-		if err := o.sync(df); err != nil {
-			return nil, 0, err
+		if err := o.sync(d); err != nil {
+			return nil, 0, nil, err
 		}
 	}
-	return recs, quarantined, nil
+	return recs, quarantined, unreadable, nil
 }
 
-// quarantine moves a damaged file to corrupt/ and says so in the log.
-func (o *Outbox) quarantine(dir, name string, why error) error {
-	cdir := filepath.Join(o.dir, corruptDir)
-	dst := filepath.Join(cdir, name)
-	for i := 2; ; i++ {
-		if _, err := os.Lstat(dst); errors.Is(err, fs.ErrNotExist) {
-			break
-		}
-		dst = filepath.Join(cdir, fmt.Sprintf("%s.%d", name, i))
+// read reads and decodes the message file name in d.
+func (o *Outbox) read(d *statedir.Dir, name string) (record, error) {
+	data, err := d.ReadFile(name, maxFile)
+	if err != nil {
+		return record{}, err
 	}
-	if err := os.Rename(filepath.Join(dir, name), dst); err != nil {
-		return fmt.Errorf("outbox: move damaged %s to %s: %w", name, cdir, err)
+	r, err := decode(data)
+	if err == nil && r.ID+msgSuffix != name {
+		err = corrupt("file %s holds message %s", name, r.ID)
 	}
-	if err := o.syncPath(cdir); err != nil {
+	return r, err
+}
+
+// unreadable logs a message file this process may not read. It stays
+// where it is: once its owner or mode is fixed, the next start loads it.
+func (o *Outbox) unreadable(d *statedir.Dir, name string, err error) {
+	o.log.Error("outbox: cannot read a message file; it stays where it is, unsent (was pitweet run as another user, with sudo?); chown it to this user and restart pitweet",
+		"file", d.Join(name), "uid", os.Geteuid(), "err", err)
+}
+
+// quarantine moves the damaged or untrusted file prefix+name to corrupt/,
+// without following it, and says so in the log. The caller fsyncs the
+// directory it was in.
+func (o *Outbox) quarantine(prefix, name string, why error) error {
+	entries, err := o.corrupt.Entries()
+	if err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	taken := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		taken[e.Name()] = true
+	}
+	dst := name
+	for i := 2; taken[dst]; i++ {
+		dst = fmt.Sprintf("%s.%d", name, i)
+	}
+	if err := o.spool.Rename(prefix+name, corruptDir+"/"+dst); err != nil {
+		return fmt.Errorf("outbox: move damaged %s to %s: %w", name, o.corrupt.Path(), err)
+	}
+	if err := o.sync(o.corrupt); err != nil {
 		return err
 	}
-	o.log.Error("outbox: moved a damaged message file aside; its message will not be sent",
-		"file", filepath.Join(dir, name), "to", dst, "err", why)
+	msg := "outbox: moved a damaged message file aside; its message will not be sent"
+	if errors.Is(why, statedir.ErrUnsafe) {
+		msg = "outbox: moved a file that cannot be a message aside, unread and unfollowed; remove it"
+	}
+	o.log.Error(msg, "file", o.spool.Join(prefix+name), "to", o.corrupt.Join(dst), "err", why)
 	return nil
 }
 
 // seeCorruptIDs keeps new ids clear of the names of quarantined files.
 func (o *Outbox) seeCorruptIDs() error {
-	entries, err := os.ReadDir(filepath.Join(o.dir, corruptDir))
+	entries, err := o.corrupt.Entries()
 	if err != nil {
-		return fmt.Errorf("outbox: read %s: %w", corruptDir, err)
+		return fmt.Errorf("outbox: %w", err)
 	}
 	for _, e := range entries {
 		id, _, _ := strings.Cut(e.Name(), ".")
@@ -333,7 +431,7 @@ func (o *Outbox) Put(m Message) (Message, error) {
 		m.Created = now
 	}
 	m = normalise(m)
-	if err := o.writeFile(o.dir, o.dirF, recordOf(m)); err != nil {
+	if err := o.writeFile(o.spool, recordOf(m)); err != nil {
 		return Message{}, err
 	}
 	o.pending = append(o.pending, m)
@@ -378,13 +476,13 @@ func (o *Outbox) Done(id string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.Remove(filepath.Join(o.dir, id+msgSuffix)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := o.spool.Remove(id + msgSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("outbox: remove delivered message %s: %w", id, err)
 	}
 	// The file is gone from the directory now, whether or not the fsync
 	// below succeeds, so it is gone from the queue too.
 	o.pending = slices.Delete(o.pending, i, i+1)
-	return o.sync(o.dirF)
+	return o.sync(o.spool)
 }
 
 // Attempt records an attempt to send message id: Attempts goes up by one
@@ -426,7 +524,7 @@ func (o *Outbox) update(id string, change func(*Message)) (Message, error) {
 	m := o.pending[i]
 	change(&m)
 	m = normalise(m)
-	if err := o.writeFile(o.dir, o.dirF, recordOf(m)); err != nil {
+	if err := o.writeFile(o.spool, recordOf(m)); err != nil {
 		return Message{}, err
 	}
 	o.pending[i] = m
@@ -448,46 +546,58 @@ func (o *Outbox) Dead(id, reason string) error {
 	r.DeadAt = o.now().Round(0)
 	// The dead copy is made durable before the queued one goes; Open
 	// finishes the move if a crash falls between the two.
-	if err := o.writeFile(filepath.Join(o.dir, deadDir), o.deadF, r); err != nil {
+	if err := o.writeFile(o.dead, r); err != nil {
 		return err
 	}
-	if err := os.Remove(filepath.Join(o.dir, id+msgSuffix)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := o.spool.Remove(id + msgSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("outbox: remove dead message %s from the queue: %w", id, err)
 	}
 	o.pending = slices.Delete(o.pending, i, i+1)
 	o.log.Warn("outbox: message moved to dead letters", "id", id, "source", r.Source, "reason", reason)
-	return o.sync(o.dirF)
+	return o.sync(o.spool)
 }
 
 // DeadLetters lists the messages in the dead-letter folder, oldest first.
-// A dead letter that no longer reads back is logged and left out.
+// A dead letter that no longer reads back is moved to corrupt/ (logged);
+// one this process may not read is logged once and left out.
 func (o *Outbox) DeadLetters() ([]Dead, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed {
 		return nil, ErrClosed
 	}
-	dir := filepath.Join(o.dir, deadDir)
-	entries, err := os.ReadDir(dir)
+	entries, err := o.dead.Entries()
 	if err != nil {
 		return nil, fmt.Errorf("outbox: read dead letters: %w", err)
 	}
 	var out []Dead
+	quarantined := 0
 	for _, e := range entries {
 		id, ok := strings.CutSuffix(e.Name(), msgSuffix)
 		if !ok || !validID(id) {
 			continue
 		}
-		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			return nil, fmt.Errorf("outbox: read dead letter %s: %w", id, err)
+		r, err := o.read(o.dead, e.Name())
+		switch {
+		case err == nil:
+			out = append(out, Dead{Message: r.message(), Reason: r.DeadReason, At: r.DeadAt})
+		case errors.Is(err, statedir.ErrUnsafe), errors.Is(err, errCorrupt):
+			if err := o.quarantine(deadDir+"/", e.Name(), err); err != nil {
+				return nil, err
+			}
+			quarantined++
+		case errors.Is(err, fs.ErrNotExist):
+		default:
+			if !o.unreadLogged[e.Name()] {
+				o.unreadLogged[e.Name()] = true
+				o.unreadable(o.dead, e.Name(), err)
+			}
 		}
-		r, err := decode(data)
-		if err != nil {
-			o.log.Error("outbox: skipping a damaged dead letter", "file", filepath.Join(dir, e.Name()), "err", err)
-			continue
+	}
+	if quarantined > 0 {
+		if err := o.sync(o.dead); err != nil {
+			return nil, err
 		}
-		out = append(out, Dead{Message: r.message(), Reason: r.DeadReason, At: r.DeadAt})
 	}
 	return out, nil
 }
@@ -502,13 +612,11 @@ func (o *Outbox) Close() error {
 	}
 	o.closed = true
 	var errs []error
-	for _, f := range []*os.File{o.dirF, o.deadF} {
-		if f != nil {
-			errs = append(errs, f.Close())
+	// The spool last: closing it releases the lock.
+	for _, d := range []*statedir.Dir{o.dead, o.corrupt, o.spool} {
+		if d != nil {
+			errs = append(errs, d.Close())
 		}
-	}
-	if o.unlock != nil {
-		errs = append(errs, o.unlock())
 	}
 	return errors.Join(errs...)
 }
@@ -536,22 +644,21 @@ func normalise(m Message) Message {
 	return m
 }
 
-// writeFile stores r as dir/<id>.msg: write a temporary file in dir, fsync
-// it, rename it over the final name, fsync dir. A crash at any point leaves
+// writeFile stores r as <id>.msg in d: write a temporary file in d, fsync
+// it, rename it over the final name, fsync d. A crash at any point leaves
 // either the old file or the new one under the final name, never a part.
-func (o *Outbox) writeFile(dir string, df *os.File, r record) error {
+func (o *Outbox) writeFile(d *statedir.Dir, r record) error {
 	data, err := encode(r)
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, tmpPrefix+r.ID+"-*")
+	f, tmp, err := d.CreateTemp(r.ID+"-", 0o600)
 	if err != nil {
 		return fmt.Errorf("outbox: create message file: %w; check the state directory is writable and not full", err)
 	}
-	tmp := f.Name()
 	fail := func(step string, err error) error {
 		f.Close()
-		os.Remove(tmp)
+		d.Remove(tmp)
 		return fmt.Errorf("outbox: %s message %s: %w; check the state directory is writable and not full", step, r.ID, err)
 	}
 	if _, err := f.Write(data); err != nil {
@@ -564,29 +671,32 @@ func (o *Outbox) writeFile(dir string, df *os.File, r record) error {
 	if err := f.Close(); err != nil {
 		return fail("close", err)
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, r.ID+msgSuffix)); err != nil {
-		os.Remove(tmp)
+	if err := d.Rename(tmp, r.ID+msgSuffix); err != nil {
+		d.Remove(tmp)
 		return fmt.Errorf("outbox: rename message %s into place: %w", r.ID, err)
 	}
-	return o.sync(df)
+	return o.sync(d)
 }
 
-// sync fsyncs an open directory, making the names created, renamed or
-// removed in it durable.
-func (o *Outbox) sync(df *os.File) error {
+// sync fsyncs a directory of the spool, making the names created, renamed
+// or removed in it durable.
+func (o *Outbox) sync(d *statedir.Dir) error {
 	o.syncs.Add(1)
-	if err := df.Sync(); err != nil {
-		return fmt.Errorf("outbox: fsync %s: %w", df.Name(), err)
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("outbox: %w", err)
 	}
 	return nil
 }
 
-// syncPath fsyncs the directory at path.
-func (o *Outbox) syncPath(path string) error {
+// syncPath fsyncs the directory at path: the parent of a spool just made.
+func syncPath(path string) error {
 	df, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("outbox: open %s to fsync it: %w", path, err)
 	}
 	defer df.Close()
-	return o.sync(df)
+	if err := df.Sync(); err != nil {
+		return fmt.Errorf("outbox: fsync %s: %w", path, err)
+	}
+	return nil
 }
