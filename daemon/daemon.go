@@ -17,6 +17,7 @@ import (
 	"pitweet/oauth"
 	"pitweet/outbox"
 	"pitweet/sender"
+	"pitweet/statedir"
 )
 
 // Options is what Run needs besides the config file.
@@ -129,6 +130,11 @@ func (d *runner) run(ctx context.Context, cfg *Config) error {
 		return fmt.Errorf("%w (state directory %s; set state_dir in %s or $STATE_DIRECTORY)", err, cfg.StateDir, cfg.Path)
 	}
 	defer d.box.Close()
+	stateDir, err := statedir.Open(cfg.StateDir)
+	if err != nil {
+		return fmt.Errorf("daemon: %w (state directory; set state_dir in %s or $STATE_DIRECTORY)", err, cfg.Path)
+	}
+	defer stateDir.Close()
 
 	d.board = d.opts.Board
 	if d.board == nil {
@@ -143,6 +149,8 @@ func (d *runner) run(ctx context.Context, cfg *Config) error {
 	d.del = newDeliverer(d.box, client, d.st, d.log)
 	d.del.sent = d.ledSent
 	d.del.failed = d.ledFailed
+	d.del.clock = &clockStore{dir: stateDir, log: d.log}
+	d.del.restoreOffset()
 
 	hwCtx, stopHW := context.WithCancel(ctx)
 	defer stopHW()

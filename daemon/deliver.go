@@ -68,10 +68,11 @@ type deliverer struct {
 
 	backoff     time.Duration // the next transient wait; 0 before any failure
 	skewRetried string        // id of the message already retried after a clock correction
+	clock       *clockStore   // keeps the clock offset between runs; nil: not kept
 
 	mu        sync.Mutex
 	busySince time.Time     // start of the request in flight; zero when none
-	offset    time.Duration // server clock minus local clock, once measured
+	offset    time.Duration // server clock minus local clock, as last measured (clock.go)
 }
 
 // poster returns the X client; setPoster replaces it after a reload.
@@ -104,6 +105,46 @@ func (d *deliverer) clockOffset() time.Duration {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.offset
+}
+
+// setOffset makes offset the clock offset the X client signs with.
+func (d *deliverer) setOffset(offset time.Duration) {
+	d.mu.Lock()
+	d.offset = offset
+	d.x.SetClockOffset(offset)
+	d.mu.Unlock()
+	d.st.setOffset(offset)
+}
+
+// restoreOffset starts with the offset an earlier run kept, if any.
+func (d *deliverer) restoreOffset() {
+	if d.clock == nil {
+		return
+	}
+	if s, ok := d.clock.load(); ok {
+		d.setOffset(time.Duration(s.Offset))
+		d.log.Info("daemon: clock offset kept from the last run", "offset", time.Duration(s.Offset), "measured", s.Measured)
+	}
+}
+
+// observeDate checks the clock offset against the Date of an answer to a
+// request sent at sent and answered at received, and corrects it when
+// the answer shows it wrong (see clock.go). A 401 about the timestamp
+// corrects it whatever it was (force).
+func (d *deliverer) observeDate(date, sent, received time.Time, force bool) {
+	if date.IsZero() {
+		return
+	}
+	cur := d.clockOffset()
+	est, agrees := estimateOffset(date, sent, received, cur)
+	if agrees && !force {
+		return
+	}
+	d.setOffset(est)
+	d.log.Info("daemon: clock offset corrected from X's Date header", "offset", est.Round(time.Millisecond), "was", cur.Round(time.Millisecond))
+	if d.clock != nil {
+		d.clock.save(est, received)
+	}
 }
 
 func newDeliverer(box *outbox.Outbox, x poster, st *state, log *slog.Logger) *deliverer {
@@ -200,18 +241,24 @@ func (d *deliverer) deliverOnce(ctx context.Context) time.Duration {
 	d.setBusy(now)
 	tw, err := d.poster().Post(ctx, m.Text)
 	d.setBusy(time.Time{})
-	return d.settle(m, tried, tw, err)
+	return d.settle(m, tried, now, tw, err)
 }
 
-// settle decides what the answer to one attempt means for message m, which
-// had been tried tried times before it.
-func (d *deliverer) settle(m outbox.Message, tried int, tw *sender.Tweet, err error) time.Duration {
+// settle decides what the answer to one attempt, sent at sent, means for
+// message m, which had been tried tried times before it.
+func (d *deliverer) settle(m outbox.Message, tried int, sent time.Time, tw *sender.Tweet, err error) time.Duration {
 	now := d.now()
 	if err == nil {
+		d.observeDate(tw.Meta.Date, sent, now, false)
 		return d.delivered(m, tw.ID, now)
 	}
 	var apiErr *sender.APIError
-	if !errors.As(err, &apiErr) {
+	if errors.As(err, &apiErr) && apiErr.Kind != sender.KindClockSkew {
+		// Every answer carries X's clock: the 429 below is converted
+		// with the offset this very answer shows.
+		d.observeDate(apiErr.Meta.Date, sent, now, false)
+	}
+	if apiErr == nil {
 		if errors.Is(err, context.Canceled) {
 			// Shutting down mid-request: the outcome is unknown, the
 			// message stays queued and Attempts says it may have gone.
@@ -249,16 +296,9 @@ func (d *deliverer) settle(m outbox.Message, tried int, tw *sender.Tweet, err er
 	case sender.KindClockSkew:
 		if d.skewRetried != m.ID && !apiErr.Meta.Date.IsZero() {
 			d.skewRetried = m.ID
-			// The Date header was written after the request was signed, so
-			// now is the matching local time to within the round trip.
-			offset := apiErr.Meta.Date.Sub(now)
-			d.mu.Lock()
-			d.offset = offset
-			d.x.SetClockOffset(offset)
-			d.mu.Unlock()
-			d.st.setOffset(offset)
+			d.observeDate(apiErr.Meta.Date, sent, now, true)
 			d.log.Warn("daemon: X says our clock is off; correcting and retrying once",
-				"offset", offset.Round(time.Second), "id", m.ID)
+				"offset", d.clockOffset().Round(time.Second), "id", m.ID)
 			return 0
 		}
 		return d.dead(m, "X refused the request's timestamp even after correcting the clock offset", err, now)

@@ -17,6 +17,10 @@ type scriptedX struct {
 	answers []error // nil: accepted
 	posted  []string
 	offset  time.Duration
+	offsets int // SetClockOffset calls
+	// date, when set, is X's clock: every answer carries it, to the
+	// second, as its Date header.
+	date func() time.Time
 }
 
 func (x *scriptedX) Post(ctx context.Context, text string) (*sender.Tweet, error) {
@@ -26,13 +30,23 @@ func (x *scriptedX) Post(ctx context.Context, text string) (*sender.Tweet, error
 	}
 	err := x.answers[0]
 	x.answers = x.answers[1:]
+	var meta sender.Meta
+	if x.date != nil {
+		meta.Date = x.date().Truncate(time.Second)
+	}
+	var apiErr *sender.APIError
+	if errors.As(err, &apiErr) && x.date != nil {
+		e := *apiErr
+		e.Meta = meta
+		return nil, &e
+	}
 	if err != nil {
 		return nil, err
 	}
-	return &sender.Tweet{ID: fmt.Sprint(1000 + len(x.posted)), Text: text}, nil
+	return &sender.Tweet{ID: fmt.Sprint(1000 + len(x.posted)), Text: text, Meta: meta}, nil
 }
 
-func (x *scriptedX) SetClockOffset(d time.Duration) { x.offset = d }
+func (x *scriptedX) SetClockOffset(d time.Duration) { x.offset = d; x.offsets++ }
 
 var t0 = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
@@ -193,8 +207,10 @@ func TestDeliverClockSkew(t *testing.T) {
 	r := newDeliveryRig(t, skew, nil, skew, skew)
 	r.put(t, "first", time.Time{})
 	r.d.deliverOnce(context.Background())
-	if r.x.offset != 2*time.Hour {
-		t.Fatalf("clock offset set to %v, want 2h", r.x.offset)
+	// The Date header has one-second resolution: the offset is taken from
+	// the middle of its second.
+	if r.x.offset < 2*time.Hour || r.x.offset > 2*time.Hour+time.Second {
+		t.Fatalf("clock offset set to %v, want 2h to the second", r.x.offset)
 	}
 	r.d.deliverOnce(context.Background())
 	if r.box.Len() != 0 {
@@ -262,5 +278,72 @@ func TestDeliverWaitsForClock(t *testing.T) {
 	r.d.deliverOnce(context.Background())
 	if len(r.x.posted) != 1 {
 		t.Fatal("not posted once the clock was set")
+	}
+}
+
+// X's clock 250 s ahead is inside its ±5 min window, so no 401 ever says
+// so; a 429's reset is on X's clock. The answer's own Date corrects the
+// offset before the reset is converted, so a 2 s reset is a 2 s wait, not
+// four minutes.
+func TestDeliverRateLimitResetOnXClock(t *testing.T) {
+	r := newDeliveryRig(t)
+	ahead := 250 * time.Second
+	r.x.date = func() time.Time { return r.now.Add(ahead) }
+	r.x.answers = []error{&sender.APIError{Kind: sender.KindRateLimited, Status: 429, RetryAt: t0.Add(ahead + 2*time.Second)}, nil}
+	r.put(t, "hello", time.Time{})
+	wait := r.d.deliverOnce(context.Background())
+	if wait < time.Second || wait > 3*time.Second {
+		t.Fatalf("wait after a 429 with a reset 2 s away on X's clock = %v, want about 2s", wait)
+	}
+	if off := r.d.clockOffset(); off < ahead || off > ahead+time.Second {
+		t.Fatalf("clock offset %v, want %v to the second", off, ahead)
+	}
+	if st := r.d.st.snapshot(r.now, r.box); time.Duration(st.Clock.Offset) != r.d.clockOffset() {
+		t.Fatalf("status offset %v, want %v", st.Clock.Offset, r.d.clockOffset())
+	}
+}
+
+// Answers keep the offset current without jittering it: Date's rounding
+// and the round trip move nothing; a real change of a few seconds does.
+func TestDeliverClockOffsetFollowsDateHeaders(t *testing.T) {
+	var answers []error
+	for range 40 {
+		answers = append(answers, nil)
+	}
+	r := newDeliveryRig(t, answers...)
+	ahead := 250*time.Second + 300*time.Millisecond
+	r.x.date = func() time.Time { return r.now.Add(ahead) }
+	post := func() {
+		t.Helper()
+		r.put(t, fmt.Sprint("post ", len(r.x.posted)), time.Time{})
+		if wait := r.d.deliverOnce(context.Background()); wait != 0 {
+			t.Fatalf("post %d: wait %v, want 0", len(r.x.posted), wait)
+		}
+	}
+	post()
+	if r.x.offsets != 1 {
+		t.Fatalf("%d offset changes after the first answer, want 1", r.x.offsets)
+	}
+	first := r.d.clockOffset()
+	if d := first - ahead; d < -time.Second || d > time.Second {
+		t.Fatalf("offset %v, want %v to the second", first, ahead)
+	}
+	// Twenty answers over the next eight seconds, each Date rounded down
+	// to its second: the offset stays.
+	for range 20 {
+		r.now = r.now.Add(400 * time.Millisecond)
+		post()
+	}
+	if r.x.offsets != 1 || r.d.clockOffset() != first {
+		t.Fatalf("offset changed %d times (now %v) on answers that agree with it", r.x.offsets-1, r.d.clockOffset())
+	}
+	// NTP steps our clock back by 3 s: X's Date now disagrees by 3 s.
+	ahead += 3 * time.Second
+	post()
+	if r.x.offsets != 2 {
+		t.Fatalf("%d offset changes after a 3 s step, want 2", r.x.offsets)
+	}
+	if d := r.d.clockOffset() - ahead; d < -time.Second || d > time.Second {
+		t.Fatalf("offset %v after the step, want %v to the second", r.d.clockOffset(), ahead)
 	}
 }

@@ -69,7 +69,7 @@ type Failure struct {
 type Clock struct {
 	Now       time.Time `json:"now"`
 	Plausible bool      `json:"plausible"`
-	Offset    Duration  `json:"offset"` // X's clock minus ours, as measured after a skew complaint
+	Offset    Duration  `json:"offset"` // X's clock minus ours, from X's Date headers (kept across restarts)
 }
 
 // SensorState is the latest good reading of one sensor, and the last

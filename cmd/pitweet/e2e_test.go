@@ -74,6 +74,7 @@ type e2e struct {
 	socket string
 	ca     string
 	x      *fakex.Server
+	setupX func(*fakex.Server) // applied to every fakex before it starts; nil: none
 
 	cmd    *exec.Cmd
 	exited chan error
@@ -102,7 +103,14 @@ func (l *lockedBuffer) String() string {
 // daemon is not started yet.
 func newE2E(t testing.TB, addr, extra string) *e2e {
 	t.Helper()
-	e := &e2e{t: t, dir: t.TempDir(), log: &lockedBuffer{}}
+	return newE2EWith(t, addr, extra, nil)
+}
+
+// newE2EWith is newE2E with setupX applied to the fakex server before it
+// starts (to set its clock, for instance).
+func newE2EWith(t testing.TB, addr, extra string, setupX func(*fakex.Server)) *e2e {
+	t.Helper()
+	e := &e2e{t: t, dir: t.TempDir(), log: &lockedBuffer{}, setupX: setupX}
 	e.socket = filepath.Join(e.dir, daemon.SocketName)
 	e.ca = filepath.Join(e.dir, "ca.pem")
 	e.x = e.startX(addr)
@@ -130,6 +138,9 @@ func newE2E(t testing.TB, addr, extra string) *e2e {
 func (e *e2e) startX(addr string) *fakex.Server {
 	e.t.Helper()
 	x := fakex.New(fakex.DemoCredentials)
+	if e.setupX != nil {
+		e.setupX(x)
+	}
 	if err := x.StartTLS(addr); err != nil {
 		e.t.Fatal(err)
 	}
