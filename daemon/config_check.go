@@ -180,10 +180,12 @@ func checkTemplates(cfg *Config, rep *CheckReport) {
 		data := cfg.SampleData(b.Name)
 		if b.Text != nil {
 			one("button "+b.Name+" text", b.Text, data)
+			checkRepeats(rep, "button "+b.Name+" text", b.Text, data, b.Debounce)
 		}
 		if b.LongText != nil {
 			data.Long = true
 			one("button "+b.Name+" long_text", b.LongText, data)
+			checkRepeats(rep, "button "+b.Name+" long_text", b.LongText, data, b.LongPress)
 		}
 	}
 	for i, r := range cfg.Reports {
@@ -191,6 +193,40 @@ func checkTemplates(cfg *Config, rep *CheckReport) {
 	}
 	for i, a := range cfg.Alerts {
 		one(fmt.Sprintf("alert %d text", i+1), a.Text, cfg.SampleData(""))
+	}
+}
+
+// repeatGaps are the intervals between two presses at which checkRepeats
+// renders a text twice, from the shortest a button allows up to a minute.
+var repeatGaps = []time.Duration{100 * time.Millisecond, time.Second, 10 * time.Second, time.Minute}
+
+// checkRepeats warns when two presses of a button, at least gap apart (its
+// debounce, or long_press for long_text) and at most a minute apart, can
+// render the same text: X refuses a text it has just posted. It renders the
+// template at a whole minute and again gap later (as the second press, so
+// {{.Count}} is one more), with the same readings, since they need not
+// change.
+func checkRepeats(rep *CheckReport, name string, t *Template, data TemplateData, gap time.Duration) {
+	first, err := t.Render(data)
+	if err != nil {
+		return // reported by the render check
+	}
+	gaps := []time.Duration{gap}
+	for _, g := range repeatGaps {
+		if g > gap {
+			gaps = append(gaps, g)
+		}
+	}
+	second := data
+	second.Count++
+	for _, g := range gaps {
+		second.Time = data.Time.Add(g)
+		if text, err := t.Render(second); err == nil && text == first {
+			rep.add(CheckResult{What: "template", Detail: name, Warn: true, Err: fmt.Errorf(
+				"two presses %v apart render the same text, which X refuses as a duplicate (pitweet then adds \" (2)\"); "+
+					"add {{.Count}} or a finer time such as {{.Time.Format \"15:04:05.000\"}} to keep them distinct", g)})
+			return
+		}
 	}
 }
 

@@ -118,6 +118,50 @@ func TestCheckDoubledUnit(t *testing.T) {
 	}
 }
 
+// X refuses a text it has just posted: check warns when two presses of a
+// button can render the same text within a minute.
+func TestCheckWarnsOfRepeatingTexts(t *testing.T) {
+	tests := []struct {
+		name, button string
+		warn         string // "" for no warning
+	}{
+		{"minutes", `text = 'Ding dong at {{.Time.Format "15:04"}}'`, "button b text: two presses 30ms apart render the same text"},
+		{"seconds", `text = 'Ding dong at {{.Time.Format "15:04:05"}}'`, "button b text: two presses 30ms apart"},
+		{"tenths under a slow debounce", "debounce = \"200ms\"\ntext = '{{.Time.Format \"15:04:05.0\"}}'", ""},
+		{"milliseconds", `text = 'Ding dong at {{.Time.Format "15:04:05.000"}}'`, ""},
+		{"milliseconds alone", `text = 'Ding dong at {{.Time.Format ".000"}}'`, "two presses 1s apart"},
+		{"seconds alone", `text = 'Ding dong at {{.Time.Second}}'`, "two presses 30ms apart"},
+		{"count", `text = 'Ding dong #{{.Count}}'`, ""},
+		{"count in a branch", `text = '{{if .Long}}x{{else}}Ding dong {{.Count}}{{end}}'`, ""},
+		{"whole time", `text = 'Ding dong at {{.Time}}'`, ""},
+		{"unix milliseconds", `text = 'Ding dong at {{.Time.UnixMilli}}'`, ""},
+		{"readings only", `text = 'It is {{.Sensors.room.Temperature}}'`, "button b text: two presses 30ms apart"},
+		{"long press in seconds", "text = '{{.Count}}'\nlong_press = \"2s\"\nlong_text = 'Held at {{.Time.Format \"15:04:05\"}}'", ""},
+		{"long press in minutes", "text = '{{.Count}}'\nlong_press = \"2s\"\nlong_text = 'Held at {{.Time.Format \"15:04\"}}'", "button b long_text: two presses 2s apart"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			config := strings.Replace(checkConfig, "[[report]]", "[[button]]\nname = \"b\"\npin = \"GPIO22\"\n"+tt.button+"\n\n[[report]]", 1)
+			rep := Check(context.Background(), checkFixture(t, config), CheckOptions{})
+			if f := rep.Failed(); f != nil {
+				t.Fatalf("failed: %v\n%s", f, lines(rep))
+			}
+			var warned []string
+			for _, r := range rep.Results {
+				if r.Warn && strings.HasPrefix(r.Detail, "button b ") {
+					warned = append(warned, r.String())
+				}
+			}
+			switch {
+			case tt.warn == "" && len(warned) > 0:
+				t.Fatalf("warned of a text that cannot repeat: %q", warned)
+			case tt.warn != "" && (len(warned) != 1 || !strings.Contains(warned[0], tt.warn) || !strings.Contains(warned[0], "{{.Count}}")):
+				t.Fatalf("warnings %q; want one saying %q and how to fix it", warned, tt.warn)
+			}
+		})
+	}
+}
+
 func TestCheckOnline(t *testing.T) {
 	srv := fakex.New(credsWant)
 	srv.User = fakex.User{ID: "42", Name: "Pi in the hall", Username: "hallpi"}

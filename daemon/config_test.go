@@ -41,7 +41,7 @@ func TestExampleConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "21.5 °C, 45 %, 1013.2 hPa; light 320 lux"; text != want {
+	if want := "14:30:00.000: 21.5 °C, 45 %, 1013.2 hPa; light 320 lux"; text != want {
 		t.Errorf("rendered %q, want %q", text, want)
 	}
 }
@@ -195,5 +195,23 @@ func TestLoadConfigMissing(t *testing.T) {
 	_, err := LoadConfig(t.TempDir() + "/nope.toml")
 	if err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// The shipped examples give each press a text of its own: two rings of the
+// doorbell in the same minute are two posts, not one and a refusal.
+func TestShippedExamplesGiveEachPressItsOwnText(t *testing.T) {
+	for _, path := range []string{"testdata/example.toml", "../packaging/pitweet.toml"} {
+		cfg, err := LoadConfig(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep := &CheckReport{}
+		checkTemplates(cfg, rep)
+		for _, r := range rep.Results {
+			if r.Err != nil {
+				t.Errorf("%s: %s", path, r)
+			}
+		}
 	}
 }

@@ -78,7 +78,7 @@ func Run(ctx context.Context, opts Options) error {
 	if opts.Fake {
 		cfg.Hardware.Mode = "fake"
 	}
-	d := &runner{opts: opts, log: opts.Log, wake: make(chan struct{}, 1), dirty: make(chan struct{}, 1)}
+	d := &runner{opts: opts, log: opts.Log, wake: make(chan struct{}, 1), dirty: make(chan struct{}, 1), fired: map[string]int{}}
 	return d.run(ctx, cfg)
 }
 
@@ -102,6 +102,7 @@ type runner struct {
 	alerts  []alertState
 	gen     int // bumped at each reload; stale sensor results are ignored
 	lastSt  string
+	fired   map[string]int // times each source (button, report, alert) fired: .Count
 
 	wake  chan struct{} // a message was queued
 	dirty chan struct{} // status changed: send STATUS=
@@ -424,8 +425,10 @@ func (d *runner) press(p hw.Press) (outbox.Message, bool, error) {
 }
 
 // queue renders t, shortens it to X's limit if needed, and puts it in the
-// outbox.
+// outbox. data.Count is set to the number of times source has fired.
 func (d *runner) queue(source string, t *Template, data TemplateData, expires time.Time) (outbox.Message, string, error) {
+	d.fired[source]++
+	data.Count = d.fired[source]
 	text, err := t.Render(data)
 	if err != nil {
 		return outbox.Message{}, "", err

@@ -65,6 +65,11 @@ type deliverer struct {
 	// it. Kept in memory, so a failed disk write cannot turn a delivered
 	// message into a dead letter.
 	mayBeOnX map[string]bool
+	// posted holds the texts X has taken or refused as duplicates in this
+	// run; numbers the messages renumbered because X had their text
+	// (duplicate.go).
+	posted  postedTexts
+	numbers map[string]renumbered
 
 	backoff     time.Duration // the next transient wait; 0 before any failure
 	skewRetried string        // id of the message already retried after a clock correction
@@ -154,6 +159,8 @@ func newDeliverer(box *outbox.Outbox, x poster, st *state, log *slog.Logger) *de
 	}
 	return &deliverer{
 		mayBeOnX: mayBeOnX,
+		posted:   postedTexts{},
+		numbers:  map[string]renumbered{},
 		box:      box,
 		x:        x,
 		st:       st,
@@ -222,6 +229,7 @@ func (d *deliverer) deliverOnce(ctx context.Context) time.Duration {
 			d.log.Error("daemon: move expired message to dead letters", "id", m.ID, "err", err)
 			return clockPoll
 		}
+		delete(d.numbers, m.ID)
 		d.st.deadChanged()
 		return 0
 	}
@@ -235,6 +243,13 @@ func (d *deliverer) deliverOnce(ctx context.Context) time.Duration {
 	tried := m.Attempts
 	if d.mayBeOnX[m.ID] {
 		tried = max(tried, 1)
+	}
+	if tried == 0 && d.posted.has(m.Text, now) {
+		// X has this text from another message: it would refuse it.
+		if m, err = d.renumber(m, now); err != nil {
+			d.log.Error("daemon: number a repeated text", "id", m.ID, "err", err)
+			return clockPoll
+		}
 	}
 	d.mayBeOnX[m.ID] = true
 	d.st.setDelivery("sending", time.Time{})
@@ -279,7 +294,20 @@ func (d *deliverer) settle(m outbox.Message, tried int, sent time.Time, tw *send
 			d.log.Info("daemon: X already has this message from an earlier attempt; counted delivered", "id", m.ID, "source", m.Source)
 			return d.delivered(m, "", now)
 		}
-		return d.dead(m, "X refused it as a duplicate of an earlier post", err, now)
+		// Never sent before: X has the text from another message, and
+		// this attempt made no post.
+		delete(d.mayBeOnX, m.ID)
+		d.posted.add(m.Text, now)
+		r := d.numbering(m)
+		if r.refused++; r.refused >= maxDuplicateRefusals {
+			return d.dead(m, fmt.Sprintf("X refused it as a duplicate of an earlier post %d times, numbered up to (%d)", r.refused, max(r.n, 1)), err, now)
+		}
+		d.numbers[m.ID] = r
+		if _, rerr := d.renumber(m, now); rerr != nil {
+			d.log.Error("daemon: number a repeated text", "id", m.ID, "err", rerr)
+			return clockPoll
+		}
+		return 0
 	case sender.KindRateLimited:
 		at := apiErr.RetryAt.Add(-d.clockOffset()) // X's clock to ours
 		if !at.After(now) {
@@ -310,6 +338,8 @@ func (d *deliverer) settle(m outbox.Message, tried int, sent time.Time, tw *send
 }
 
 func (d *deliverer) delivered(m outbox.Message, tweetID string, now time.Time) time.Duration {
+	d.posted.add(m.Text, now)
+	delete(d.numbers, m.ID)
 	if err := d.box.Done(m.ID); err != nil {
 		d.log.Error("daemon: remove a delivered message from the outbox", "id", m.ID, "err", err)
 	} else {
@@ -334,6 +364,7 @@ func (d *deliverer) dead(m outbox.Message, why string, err error, now time.Time)
 		return clockPoll
 	}
 	delete(d.mayBeOnX, m.ID)
+	delete(d.numbers, m.ID)
 	d.log.Error("daemon: X refused a message for good; kept in dead letters", "id", m.ID, "source", m.Source, "err", err)
 	d.st.failure(now, m, err)
 	d.st.deadChanged()

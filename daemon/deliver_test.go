@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -141,13 +142,93 @@ func TestDeliverDuplicate(t *testing.T) {
 		}
 	})
 	t.Run("first attempt", func(t *testing.T) {
-		r := newDeliveryRig(t, dup)
+		// X has the text from another message: the press is posted with
+		// a number, not dropped.
+		r := newDeliveryRig(t, dup, nil)
 		r.put(t, "hello", time.Time{})
 		r.d.deliverOnce(context.Background())
+		r.d.deliverOnce(context.Background())
+		if r.box.Len() != 0 || len(r.deadReasons(t)) != 0 || r.blinks != 1 {
+			t.Fatalf("queue %d, dead %q, blinks %d; want the message posted", r.box.Len(), r.deadReasons(t), r.blinks)
+		}
+		if want := []string{"hello", "hello (2)"}; !slices.Equal(r.x.posted, want) {
+			t.Fatalf("posted %q, want %q", r.x.posted, want)
+		}
+		if st := r.d.st.snapshot(r.now, r.box); st.LastSuccess == nil || st.LastSuccess.Text != "hello (2)" {
+			t.Fatalf("status last success %+v, want the numbered text", st.LastSuccess)
+		}
+	})
+	t.Run("numbered text after an unknown outcome", func(t *testing.T) {
+		// The numbered text is on disk before it is sent: its retry
+		// sends the same text, and a duplicate then means delivered.
+		r := newDeliveryRig(t, dup, fmt.Errorf("read response: %w", sender.ErrTransient), dup)
+		r.put(t, "hello", time.Time{})
+		for range 3 {
+			r.d.deliverOnce(context.Background())
+			r.now = r.now.Add(time.Minute)
+		}
+		if want := []string{"hello", "hello (2)", "hello (2)"}; !slices.Equal(r.x.posted, want) {
+			t.Fatalf("posted %q, want %q", r.x.posted, want)
+		}
+		if r.box.Len() != 0 || len(r.deadReasons(t)) != 0 {
+			t.Fatalf("queue %d, dead %q; want the message counted delivered", r.box.Len(), r.deadReasons(t))
+		}
+	})
+	t.Run("numbered text after a restart", func(t *testing.T) {
+		r := newDeliveryRig(t, dup, dup)
+		r.put(t, "hello", time.Time{})
+		r.d.deliverOnce(context.Background())
+		// The run that numbered it dies before sending "hello (2)": the
+		// next run counts it as maybe sent, and a duplicate as delivered.
+		r.d = newDeliverer(r.box, r.x, r.d.st, discardLog())
+		r.d.now = func() time.Time { return r.now }
+		r.d.deliverOnce(context.Background())
+		if want := []string{"hello", "hello (2)"}; !slices.Equal(r.x.posted, want) || r.box.Len() != 0 {
+			t.Fatalf("posted %q, queue %d; want %q and the message counted delivered", r.x.posted, r.box.Len(), want)
+		}
+	})
+	t.Run("a text X took in this run", func(t *testing.T) {
+		// The second message is numbered before its first send: one
+		// request each.
+		r := newDeliveryRig(t, nil, nil, nil)
+		for range 3 {
+			r.put(t, "hello", time.Time{})
+		}
+		for range 3 {
+			r.d.deliverOnce(context.Background())
+		}
+		if want := []string{"hello", "hello (2)", "hello (3)"}; !slices.Equal(r.x.posted, want) {
+			t.Fatalf("posted %q, want %q", r.x.posted, want)
+		}
+	})
+	t.Run("a server that calls everything a duplicate", func(t *testing.T) {
+		var answers []error
+		for range maxDuplicateRefusals {
+			answers = append(answers, dup)
+		}
+		r := newDeliveryRig(t, answers...)
+		r.put(t, "hello", time.Time{})
+		for range maxDuplicateRefusals {
+			r.d.deliverOnce(context.Background())
+		}
 		if reasons := r.deadReasons(t); len(reasons) != 1 || !strings.Contains(reasons[0], "duplicate") || !r.errLED {
 			t.Fatalf("dead letters %q, error LED %v; want one duplicate dead letter and the LED on", reasons, r.errLED)
 		}
+		if len(r.x.posted) != maxDuplicateRefusals {
+			t.Fatalf("%d requests, want %d", len(r.x.posted), maxDuplicateRefusals)
+		}
 	})
+}
+
+func TestNumberedTextFitsAPost(t *testing.T) {
+	long := strings.Repeat("x", MaxTweetLength)
+	got := numbered(long, 12)
+	if n := TweetLength(got); n > MaxTweetLength || !strings.HasSuffix(got, " (12)") {
+		t.Fatalf("numbered text is %d characters, ends %q", n, got[len(got)-8:])
+	}
+	if got := numbered("Ding dong at 14:30", 2); got != "Ding dong at 14:30 (2)" {
+		t.Fatalf("numbered = %q", got)
+	}
 }
 
 func TestDeliverRateLimit(t *testing.T) {

@@ -54,6 +54,7 @@ var Quantities = map[string]string{
 // TemplateData is what a message template sees.
 //
 //	{{.Time}}     time.Time of the press, report or alert (local time): {{.Time.Format "15:04"}}
+//	{{.Count}}    how many times this button (report, alert) has fired since pitweet started, this time included: 1, 2, …
 //	{{.Host}}     the host name
 //	{{.Button}}   the button's name (empty for reports and alerts)
 //	{{.Long}}     true for a long press
@@ -64,6 +65,7 @@ var Quantities = map[string]string{
 // is checked, and when it is rendered.
 type TemplateData struct {
 	Time    time.Time
+	Count   int
 	Host    string
 	Button  string
 	Long    bool
@@ -213,6 +215,7 @@ func (c *Config) SampleData(button string) TemplateData {
 	}
 	return TemplateData{
 		Time:    time.Date(2025, 6, 1, 14, 30, 0, 0, time.Local),
+		Count:   1,
 		Host:    "raspberrypi",
 		Button:  button,
 		Sensors: c.SensorValues(latest),

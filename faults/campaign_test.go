@@ -36,7 +36,9 @@ type scenario struct {
 
 var scenarios = []scenario{
 	{name: "429", fault: fakex.Fault{Mode: fakex.Mode429, Reset: time.Second}},
-	{name: "403dup", fault: fakex.Fault{Mode: fakex.Mode403Dup, Count: 1}, refuses: "duplicate"},
+	// X calls a text never sent before a duplicate: the daemon posts it
+	// again with a number added, so it is delivered as "<text> (2)".
+	{name: "403dup", fault: fakex.Fault{Mode: fakex.Mode403Dup, Count: 1}},
 	{name: "401", fault: fakex.Fault{Mode: fakex.Mode401, Count: 1}, refuses: "unauthorized"},
 	{name: "401skew", fault: fakex.Fault{Mode: fakex.ModeSkew, Skew: 10 * time.Minute}},
 	{name: "503", fault: fakex.Fault{Mode: fakex.Mode503}},
@@ -278,9 +280,17 @@ func (c *campaign) waitEmpty(within time.Duration) error {
 // what the daemon refused for good, and fails on any loss or double.
 func (c *campaign) count() {
 	t := c.t
+	// A text X called a duplicate is posted again numbered, "<text> (2)":
+	// it counts for the text that was pressed.
 	accepted := map[string]int{}
+	numbered := 0
 	for _, tw := range c.x.Tweets() {
-		accepted[tw.Text]++
+		text := tw.Text
+		if base, ok := unnumbered(text); ok && c.pressed[text] == "" && c.pressed[base] != "" {
+			text = base
+			numbered++
+		}
+		accepted[text]++
 	}
 	box, err := outbox.Open(c.state, nil)
 	if err != nil {
@@ -338,13 +348,27 @@ func (c *campaign) count() {
 			t.Errorf("the emulator accepted %q, which nobody pressed", text)
 		}
 	}
-	t.Logf("fault campaign: %d trials over %d scenarios; tweets pressed %d, accepted by the emulator %d, "+
+	t.Logf("fault campaign: %d trials over %d scenarios; tweets pressed %d, accepted by the emulator %d (%d of them numbered after a duplicate refusal), "+
 		"refused for good by a refusing fault %d, re-sent after a lost answer and recognised as duplicates %d, "+
 		"doubled %d, lost %d, refused by a fault that should not refuse %d, accepted but never pressed %d",
-		trialsPer*len(scenarios), len(scenarios), len(c.pressed), deliveredN, refusedOK, resent, doubled, lost, wrongRefusal, unknown)
+		trialsPer*len(scenarios), len(scenarios), len(c.pressed), deliveredN, numbered, refusedOK, resent, doubled, lost, wrongRefusal, unknown)
 	t.Logf("requests the emulator answered with a fault: %v; answers cut mid-stream by the proxy: %d", fired, c.proxy.stalled.Load())
 	fmt.Printf("fault campaign: pressed %d, accepted %d, refused-by-fault %d, resent-as-duplicate %d, doubled %d, lost %d\n",
 		len(c.pressed), deliveredN, refusedOK, resent, doubled, lost)
+}
+
+// unnumbered returns text without the " (N)" the daemon adds to a text X
+// already has.
+func unnumbered(text string) (string, bool) {
+	i := strings.LastIndex(text, " (")
+	if i < 0 || !strings.HasSuffix(text, ")") {
+		return "", false
+	}
+	n := text[i+2 : len(text)-1]
+	if n == "" || strings.Trim(n, "0123456789") != "" {
+		return "", false
+	}
+	return text[:i], true
 }
 
 // failWithLog stops the test with the daemon's latest log.

@@ -49,7 +49,7 @@ type Message struct {
 	Source    string    // what made it, e.g. "button doorbell", "report", "alert"
 	Created   time.Time // when it was queued
 	Expires   time.Time // after this it is not worth posting; zero: never
-	Attempts  int       // how many times a send was started (see Attempt)
+	Attempts  int       // how many times a send of Text was started (see Attempt)
 	LastError string    // why the last attempt failed
 	NotBefore time.Time // do not try again before this; zero: any time
 }
@@ -509,6 +509,21 @@ func (o *Outbox) RetryAt(id string, at time.Time, errText string) (Message, erro
 		if errText != "" {
 			m.LastError = errText
 		}
+	})
+}
+
+// Rewrite replaces the text of message id with text, which has never been
+// sent: Attempts goes back to zero. It is on disk when Rewrite returns, so
+// a send of the new text that is cut short is retried with the same text.
+// (pitweet's daemon rewrites a message X refused as a duplicate of an
+// earlier post on its first attempt, adding a number to it.)
+func (o *Outbox) Rewrite(id, text string) (Message, error) {
+	if strings.TrimSpace(text) == "" {
+		return Message{}, errors.New("outbox: refusing to rewrite a message with no text")
+	}
+	return o.update(id, func(m *Message) {
+		m.Text = text
+		m.Attempts = 0
 	})
 }
 

@@ -541,3 +541,28 @@ func TestExpired(t *testing.T) {
 		}
 	}
 }
+
+func TestRewriteIsDurable(t *testing.T) {
+	o := open(t, t.TempDir(), nil)
+	m := put(t, o, "Ding dong")
+	if _, err := o.Attempt(m.ID, "403 duplicate"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := o.Rewrite(m.ID, "Ding dong (2)")
+	if err != nil {
+		t.Fatalf("Rewrite: %v", err)
+	}
+	if got.Text != "Ding dong (2)" || got.Attempts != 0 || got.ID != m.ID {
+		t.Fatalf("Rewrite returned %+v; want the new text, no attempts, the same id", got)
+	}
+	o = reopen(t, o, nil)
+	if p := o.Pending(); len(p) != 1 || sameMessage(p[0], got) != nil {
+		t.Fatalf("after a restart: %+v, want %+v", p, got)
+	}
+	if _, err := o.Rewrite(m.ID, " "); err == nil {
+		t.Fatal("Rewrite to an empty text succeeded")
+	}
+	if _, err := o.Rewrite("00000000000000000001", "x"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Rewrite of an unknown id: %v, want ErrNotFound", err)
+	}
+}

@@ -33,14 +33,14 @@ mode = "fake"
 [[button]]
 name = "doorbell"
 pin = "GPIO17"
-text = "Ding dong at {{.Time.Format \"15:04:05\"}}"
+text = "Ding dong #{{.Count}} at {{.Time.Format \"15:04:05\"}}"
 long_press = "600ms"
-long_text = "Someone is leaning on the doorbell; it is {{.Sensors.room.Temperature}} inside"
+long_text = "Someone is leaning on the doorbell (press {{.Count}}); it is {{.Sensors.room.Temperature}} inside"
 
 [[button]]
 name = "mailbox"
 pin = "GPIO22"
-text = "Post has arrived at {{.Host}} ({{.Time.Format \"15:04:05\"}})"
+text = "Post #{{.Count}} has arrived at {{.Host}} ({{.Time.Format \"15:04:05\"}})"
 
 [[sensor]]
 name = "room"
@@ -53,7 +53,7 @@ type = "cpu"
 
 [[report]]
 every = "2s"
-text = "Room report {{.Time.Format \"15:04:05\"}}: {{.Sensors.room.Temperature}}, {{.Sensors.room.Humidity}}, {{.Sensors.room.Pressure}}; CPU {{.Sensors.cpu.Temperature}}"
+text = "Room report {{.Count}} at {{.Time.Format \"15:04:05\"}}: {{.Sensors.room.Temperature}}, {{.Sensors.room.Humidity}}, {{.Sensors.room.Pressure}}; CPU {{.Sensors.cpu.Temperature}}"
 `
 
 // writeCredentials writes creds as a credentials file readable by its

@@ -1,0 +1,115 @@
+package daemon
+
+import (
+	"fmt"
+	"time"
+
+	"pitweet/outbox"
+)
+
+// X refuses a post whose text is the same as a recent one of the account.
+// For a message that may have reached X before (an attempt whose answer
+// was lost, or one queued by a run that died), that refusal means X has
+// this very message: it counts as delivered, and that is what makes
+// delivery exactly-once. For a message never sent before, the earlier post
+// was another message with the same text: a second ring of a doorbell
+// whose text shows only the minute, say. Dropping the press would lose it,
+// so the daemon adds a number, " (2)", " (3)", …, writes the new text to
+// the outbox before it sends it (so a lost answer is retried with the same
+// text, and a duplicate then still means delivered), and posts again.
+//
+// The daemon remembers, for a day, the texts X has taken or refused as
+// duplicates in this run, and numbers a new message whose text is among
+// them before its first send, so a repeated text costs one request, not
+// one per number. It gives up on a message (a dead letter) after
+// maxDuplicateRefusals refusals of its numbered texts: a server that calls
+// everything a duplicate is not worth more requests.
+
+// maxDuplicateRefusals is how many duplicate refusals of a message that was
+// never sent before the daemon answers with a new number.
+const maxDuplicateRefusals = 10
+
+// postedFor is how long a text X took is remembered.
+const postedFor = 24 * time.Hour
+
+// maxPostedTexts bounds the memory of texts X has.
+const maxPostedTexts = 1024
+
+// postedTexts is the set of texts X is known to have, with when it was
+// last seen.
+type postedTexts map[string]time.Time
+
+func (p postedTexts) has(text string, now time.Time) bool {
+	at, ok := p[text]
+	return ok && now.Sub(at) < postedFor
+}
+
+// add remembers text, forgetting what is older than a day and, beyond
+// maxPostedTexts, the oldest.
+func (p postedTexts) add(text string, now time.Time) {
+	p[text] = now
+	if len(p) <= maxPostedTexts {
+		return
+	}
+	var oldest string
+	for t, at := range p {
+		if now.Sub(at) >= postedFor {
+			delete(p, t)
+			continue
+		}
+		if oldest == "" || at.Before(p[oldest]) {
+			oldest = t
+		}
+	}
+	if len(p) > maxPostedTexts {
+		delete(p, oldest)
+	}
+}
+
+// numbered is text with " (n)" added, shortened first if the number would
+// not fit in a post.
+func numbered(text string, n int) string {
+	suffix := fmt.Sprintf(" (%d)", n)
+	if TweetLength(text+suffix) > MaxTweetLength {
+		text = Truncate(text, MaxTweetLength-TweetLength(suffix))
+	}
+	return text + suffix
+}
+
+// renumbered is what the daemon knows of a message it numbered in this
+// run: the text it had, the number it has now, and how many of its texts X
+// refused.
+type renumbered struct {
+	base    string
+	n       int
+	refused int
+}
+
+// numbering returns what is known of m's numbers; a message not numbered
+// yet is its own base, number 1.
+func (d *deliverer) numbering(m outbox.Message) renumbered {
+	if r, ok := d.numbers[m.ID]; ok {
+		return r
+	}
+	return renumbered{base: m.Text, n: 1}
+}
+
+// renumber gives message m the next number whose text X is not known to
+// have, on disk first. It returns the rewritten message.
+func (d *deliverer) renumber(m outbox.Message, now time.Time) (outbox.Message, error) {
+	r := d.numbering(m)
+	text := m.Text
+	for text == m.Text || d.posted.has(text, now) {
+		r.n++
+		text = numbered(r.base, r.n)
+	}
+	m2, err := d.box.Rewrite(m.ID, text)
+	if err != nil {
+		return m, err
+	}
+	d.numbers[m.ID] = r
+	delete(d.mayBeOnX, m.ID) // the new text has never been sent
+	d.log.Info("daemon: X already has this text from an earlier post; posting it with a number added",
+		"id", m.ID, "source", m.Source, "text", text)
+	return m2, nil
+}
