@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -74,7 +73,7 @@ func TestClockFileReadDefensively(t *testing.T) {
 		},
 		"no time":     func(p string) error { return os.WriteFile(p, []byte(`{"offset":"1s"}`), 0o600) },
 		"a link":      func(p string) error { return os.Symlink(elsewhere, p) },
-		"a FIFO":      func(p string) error { return syscall.Mkfifo(p, 0o600) },
+		"a FIFO":      mkfifo,
 		"a directory": func(p string) error { return os.Mkdir(p, 0o700) },
 		"3 GiB": func(p string) error {
 			f, err := os.Create(p)
@@ -87,7 +86,9 @@ func TestClockFileReadDefensively(t *testing.T) {
 	for name, do := range plant {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
-			if err := do(filepath.Join(dir, clockFileName)); err != nil {
+			if err := do(filepath.Join(dir, clockFileName)); errors.Is(err, errors.ErrUnsupported) {
+				t.Skip(err)
+			} else if err != nil {
 				t.Fatal(err)
 			}
 			var logs bytes.Buffer

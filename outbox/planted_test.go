@@ -1,3 +1,5 @@
+//go:build unix
+
 package outbox
 
 // Files planted in the spool by someone who can write the state directory
