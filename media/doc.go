@@ -1,0 +1,16 @@
+// Package media prepares pictures for posting: it says what a file is
+// (Probe) and makes it fit what a destination accepts (Fit).
+//
+// Memory is bounded throughout. Probe reads only the header. Fit refuses,
+// from the header and before decoding, a picture whose decoded pixels
+// would not fit in its memory bound (MaxMemory, 48 MiB), and scales it in
+// a stream of rows instead of through a whole-image intermediate, so a
+// 12-megapixel camera JPEG is made to fit in well under 64 MiB.
+//
+// A file that already fits is used as it is: Fit makes no copy. A file
+// that does not is decoded, turned upright as its EXIF orientation says,
+// scaled down and encoded again, which drops its metadata. A JPEG whose
+// EXIF holds a GPS position never goes out as it is: its metadata segments
+// are removed (the picture data is copied unchanged) so a post never
+// carries where the photo was taken.
+package media
