@@ -6,6 +6,8 @@ import (
 	"image"
 	"image/gif"
 	"image/jpeg"
+	"io"
+	"mime/multipart"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -120,6 +122,56 @@ func FuzzGIFAnimated(f *testing.F) {
 		}
 		if animated != (len(g.Image) > 1) {
 			t.Fatalf("gifAnimated = %v; image/gif reads %d frames from %q", animated, len(g.Image), data)
+		}
+	})
+}
+
+// FuzzMultipart: whatever fields NewMultipartBoundary accepts,
+// mime/multipart reads back the same fields and file, from a body of
+// exactly ContentLength bytes.
+func FuzzMultipart(f *testing.F) {
+	f.Add("media_category", "tweet_image", "media", "photo.jpg", "image/jpeg", []byte("\xff\xd8\xff\xe0 picture"))
+	f.Add("a\"b", "line one\r\nline two", "f\\g", "ü ñ.png", "", []byte{})
+	f.Add("x", "ends with CR\r", "file", "", "text/plain; charset=utf-8", []byte("\r\n--B\r\n"))
+	f.Fuzz(func(t *testing.T, name, value, fileField, filename, ctype string, content []byte) {
+		p := filepath.Join(t.TempDir(), "file")
+		if err := os.WriteFile(p, content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		m, err := NewMultipartBoundary("B0undary-fuzz", []Field{{name, value}},
+			[]FilePart{{Name: fileField, Filename: filename, ContentType: ctype, Path: p, Size: int64(len(content))}})
+		if err != nil {
+			return
+		}
+		var body bytes.Buffer
+		if n, err := m.WriteTo(&body); err != nil || n != m.ContentLength() || int64(body.Len()) != n {
+			t.Fatalf("WriteTo = %d, %v; ContentLength %d, body %d bytes", n, err, m.ContentLength(), body.Len())
+		}
+		r := multipart.NewReader(&body, m.Boundary())
+		part, err := r.NextPart()
+		if err != nil {
+			t.Fatalf("mime/multipart: %v\n%q", err, body.Bytes())
+		}
+		got, _ := io.ReadAll(part)
+		if part.FormName() != name || string(got) != value {
+			t.Fatalf("field %q = %q, want %q = %q", part.FormName(), got, name, value)
+		}
+		part, err = r.NextPart()
+		if err != nil {
+			t.Fatalf("mime/multipart: %v\n%q", err, body.Bytes())
+		}
+		got, _ = io.ReadAll(part)
+		wantType := ctype
+		if wantType == "" {
+			wantType = "application/octet-stream"
+		}
+		if part.FormName() != fileField || part.FileName() != filepath.Base(filename) && filename != "" ||
+			part.Header.Get("Content-Type") != wantType || !bytes.Equal(got, content) {
+			t.Fatalf("file part %q (%q, %q, %d bytes), want %q (%q, %q, %d bytes)",
+				part.FormName(), part.FileName(), part.Header.Get("Content-Type"), len(got), fileField, filename, wantType, len(content))
+		}
+		if _, err := r.NextPart(); err != io.EOF {
+			t.Fatalf("after the file: %v, want io.EOF", err)
 		}
 	})
 }
