@@ -3,6 +3,7 @@ package media
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"image"
 	"image/color"
 	"image/gif"
@@ -10,17 +11,73 @@ import (
 	"image/png"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
+
+	"pitweet/hw/fakehw"
 )
 
+// The test binary doubles as the photo commands of the capture tests:
+// `media.test media-helper MODE ARGS...`.
 func TestMain(m *testing.M) {
+	if len(os.Args) > 2 && os.Args[1] == "media-helper" {
+		os.Exit(helper(os.Args[2], os.Args[3:]))
+	}
 	code := m.Run()
 	if shared.dir != "" {
 		os.RemoveAll(shared.dir)
 	}
 	os.Exit(code)
+}
+
+func helper(mode string, args []string) int {
+	switch mode {
+	case "card": // a photo
+		b, err := fakehw.TestCard(0, 0, 7, time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		os.Stdout.Write(b)
+	case "gif":
+		os.Stdout.Write(gifBytes(1))
+	case "text":
+		fmt.Println("hello, this is not a picture")
+	case "nothing":
+	case "fail":
+		fmt.Fprint(os.Stderr, "[0:00:01.5] camera manager started\nERROR: *** no cameras available ***\n\n")
+		return 3
+	case "flood": // writes until it is stopped
+		buf := bytes.Repeat([]byte{0xff}, 64<<10)
+		for {
+			if _, err := os.Stdout.Write(buf); err != nil {
+				return 1
+			}
+		}
+	case "hang":
+		fmt.Fprintln(os.Stderr, "waiting for the camera")
+		time.Sleep(time.Hour)
+	case "hang-child": // a child that holds stdout, then both hang
+		child := exec.Command(os.Args[0], "media-helper", "hold", args[0])
+		child.Stdout = os.Stdout
+		if err := child.Start(); err != nil {
+			return 1
+		}
+		time.Sleep(time.Hour)
+	case "hold": // opens the FIFO args[0] for writing and hangs
+		f, err := os.OpenFile(args[0], os.O_WRONLY, 0)
+		if err != nil {
+			return 1
+		}
+		defer f.Close()
+		time.Sleep(time.Hour)
+	default:
+		return 2
+	}
+	return 0
 }
 
 // shared holds pictures that take long to make, made once per run.
