@@ -20,7 +20,8 @@ import (
 	"pitweet/hw/fakehw"
 )
 
-// The test binary doubles as the photo commands of the capture tests:
+// The test binary doubles as the photo commands of the capture tests and
+// as the process whose peak RSS the memory benchmark measures:
 // `media.test media-helper MODE ARGS...`.
 func TestMain(m *testing.M) {
 	if len(os.Args) > 2 && os.Args[1] == "media-helper" {
@@ -47,6 +48,8 @@ func helper(mode string, args []string) int {
 	case "text":
 		fmt.Println("hello, this is not a picture")
 	case "nothing":
+	case "idle": // for the memory benchmark: the process's own cost
+		printPeakRSS()
 	case "fail":
 		fmt.Fprint(os.Stderr, "[0:00:01.5] camera manager started\nERROR: *** no cameras available ***\n\n")
 		return 3
@@ -74,6 +77,8 @@ func helper(mode string, args []string) int {
 		}
 		defer f.Close()
 		time.Sleep(time.Hour)
+	case "fit": // Fit args[0] to args[1] with limits args[2]; print the result
+		return fitHelper(args)
 	default:
 		return 2
 	}
