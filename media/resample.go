@@ -16,18 +16,30 @@ import (
 // source row is filtered horizontally once into a small ring of rows, and
 // each destination row is filtered vertically from that ring, so beside
 // the source and the destination it needs a few hundred KiB. It also turns
-// the picture upright on the way out. The tests hold its output to
-// draw.CatmullRom.Scale's.
+// the picture upright on the way out. It computes in integers (weights in
+// fixed point), which a Pi Zero's ARM11 does faster than floating point.
+// The tests hold its output to draw.CatmullRom.Scale's.
 
 // kernel is the filter the scaler applies.
 var kernel = draw.CatmullRom
 
+// Fixed point: colour levels are 16-bit (0 to 0xffff, as color.Color's
+// RGBA), horizontal weights in units of 1/2^hBits and vertical ones of
+// 1/2^vBits. The weights of a pixel add up to 1 but their magnitudes to at
+// most about 1.2 (the kernel's negative lobes), so the horizontal sums
+// stay under 1.3·2^30 and the vertical ones under 2^29.
+const (
+	hBits = 14
+	vBits = 12
+)
+
 // taps are, for each destination column (or row) i, the source columns
-// first[i]… with the weights w[off[i]:off[i+1]], which add up to 1.
+// first[i]… with the weights w[off[i]:off[i+1]], which add up to 1<<bits
+// exactly.
 type taps struct {
 	first []int
 	off   []int
-	w     []float32
+	w     []int32
 }
 
 func (t *taps) span(i int) (first, n int) { return t.first[i], t.off[i+1] - t.off[i] }
@@ -36,7 +48,7 @@ func (t *taps) span(i int) (first, n int) { return t.first[i], t.off[i+1] - t.of
 // x/image/draw does: destination i is centred on source (i+0.5)·sn/dn−0.5,
 // and the kernel is widened by sn/dn when shrinking. Taps outside the
 // source are left out and the rest renormalised.
-func newTaps(dn, sn int) *taps {
+func newTaps(dn, sn, bits int) *taps {
 	scale := float64(sn) / float64(dn)
 	half, argScale := kernel.Support, 1.0
 	if scale > 1 {
@@ -74,9 +86,18 @@ func newTaps(dn, sn int) *taps {
 			first, ws, total = min(max(0, int(center+0.5)), sn-1), append(ws[:0], 1), 1
 		}
 		t.first[i] = first
+		// Round each weight, and give what rounding lost to the largest,
+		// so that a flat area stays exactly flat.
+		sum, big := int32(0), len(t.w)
 		for _, w := range ws {
-			t.w = append(t.w, float32(w/total))
+			q := int32(math.Round(w / total * float64(int(1)<<bits)))
+			t.w = append(t.w, q)
+			sum += q
+			if q > t.w[big] {
+				big = len(t.w) - 1
+			}
 		}
+		t.w[big] += int32(1)<<bits - sum
 		t.off[i+1] = len(t.w)
 	}
 	return t
@@ -95,7 +116,7 @@ func resize(dst *image.RGBA, src image.Image, orient int) {
 	if orient >= 5 && orient <= 8 {
 		tw, th = dh, dw
 	}
-	ht, vt := newTaps(tw, sw), newTaps(th, sh)
+	ht, vt := newTaps(tw, sw, hBits), newTaps(th, sh, vBits)
 
 	// The ring holds horizontally filtered source rows, enough for the
 	// vertical taps of any destination row.
@@ -104,15 +125,15 @@ func resize(dst *image.RGBA, src image.Image, orient int) {
 		_, n := vt.span(y)
 		span = max(span, n)
 	}
-	ring := make([][]float32, span)
+	ring := make([][]int32, span)
 	held := make([]int, span) // the source row in each slot
 	for i := range ring {
-		ring[i] = make([]float32, 4*tw)
+		ring[i] = make([]int32, 4*tw)
 		held[i] = -1
 	}
 	read := rowReader(src)
-	line := make([]float32, 4*sw)
-	acc := make([]float32, 4*tw)
+	line := make([]int32, 4*sw)
+	acc := make([]int32, 4*tw)
 
 	for y := range th {
 		first, n := vt.span(y)
@@ -131,20 +152,24 @@ func resize(dst *image.RGBA, src image.Image, orient int) {
 				acc[i] += w * v
 			}
 		}
+		const half = 1 << (vBits - 1)
 		for x := range tw {
-			a := clamp255(acc[4*x+3])
-			r, g, b := min(clamp255(acc[4*x]), a), min(clamp255(acc[4*x+1]), a), min(clamp255(acc[4*x+2]), a)
+			a := clamp16((acc[4*x+3] + half) >> vBits)
+			r := to8(min(clamp16((acc[4*x]+half)>>vBits), a))
+			g := to8(min(clamp16((acc[4*x+1]+half)>>vBits), a))
+			b := to8(min(clamp16((acc[4*x+2]+half)>>vBits), a))
 			dx, dy := upright(orient, x, y, tw, th)
 			p := dst.Pix[dy*dst.Stride+4*dx : dy*dst.Stride+4*dx+4 : dy*dst.Stride+4*dx+4]
-			p[0], p[1], p[2], p[3] = r, g, b, a
+			p[0], p[1], p[2], p[3] = r, g, b, to8(a)
 		}
 	}
 }
 
-// filterRow filters one source row (premultiplied RGBA floats) into out.
-func filterRow(out, in []float32, t *taps) {
+// filterRow filters one source row (premultiplied RGBA levels) into out.
+func filterRow(out, in []int32, t *taps) {
+	const shift, half = hBits, 1 << (hBits - 1)
 	for x := range len(out) / 4 {
-		var r, g, b, a float32
+		var r, g, b, a int32
 		j := 4 * t.first[x]
 		for _, w := range t.w[t.off[x]:t.off[x+1]] {
 			r += w * in[j]
@@ -153,19 +178,14 @@ func filterRow(out, in []float32, t *taps) {
 			a += w * in[j+3]
 			j += 4
 		}
-		out[4*x], out[4*x+1], out[4*x+2], out[4*x+3] = r, g, b, a
+		out[4*x], out[4*x+1], out[4*x+2], out[4*x+3] = (r+half)>>shift, (g+half)>>shift, (b+half)>>shift, (a+half)>>shift
 	}
 }
 
-func clamp255(v float32) uint8 {
-	switch {
-	case v <= 0:
-		return 0
-	case v >= 255:
-		return 255
-	}
-	return uint8(v + 0.5)
-}
+func clamp16(v int32) int32 { return min(max(v, 0), 0xffff) }
+
+// to8 rounds a 16-bit level to 8 bits.
+func to8(v int32) uint8 { return uint8((v*255 + 0x7fff) / 0xffff) }
 
 // upright maps pixel x,y of a w×h picture stored with EXIF orientation o
 // to where it is seen when the picture is upright.
@@ -190,9 +210,9 @@ func upright(o, x, y, w, h int) (int, int) {
 }
 
 // rowReader returns a function that reads row y of src into out as
-// premultiplied RGBA floats from 0 to 255, with fast paths for the
-// pictures the standard decoders return.
-func rowReader(src image.Image) func(y int, out []float32) {
+// premultiplied 16-bit RGBA levels, with fast paths for the pictures the
+// standard decoders return.
+func rowReader(src image.Image) func(y int, out []int32) {
 	b := src.Bounds()
 	switch m := src.(type) {
 	case *image.YCbCr:
@@ -200,55 +220,56 @@ func rowReader(src image.Image) func(y int, out []float32) {
 	case *image.NYCbCrA:
 		return yCbCrRow(&m.YCbCr, m.A, m.AStride)
 	case *image.Gray:
-		return func(y int, out []float32) {
+		return func(y int, out []int32) {
 			row := m.Pix[(y-b.Min.Y)*m.Stride:]
 			for x := range b.Dx() {
-				v := float32(row[x])
-				out[4*x], out[4*x+1], out[4*x+2], out[4*x+3] = v, v, v, 255
+				v := int32(row[x]) * 0x101
+				out[4*x], out[4*x+1], out[4*x+2], out[4*x+3] = v, v, v, 0xffff
 			}
 		}
 	case *image.RGBA:
-		return func(y int, out []float32) {
+		return func(y int, out []int32) {
 			row := m.Pix[(y-b.Min.Y)*m.Stride:]
 			for i := range 4 * b.Dx() {
-				out[i] = float32(row[i])
+				out[i] = int32(row[i]) * 0x101
 			}
 		}
 	case *image.NRGBA:
-		return func(y int, out []float32) {
+		return func(y int, out []int32) {
 			row := m.Pix[(y-b.Min.Y)*m.Stride:]
 			for x := range b.Dx() {
 				p := row[4*x : 4*x+4 : 4*x+4]
-				a := float32(p[3])
-				f := a / 255
-				out[4*x], out[4*x+1], out[4*x+2], out[4*x+3] = float32(p[0])*f, float32(p[1])*f, float32(p[2])*f, a
+				a := int32(p[3])
+				out[4*x], out[4*x+1], out[4*x+2], out[4*x+3] = premul(int32(p[0])*0x101, a), premul(int32(p[1])*0x101, a), premul(int32(p[2])*0x101, a), a*0x101
 			}
 		}
 	case *image.Paletted:
-		var pal [256][4]float32
+		var pal [256][4]int32
 		for i, c := range m.Palette {
 			r, g, bl, a := c.RGBA()
-			pal[i] = [4]float32{float32(r) / 257, float32(g) / 257, float32(bl) / 257, float32(a) / 257}
+			pal[i] = [4]int32{int32(r), int32(g), int32(bl), int32(a)}
 		}
-		return func(y int, out []float32) {
+		return func(y int, out []int32) {
 			row := m.Pix[(y-b.Min.Y)*m.Stride:]
 			for x := range b.Dx() {
 				copy(out[4*x:4*x+4], pal[row[x]][:])
 			}
 		}
 	}
-	return func(y int, out []float32) {
+	return func(y int, out []int32) {
 		for x := range b.Dx() {
 			r, g, bl, a := src.At(b.Min.X+x, y).RGBA()
-			out[4*x], out[4*x+1], out[4*x+2], out[4*x+3] = float32(r)/257, float32(g)/257, float32(bl)/257, float32(a)/257
+			out[4*x], out[4*x+1], out[4*x+2], out[4*x+3] = int32(r), int32(g), int32(bl), int32(a)
 		}
 	}
 }
 
+// premul multiplies a 16-bit level by an 8-bit alpha, rounding.
+func premul(c, a int32) int32 { return (c*a + 127) / 255 }
+
 // yCbCrRow reads rows of a YCbCr picture (with an alpha plane when alpha
-// is not nil), converting as JFIF says (color.YCbCrToRGB's formula,
-// without its rounding to 8 bits).
-func yCbCrRow(m *image.YCbCr, alpha []byte, aStride int) func(y int, out []float32) {
+// is not nil), converting as color.YCbCr's RGBA method does.
+func yCbCrRow(m *image.YCbCr, alpha []byte, aStride int) func(y int, out []int32) {
 	b := m.Rect
 	hdiv, vdiv := 1, 1
 	switch m.SubsampleRatio {
@@ -263,32 +284,41 @@ func yCbCrRow(m *image.YCbCr, alpha []byte, aStride int) func(y int, out []float
 	case image.YCbCrSubsampleRatio410:
 		hdiv, vdiv = 4, 2
 	}
-	return func(y int, out []float32) {
+	return func(y int, out []int32) {
 		yrow := m.Y[(y-b.Min.Y)*m.YStride:]
 		crow := (y/vdiv - b.Min.Y/vdiv) * m.CStride
 		cx0 := b.Min.X / hdiv
 		for x := range b.Dx() {
 			ci := crow + (b.Min.X+x)/hdiv - cx0
-			yy := float32(yrow[x])
-			cb := float32(m.Cb[ci]) - 128
-			cr := float32(m.Cr[ci]) - 128
-			r := yy + 1.402*cr
-			g := yy - 0.344136*cb - 0.714136*cr
-			bl := yy + 1.772*cb
-			out[4*x], out[4*x+1], out[4*x+2], out[4*x+3] = min(max(r, 0), 255), min(max(g, 0), 255), min(max(bl, 0), 255), 255
+			// JFIF's conversion in 16.16 fixed point, as color.YCbCr.RGBA.
+			yy := int32(yrow[x]) * 0x10101
+			cb := int32(m.Cb[ci]) - 128
+			cr := int32(m.Cr[ci]) - 128
+			out[4*x] = level16(yy + 91881*cr)
+			out[4*x+1] = level16(yy - 22554*cb - 46802*cr)
+			out[4*x+2] = level16(yy + 116130*cb)
+			out[4*x+3] = 0xffff
 		}
 		if alpha != nil {
 			arow := alpha[(y-b.Min.Y)*aStride:]
 			for x := range b.Dx() {
-				a := float32(arow[x])
-				f := a / 255
-				out[4*x] *= f
-				out[4*x+1] *= f
-				out[4*x+2] *= f
-				out[4*x+3] = a
+				a := int32(arow[x])
+				out[4*x] = premul(out[4*x], a)
+				out[4*x+1] = premul(out[4*x+1], a)
+				out[4*x+2] = premul(out[4*x+2], a)
+				out[4*x+3] = a * 0x101
 			}
 		}
 	}
+}
+
+// level16 turns a 16.16 fixed-point level into a 16-bit one, clamped as
+// color.YCbCr's RGBA method does.
+func level16(v int32) int32 {
+	if uint32(v)&0xff000000 == 0 {
+		return v >> 8
+	}
+	return ^(v >> 31) & 0xffff
 }
 
 // flattenWhite lays a premultiplied picture over white, for a format
