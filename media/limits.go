@@ -40,9 +40,11 @@ func XLimits() Limits {
 }
 
 // BlueskyLimits are Bluesky's for a picture in an app.bsky.embed.images
-// embed: the lexicon's maxSize of 1,000,000 bytes for the image blob
-// (checked by the PDS at createRecord, not at uploadBlob), any image/*
-// type, no pixel limit.
+// embed: 1,000,000 bytes for the image blob, as docs.bsky.app ("Creating a
+// post") states it and as a PDS checks it at createRecord (not at
+// uploadBlob); any image/* type; no pixel limit. Bluesky announced 2 MB in
+// 2026 and the lexicon's maxSize followed; the documented 1,000,000 is
+// kept, which servers on either side of that change accept.
 func BlueskyLimits() Limits {
 	return Limits{
 		Name:     "Bluesky",
