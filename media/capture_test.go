@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"image/color"
 	"image/jpeg"
 	"os"
 	"slices"
@@ -139,8 +140,12 @@ func TestFakeCamera(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, want := range fakehw.Bars {
-		x := (2*i + 1) * 1280 / (2 * len(fakehw.Bars))
+	bars := []color.RGBA{ // 75 % white, yellow, cyan, green, magenta, red, blue
+		{191, 191, 191, 255}, {191, 191, 0, 255}, {0, 191, 191, 255}, {0, 191, 0, 255},
+		{191, 0, 191, 255}, {191, 0, 0, 255}, {0, 0, 191, 255},
+	}
+	for i, want := range bars {
+		x := (2*i + 1) * 1280 / (2 * len(bars))
 		r, g, b, _ := m.At(x, 200).RGBA()
 		if absDiff(r>>8, uint32(want.R)) > 8 || absDiff(g>>8, uint32(want.G)) > 8 || absDiff(b>>8, uint32(want.B)) > 8 {
 			t.Errorf("bar %d at x=%d is %d,%d,%d, want %v", i, x, r>>8, g>>8, b>>8, want)

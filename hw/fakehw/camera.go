@@ -54,15 +54,16 @@ func (c *Camera) Frames() int {
 	return c.frames
 }
 
-// Bars are the test card's colour bars, left to right: white, yellow,
+// bars are the test card's colour bars, left to right: white, yellow,
 // cyan, green, magenta, red, blue, at 75 % as in the EBU and SMPTE bars.
-var Bars = []color.RGBA{
+var bars = [...]color.RGBA{
 	{191, 191, 191, 255}, {191, 191, 0, 255}, {0, 191, 191, 255}, {0, 191, 0, 255},
 	{191, 0, 191, 255}, {191, 0, 0, 255}, {0, 0, 191, 255},
 }
 
 // TestCard draws frame number frame at time t as a w×h JPEG (0×0: 1280×720):
-// the colour bars over the top 60 %, a grey ramp from black to white
+// 75 % colour bars (white, yellow, cyan, green, magenta, red, blue) over
+// the top 60 %, a grey ramp from black to white
 // under them, and a black band at the bottom with "FRAME n" and the time
 // in UTC.
 func TestCard(w, h, frame int, t time.Time) ([]byte, error) {
@@ -74,8 +75,8 @@ func TestCard(w, h, frame int, t time.Time) ([]byte, error) {
 	}
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	barsEnd, rampEnd := h*60/100, h*75/100
-	for i, c := range Bars {
-		r := image.Rect(i*w/len(Bars), 0, (i+1)*w/len(Bars), barsEnd)
+	for i, c := range bars {
+		r := image.Rect(i*w/len(bars), 0, (i+1)*w/len(bars), barsEnd)
 		draw.Draw(img, r, image.NewUniform(c), image.Point{}, draw.Src)
 	}
 	for x := range w {
