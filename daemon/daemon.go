@@ -1,8 +1,8 @@
 // Package daemon is pitweet's daemon: it loads the configuration, turns
 // button presses, sensor reports and alerts into messages, queues them in
 // the durable outbox and posts them to X in order, and answers on a control
-// socket. It speaks systemd's notify protocol (READY, STATUS, WATCHDOG,
-// RELOADING, STOPPING).
+// socket. It tells systemd its state (READY, STATUS, WATCHDOG, RELOADING,
+// STOPPING) through go-systemd's daemon package.
 package daemon
 
 import (
@@ -195,10 +195,7 @@ func (d *runner) run(ctx context.Context, cfg *Config) error {
 	}
 	d.readAll(hwCtx, results)
 
-	watchdog, err := WatchdogInterval()
-	if err != nil {
-		d.log.Warn("daemon: ignoring the watchdog setting", "err", err)
-	}
+	watchdog := d.watchdogInterval()
 	var ping <-chan time.Time
 	if watchdog > 0 {
 		t := time.NewTicker(watchdog / 2)
@@ -496,7 +493,7 @@ func (d *runner) control(req ControlRequest) ControlResponse {
 // whose hardware fails to open is rejected with a log line and the running
 // one is kept.
 func (d *runner) reload(ctx context.Context, presses chan<- hw.Press) {
-	d.notify("RELOADING=1")
+	d.notify(reloading())
 	defer d.notify("READY=1")
 	cfg, err := LoadConfig(d.cfg.Path)
 	if err == nil && d.opts.Fake {
@@ -583,12 +580,6 @@ func (d *runner) sendStatus() {
 	}
 	d.lastSt = s
 	d.notify("STATUS=" + s)
-}
-
-func (d *runner) notify(state string) {
-	if _, err := Notify(state); err != nil {
-		d.log.Warn("daemon: systemd notification failed", "err", err)
-	}
 }
 
 func (d *runner) ledSent() {
