@@ -17,12 +17,12 @@ import (
 )
 
 // The control socket speaks line-delimited JSON: one ControlRequest per
-// line in, one ControlResponse per line out. `pitweet status` and
-// `pitweet press` are its clients.
+// line in, one ControlResponse per line out. `pitweet status`,
+// `pitweet press` and `pitweet reload` are its clients.
 
 // ControlRequest asks the daemon something.
 type ControlRequest struct {
-	Op     string `json:"op"`               // "status" or "press"
+	Op     string `json:"op"`               // "status", "press" or "reload"
 	Button string `json:"button,omitempty"` // for press
 	Long   bool   `json:"long,omitempty"`   // for press
 }
@@ -33,7 +33,7 @@ type ControlResponse struct {
 	Error   string   `json:"error,omitempty"`
 	Status  *Status  `json:"status,omitempty"`  // for status
 	Queued  string   `json:"queued,omitempty"`  // for press: the outbox id of the queued message
-	Text    string   `json:"text,omitempty"`    // for press: the text queued
+	Text    string   `json:"text,omitempty"`    // for press: the text queued; for reload: what now runs
 	Buttons []string `json:"buttons,omitempty"` // for a press of an unknown button: the known ones
 }
 

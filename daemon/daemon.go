@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -212,13 +213,13 @@ func (d *runner) run(ctx context.Context, cfg *Config) error {
 			timer.Stop()
 			return d.shutdown(stopHW, stopLoop, cancelSend, delivered)
 		case <-d.opts.Reload:
-			d.reload(hwCtx, presses)
+			d.reload(hwCtx, presses) // SIGHUP: the outcome is in the log
 		case p := <-presses:
 			if _, _, err := d.press(p); err != nil {
 				d.log.Error("daemon: queue a press", "button", p.Button, "err", err)
 			}
 		case c := <-controls:
-			c.reply <- d.control(c.req)
+			c.reply <- d.control(hwCtx, presses, c.req)
 		case r := <-results:
 			d.readDone(r)
 		case now := <-timer.C:
@@ -461,7 +462,7 @@ func (d *runner) handleControl(ctx context.Context, controls chan<- controlCall,
 	case "status":
 		s := d.st.snapshot(time.Now(), d.box)
 		return ControlResponse{OK: true, Status: &s}
-	case "press":
+	case "press", "reload":
 		c := controlCall{req: req, reply: make(chan ControlResponse, 1)}
 		select {
 		case controls <- c:
@@ -470,11 +471,19 @@ func (d *runner) handleControl(ctx context.Context, controls chan<- controlCall,
 		}
 		return <-c.reply
 	}
-	return ControlResponse{Error: fmt.Sprintf("daemon: unknown request %q; use \"status\" or \"press\"", req.Op)}
+	return ControlResponse{Error: fmt.Sprintf("daemon: unknown request %q; use \"status\", \"press\" or \"reload\"", req.Op)}
 }
 
 // control answers a control request in the main loop.
-func (d *runner) control(req ControlRequest) ControlResponse {
+func (d *runner) control(ctx context.Context, presses chan<- hw.Press, req ControlRequest) ControlResponse {
+	if req.Op == "reload" {
+		if err := d.reload(ctx, presses); err != nil {
+			// One line, even for a config with several problems.
+			why := strings.ReplaceAll(trimPkg(err), "\n", "; ")
+			return ControlResponse{Error: "reload refused, the running config stays: " + why}
+		}
+		return ControlResponse{OK: true, Text: fmt.Sprintf("reloaded %s: %s", d.cfg.Path, d.cfg.Summary())}
+	}
 	m, known, err := d.press(hw.Press{Button: req.Button, Long: req.Long, At: time.Now()})
 	if !known {
 		var names []string
@@ -489,10 +498,11 @@ func (d *runner) control(req ControlRequest) ControlResponse {
 	return ControlResponse{OK: true, Queued: m.ID, Text: m.Text}
 }
 
-// reload reads the config again (SIGHUP). A config that fails to load or
-// whose hardware fails to open is rejected with a log line and the running
-// one is kept.
-func (d *runner) reload(ctx context.Context, presses chan<- hw.Press) {
+// reload reads the config again (SIGHUP, or `pitweet reload` over the
+// control socket). A config that fails to load or whose hardware fails to
+// open is refused: the running one is kept, and the error (also logged)
+// says why.
+func (d *runner) reload(ctx context.Context, presses chan<- hw.Press) error {
 	d.notify(reloading())
 	defer d.notify("READY=1")
 	cfg, err := LoadConfig(d.cfg.Path)
@@ -514,23 +524,24 @@ func (d *runner) reload(ctx context.Context, presses chan<- hw.Press) {
 	}
 	if err != nil {
 		d.log.Error("daemon: reload refused; keeping the running config", "err", err)
-		return
+		return err
 	}
 	d.rig.stop()
 	r, err := openRig(ctx, d.board, cfg, presses, d.log)
 	if err != nil {
 		d.log.Error("daemon: reload refused: the new config's hardware does not open; keeping the running config", "err", err)
-		old, err := openRig(ctx, d.board, d.cfg, presses, d.log)
-		if err != nil {
-			d.log.Error("daemon: reopening the running config's hardware failed too", "err", err)
+		old, oerr := openRig(ctx, d.board, d.cfg, presses, d.log)
+		if oerr != nil {
+			d.log.Error("daemon: reopening the running config's hardware failed too", "err", oerr)
 		}
 		d.setRig(old)
-		return
+		return fmt.Errorf("daemon: the new config's hardware does not open: %w", err)
 	}
 	d.setRig(r)
 	d.del.setPoster(client)
 	d.apply(cfg, time.Now())
 	d.log.Info("daemon: config reloaded", "config", cfg.Path, "rules", cfg.Summary())
+	return nil
 }
 
 // shutdown stops the daemon: no new presses or attempts, the request in

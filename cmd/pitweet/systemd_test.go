@@ -1,0 +1,178 @@
+//go:build linux
+
+package main
+
+// The daemon as systemd runs it: `pitweet reload` as ExecReload=, the log
+// on a journal stream, the control socket's permissions, status --json.
+
+import (
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"pitweet/daemon"
+)
+
+// startWith runs `pitweet run --fake` with env added and its stderr on
+// stderr, and waits until its control socket answers with the room
+// sensor read.
+func (e *e2e) startWith(stderr io.Writer, env ...string) {
+	e.t.Helper()
+	e.cmd = exec.Command(pitweetBin, "run", "--fake", "--config", e.config)
+	e.cmd.Env = e2eEnv(append([]string{"RUNTIME_DIRECTORY=" + e.dir}, env...)...)
+	e.cmd.Stderr = stderr
+	e.cmd.Stdout = stderr
+	if err := e.cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.exited = make(chan error, 1)
+	go func() { e.exited <- e.cmd.Wait() }()
+	e.waitStatus("the daemon to start", func(s *daemon.Status) bool {
+		return len(s.Sensors) > 0 && !s.Sensors[0].At.IsZero()
+	})
+}
+
+// pressText presses doorbell through `pitweet press` and returns the text
+// the daemon queued.
+func (e *e2e) pressText() string {
+	e.t.Helper()
+	out, errOut, code := e.pitweet("press", "doorbell")
+	if code != 0 {
+		e.t.Fatalf("pitweet press doorbell: exit %d\n%s%s", code, out, errOut)
+	}
+	_, text, _ := strings.Cut(strings.TrimSuffix(out, "\n"), ": ")
+	return text
+}
+
+// setRules rewrites the config's rules (from the first [[button]] on).
+func (e *e2e) setRules(rules string) {
+	e.t.Helper()
+	old, err := os.ReadFile(e.config)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	header, _, ok := strings.Cut(string(old), "\n[[button]]")
+	if !ok {
+		e.t.Fatalf("config %s has no [[button]]", e.config)
+	}
+	if err := os.WriteFile(e.config, []byte(header+rules), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// listenNotify listens where NOTIFY_SOCKET will point, as systemd does for
+// a Type=notify service, and reads every notification as it comes (a
+// sender blocks once a few are left unread), passing on their lines.
+func listenNotify(t *testing.T, dir string) (<-chan string, string) {
+	t.Helper()
+	name := filepath.Join(dir, "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: name, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	lines := make(chan string, 1024)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				return
+			}
+			for _, line := range strings.Split(string(buf[:n]), "\n") {
+				select {
+				case lines <- line:
+				default: // nobody waits for it
+				}
+			}
+		}
+	}()
+	return lines, name
+}
+
+// waitNotify waits for the notification line want.
+func waitNotify(t *testing.T, lines <-chan string, want string) {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case line := <-lines:
+			if line == want {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("no %s from the daemon within 20s", want)
+		}
+	}
+}
+
+func TestE2EReloadOutcome(t *testing.T) {
+	t.Parallel()
+	e := newE2E(t, "127.0.0.1:0", "")
+	notify, notifySocket := listenNotify(t, e.dir)
+	e.startWith(e.log, "NOTIFY_SOCKET="+notifySocket)
+	waitNotify(t, notify, "READY=1")
+	if text := e.pressText(); !strings.HasPrefix(text, "Ding dong at ") {
+		t.Fatalf("before any reload a press queued %q", text)
+	}
+
+	// SIGHUP reloads, as before; its outcome goes to the log only.
+	e.setRules(strings.Replace(e2eRules, "Ding dong at", "Hello at", 1))
+	if err := e.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitNotify(t, notify, "RELOADING=1")
+	waitNotify(t, notify, "READY=1")
+	if text := e.pressText(); !strings.HasPrefix(text, "Hello at ") {
+		t.Fatalf("after SIGHUP a press queued %q", text)
+	}
+
+	// pitweet reload, a good config: it succeeds and the new text is used
+	// at once.
+	e.setRules(strings.Replace(e2eRules, "Ding dong at", "Knock knock at", 1))
+	out, errOut, code := e.pitweet("reload")
+	if want := "reloaded " + e.config + ": 2 buttons, 1 sensor, 0 reports, 0 alerts, 0 leds\n"; code != 0 || out != want || errOut != "" {
+		t.Fatalf("pitweet reload of a good config: exit %d, stdout %q, stderr %q; want 0, %q", code, out, errOut, want)
+	}
+	if text := e.pressText(); !strings.HasPrefix(text, "Knock knock at ") {
+		t.Fatalf("after pitweet reload a press queued %q", text)
+	}
+
+	// A config with two errors: reload fails with one line naming both,
+	// and the daemon goes on with the config it had.
+	e.setRules(e2eRules + "[[button]]\nname = \"gate\"\n")
+	out, errOut, code = e.pitweet("reload")
+	wantPrefix := "pitweet reload: reload refused, the running config stays: " + e.config + ":"
+	if code != 1 || out != "" || !strings.HasPrefix(errOut, wantPrefix) || strings.Count(errOut, "\n") != 1 ||
+		!strings.Contains(errOut, "needs a pin") || !strings.Contains(errOut, "needs a text") {
+		t.Fatalf("pitweet reload of a broken config: exit %d, stdout %q, stderr %q; want 1 and one line starting %q naming both errors", code, out, errOut, wantPrefix)
+	}
+	if text := e.pressText(); !strings.HasPrefix(text, "Knock knock at ") {
+		t.Fatalf("after a refused reload a press queued %q", text)
+	}
+
+	// A change that needs a restart is refused the same way.
+	e.setRules(e2eRules)
+	cfg, err := os.ReadFile(e.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := strings.Replace(string(cfg), filepath.Join(e.dir, "state"), filepath.Join(e.dir, "elsewhere"), 1)
+	if err := os.WriteFile(e.config, []byte(moved), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code = e.pitweet("reload")
+	if want := "pitweet reload: reload refused, the running config stays: state_dir changed; restart pitweet for that\n"; code != 1 || errOut != want {
+		t.Fatalf("pitweet reload with state_dir changed: exit %d, %q; want 1, %q", code, errOut, want)
+	}
+	if text := e.pressText(); !strings.HasPrefix(text, "Knock knock at ") {
+		t.Fatalf("after a refused reload a press queued %q", text)
+	}
+	e.waitTweets(5)
+}
