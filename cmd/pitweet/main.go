@@ -14,6 +14,8 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+
+	"pitweet/sdlog"
 )
 
 // A command is one subcommand of pitweet. run gets the arguments after the
@@ -77,10 +79,10 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		case errors.Is(err, flag.ErrHelp):
 			return 0
 		case errors.Is(err, errUsage):
-			fmt.Fprintf(stderr, "pitweet %s: %v\nusage: pitweet %s %s\n", c.name, err, c.name, c.usage)
+			fmt.Fprintf(errorOutput(stderr), "pitweet %s: %v\nusage: pitweet %s %s\n", c.name, err, c.name, c.usage)
 			return 2
 		default:
-			fmt.Fprintf(stderr, "pitweet %s: %v\n", c.name, err)
+			fmt.Fprintf(errorOutput(stderr), "pitweet %s: %v\n", c.name, err)
 			return 1
 		}
 	}
@@ -98,6 +100,22 @@ func printHelp(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Exit status: 0 success, 1 failure (one line on stderr says what to do), 2 bad usage.")
 	fmt.Fprintln(w, "See pitweet(8) for the configuration file and the systemd service.")
+}
+
+// toJournal reports whether w is stderr and stderr is systemd's journal
+// (pitweet runs as a service, or as its ExecReload=).
+func toJournal(w io.Writer) bool {
+	return w == io.Writer(os.Stderr) && sdlog.StderrIsJournal()
+}
+
+// errorOutput is where a command's failure goes: stderr, and when that is
+// the journal, with the error priority on each line, so that
+// `journalctl -p err` shows why the service did not start or reload.
+func errorOutput(stderr io.Writer) io.Writer {
+	if toJournal(stderr) {
+		return sdlog.PrefixLines(stderr, sdlog.Err)
+	}
+	return stderr
 }
 
 // newFlags returns a FlagSet for subcommand name that reports errors instead

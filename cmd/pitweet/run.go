@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"pitweet/daemon"
+	"pitweet/sdlog"
 )
 
 func cmdRun(args []string, stdout, stderr io.Writer) error {
@@ -41,6 +42,6 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		Fake:       *fake,
 		UserAgent:  "pitweet/" + version,
 		Reload:     reload,
-		Log:        slog.New(slog.NewTextHandler(stderr, nil)),
+		Log:        slog.New(sdlog.NewHandler(stderr, toJournal(stderr), nil)),
 	})
 }

@@ -6,11 +6,13 @@ package main
 // on a journal stream, the control socket's permissions, status --json.
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -175,4 +177,110 @@ func TestE2EReloadOutcome(t *testing.T) {
 		t.Fatalf("after a refused reload a press queued %q", text)
 	}
 	e.waitTweets(5)
+}
+
+// journalFile creates a file to stand for the journal's stream and returns
+// it with its JOURNAL_STREAM value (device:inode), as systemd sets it.
+func journalFile(t *testing.T, dir, name string) (*os.File, string) {
+	t.Helper()
+	f, err := os.Create(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+		t.Fatal(err)
+	}
+	return f, fmt.Sprintf("%d:%d", st.Dev, st.Ino)
+}
+
+// journalRun runs a daemon whose stderr is a file; JOURNAL_STREAM names
+// that file when match is true, another file otherwise. A notify socket
+// nobody listens on makes warnings, a reload of a broken config an error.
+// It returns the daemon's stderr, and that of `pitweet reload` run the
+// same way.
+func journalRun(t *testing.T, match bool) (daemonLog, reloadErr string) {
+	e := newE2E(t, "127.0.0.1:0", "")
+	logFile, stream := journalFile(t, e.dir, "daemon.log")
+	reloadFile, reloadStream := journalFile(t, e.dir, "reload.log")
+	if !match {
+		_, stream = journalFile(t, e.dir, "other")
+		reloadStream = stream
+	}
+	e.startWith(logFile, "JOURNAL_STREAM="+stream, "NOTIFY_SOCKET="+filepath.Join(e.dir, "nobody-listens.sock"))
+
+	e.setRules(e2eRules + "[[button]]\nname = \"gate\"\n")
+	reload := exec.Command(pitweetBin, "reload")
+	reload.Env = e2eEnv("RUNTIME_DIRECTORY="+e.dir, "JOURNAL_STREAM="+reloadStream)
+	reload.Stderr = reloadFile
+	if err := reload.Run(); err == nil {
+		t.Fatal("pitweet reload of a broken config succeeded")
+	}
+	if err := e.signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
+	}
+	return readFile(t, logFile.Name()), readFile(t, reloadFile.Name())
+}
+
+func readFile(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// logLine is one line of slog's text format, after an optional priority.
+var logLine = regexp.MustCompile(`^(<[0-7]>)?time=\S+ level=(DEBUG|INFO|WARN|ERROR) msg=`)
+
+func TestE2EJournalPriorities(t *testing.T) {
+	t.Parallel()
+	daemonLog, reloadErr := journalRun(t, true)
+	// Every line carries the priority of its level, so `journalctl -p
+	// warning` (priorities 0 to 4) shows the WARN and ERROR lines and no
+	// other.
+	prio := map[string]string{"DEBUG": "<7>", "INFO": "<6>", "WARN": "<4>", "ERROR": "<3>"}
+	seen := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSuffix(daemonLog, "\n"), "\n") {
+		m := logLine.FindStringSubmatch(line)
+		if m == nil {
+			t.Errorf("log line is not a prefixed slog line: %q", line)
+			continue
+		}
+		if m[1] != prio[m[2]] {
+			t.Errorf("%s line has priority %q, want %q: %q", m[2], m[1], prio[m[2]], line)
+		}
+		seen[m[2]]++
+	}
+	for _, want := range []string{
+		`<6>time=\S+ level=INFO msg="daemon: started"`,
+		`<4>time=\S+ level=WARN msg="daemon: systemd notification failed" notification=READY`,
+		`<3>time=\S+ level=ERROR msg="daemon: reload refused; keeping the running config" err=".*needs a pin.*needs a text`,
+	} {
+		if !regexp.MustCompile(`(?m)^` + want).MatchString(daemonLog) {
+			t.Errorf("no log line matching %s in\n%s", want, daemonLog)
+		}
+	}
+	// The failing command's line, as ExecReload= writes it, is an error too.
+	if !strings.HasPrefix(reloadErr, "<3>pitweet reload: reload refused, the running config stays: ") || strings.Count(reloadErr, "\n") != 1 {
+		t.Errorf("pitweet reload's stderr on the journal is %q; want one line with priority <3>", reloadErr)
+	}
+}
+
+func TestE2ELogPlainOffJournal(t *testing.T) {
+	t.Parallel()
+	daemonLog, reloadErr := journalRun(t, false)
+	for _, line := range strings.Split(strings.TrimSuffix(daemonLog, "\n"), "\n") {
+		if m := logLine.FindStringSubmatch(line); m == nil || m[1] != "" {
+			t.Errorf("with JOURNAL_STREAM naming another file, log line %q is not plain slog text", line)
+		}
+	}
+	if !strings.Contains(daemonLog, `level=WARN msg="daemon: systemd notification failed"`) || !strings.Contains(daemonLog, `level=ERROR msg="daemon: reload refused`) {
+		t.Errorf("the warning and the error are missing from the log:\n%s", daemonLog)
+	}
+	if !strings.HasPrefix(reloadErr, "pitweet reload: reload refused, the running config stays: ") || strings.Count(reloadErr, "\n") != 1 {
+		t.Errorf("pitweet reload's stderr off the journal is %q; want one plain line", reloadErr)
+	}
 }
