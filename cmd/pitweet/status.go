@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os/user"
 	"strings"
 	"time"
 
@@ -39,13 +41,35 @@ func cmdStatus(args []string, stdout, stderr io.Writer) error {
 }
 
 // callDaemon sends req over the control socket, turning "nobody listens"
-// into the one line the user needs.
+// and "permission denied" into the one line the user needs.
 func callDaemon(socket string, req daemon.ControlRequest) (*daemon.ControlResponse, error) {
 	resp, err := daemon.Call(socket, req)
-	if errors.Is(err, daemon.ErrNoDaemon) {
+	switch {
+	case errors.Is(err, daemon.ErrNoDaemon):
 		return nil, fmt.Errorf("no daemon is listening on %s (is pitweet running? systemctl status pitweet)", socket)
+	case errors.Is(err, fs.ErrPermission):
+		return nil, fmt.Errorf("permission denied on %s; %s", socket, accessHint(socket))
 	}
 	return resp, err
+}
+
+// accessHint says how to be let in to the control socket: as root, as the
+// daemon's user, or as a member of its group (the socket is 0660 and its
+// directory 0750).
+func accessHint(socket string) string {
+	owner, group, ok := socketAccess(socket)
+	switch {
+	case !ok:
+		return "run pitweet as root (sudo), or join the daemon's group"
+	case owner == "root" && group == "root":
+		return "the daemon runs as root: run pitweet as root too (sudo)"
+	}
+	me := "$USER"
+	if u, err := user.Current(); err == nil {
+		me = u.Username
+	}
+	return fmt.Sprintf("run pitweet as root (sudo) or as user %s, or join group %s: sudo adduser %s %s, then log in again",
+		owner, group, me, group)
 }
 
 func printStatus(w io.Writer, s *daemon.Status) {

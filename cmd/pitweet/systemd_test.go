@@ -6,13 +6,16 @@ package main
 // on a journal stream, the control socket's permissions, status --json.
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -282,5 +285,73 @@ func TestE2ELogPlainOffJournal(t *testing.T) {
 	}
 	if !strings.HasPrefix(reloadErr, "pitweet reload: reload refused, the running config stays: ") || strings.Count(reloadErr, "\n") != 1 {
 		t.Errorf("pitweet reload's stderr off the journal is %q; want one plain line", reloadErr)
+	}
+}
+
+// TestE2EControlPermissionDenied: a user the control socket does not let
+// in is told how to be let in, by press, status and reload alike.
+func TestE2EControlPermissionDenied(t *testing.T) {
+	t.Parallel()
+	e := newE2E(t, "127.0.0.1:0", "")
+	e.start()
+	bin, cred := pitweetBin, (*syscall.Credential)(nil)
+	if os.Getuid() == 0 {
+		// Root passes every permission check: ask as nobody instead, with
+		// the socket's directory given to another user and group, 0750, as
+		// systemd gives /run/pitweet to pitweet.
+		parent := filepath.Dir(e.dir)
+		if err := os.Chmod(parent, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(e.dir, 1, 1); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(e.dir, 0o750); err != nil {
+			t.Fatal(err)
+		}
+		bin = filepath.Join(parent, "pitweet")
+		b, err := os.ReadFile(pitweetBin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(bin, b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cred = &syscall.Credential{Uid: 65534, Gid: 65534}
+	} else if err := os.Chmod(e.socket, 0); err != nil {
+		t.Fatal(err)
+	}
+	// The group the hint must name: the directory's (as root) or the
+	// socket's.
+	fi, err := os.Stat(e.socket)
+	if cred != nil {
+		fi, err = os.Stat(e.dir)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	group := strconv.FormatUint(uint64(fi.Sys().(*syscall.Stat_t).Gid), 10)
+	if g, err := user.LookupGroupId(group); err == nil {
+		group = g.Name
+	}
+	for _, args := range [][]string{{"press", "doorbell"}, {"status"}, {"reload"}} {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = e2eEnv("RUNTIME_DIRECTORY=" + e.dir)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		ee, ok := err.(*exec.ExitError)
+		if !ok || ee.ExitCode() != 1 {
+			t.Fatalf("pitweet %s refused by the socket: %v, %q; want exit 1", args[0], err, stderr.String())
+		}
+		got := stderr.String()
+		want := fmt.Sprintf("pitweet %s: permission denied on %s; run pitweet as root (sudo) or as user ", args[0], e.socket)
+		if !strings.HasPrefix(got, want) || !strings.Contains(got, ", or join group "+group+": sudo adduser ") || strings.Count(got, "\n") != 1 {
+			t.Errorf("pitweet %s refused by the socket says %q; want one line starting %q that names group %s", args[0], got, want, group)
+		}
+	}
+	if n := len(e.x.Tweets()) + e.status().Queue; n != 0 {
+		t.Errorf("a refused press queued or posted %d messages", n)
 	}
 }
