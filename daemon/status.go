@@ -19,9 +19,9 @@ type Status struct {
 	Hardware    string        `json:"hardware"` // "real" or "fake"
 	Buttons     []string      `json:"buttons"`
 	Queue       int           `json:"queue"`
-	Delivery    string        `json:"delivery"`          // idle, sending, backing off, rate limited, waiting, waiting for the system clock …
-	NextAttempt time.Time     `json:"next_attempt,zero"` // when the delivery loop tries again; zero: now or when a message comes
-	RateLimited time.Time     `json:"rate_limited_until,zero"`
+	Delivery    string        `json:"delivery"`                    // idle, sending, backing off, rate limited, waiting, waiting for the system clock …
+	NextAttempt time.Time     `json:"next_attempt,omitzero"`       // when the delivery loop tries again; zero (left out): now or when a message comes
+	RateLimited time.Time     `json:"rate_limited_until,omitzero"` // zero (left out): not rate limited
 	DeadLetters int           `json:"dead_letters"`
 	RecentDead  []DeadLetter  `json:"recent_dead,omitempty"` // the last few, newest last
 	LastSuccess *Success      `json:"last_success,omitempty"`
@@ -77,7 +77,7 @@ type Clock struct {
 type SensorState struct {
 	Name   string             `json:"name"`
 	Type   string             `json:"type"`
-	At     time.Time          `json:"at,zero"` // of the good reading; zero: none yet
+	At     time.Time          `json:"at,omitzero"` // of the good reading; zero (left out): none yet
 	Values map[string]float64 `json:"values,omitempty"`
 	Error  string             `json:"error,omitempty"`
 }

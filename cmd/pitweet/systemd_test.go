@@ -7,6 +7,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -353,5 +354,33 @@ func TestE2EControlPermissionDenied(t *testing.T) {
 	}
 	if n := len(e.x.Tweets()) + e.status().Queue; n != 0 {
 		t.Errorf("a refused press queued or posted %d messages", n)
+	}
+}
+
+// TestE2EStatusJSONLeavesOutZeroTimes: with nothing pending and no rate
+// limit, status --json has no next_attempt or rate_limited_until, and no
+// time anywhere is the zero time.
+func TestE2EStatusJSONLeavesOutZeroTimes(t *testing.T) {
+	t.Parallel()
+	e := newE2E(t, "127.0.0.1:0", "")
+	e.start()
+	out, errOut, code := e.pitweet("status", "--json")
+	if code != 0 {
+		t.Fatalf("pitweet status --json: exit %d, %s", code, errOut)
+	}
+	var s map[string]any
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, key := range []string{"next_attempt", "rate_limited_until"} {
+		if v, ok := s[key]; ok {
+			t.Errorf("status --json has %s = %v with nothing pending", key, v)
+		}
+	}
+	if strings.Contains(out, "0001-01-01") {
+		t.Errorf("status --json shows a zero time:\n%s", out)
+	}
+	if _, ok := s["started"]; !ok || s["delivery"] != "idle" {
+		t.Errorf("status --json lacks started, or delivery is not idle:\n%s", out)
 	}
 }
