@@ -14,7 +14,8 @@ type bh1750 struct {
 
 func newBH1750() *bh1750 { return &bh1750{mtreg: 69} }
 
-func (c *bh1750) tx(env Env, w, r []byte) error {
+func (c *bh1750) tx(cx chipContext, w, r []byte) error {
+	env := cx.env
 	for _, op := range w {
 		switch {
 		case op == 0x00:

@@ -1,16 +1,30 @@
 package fakehw
 
+import "time"
+
 // bmx280 emulates a Bosch BME280 or BMP280 on I²C (datasheet BST-BME280-DS002
 // §5 "Global memory map", BST-BMP280-DS001 §4): chip id at 0xD0, trimming
 // parameters at 0x88–0xA1 and 0xE1–0xE7, ctrl_hum 0xF2, status 0xF3,
 // ctrl_meas 0xF4, config 0xF5, raw data at 0xF7–0xFE. A forced-mode write to
 // ctrl_meas converts the environment into raw counts, inverting the
 // datasheet's compensation formulas with this chip's trimming parameters.
+//
+// The conversion takes the datasheet's maximum measurement time (BME280
+// §9.1 and appendix B): status bit 3 (measuring) is set meanwhile and the
+// data registers keep the previous result until it is done.
 type bmx280 struct {
 	bme  bool
 	regs [256]byte
 	ptr  byte
+
+	measuring bool
+	started   instant
+	duration  time.Duration
+	pending   [8]byte // the raw data 0xF7–0xFE of the conversion in progress
 }
+
+// bmxMeasuring is status bit 3, set while a conversion runs.
+const bmxMeasuring = 1 << 3
 
 // Register addresses.
 const (
@@ -49,6 +63,7 @@ func newBMX280(bme bool) *bmx280 {
 
 func (c *bmx280) reset() {
 	c.regs = [256]byte{}
+	c.measuring = false
 	c.regs[bmxChipID] = 0x58
 	if c.bme {
 		c.regs[bmxChipID] = 0x60
@@ -77,17 +92,23 @@ func (c *bmx280) reset() {
 // tx: a write of one byte sets the register pointer; longer writes are
 // (register, value) pairs; a read continues from the pointer, which
 // auto-increments.
-func (c *bmx280) tx(env Env, w, r []byte) error {
+func (c *bmx280) tx(cx chipContext, w, r []byte) error {
+	c.finish(cx)
 	if len(w) > 0 {
 		c.ptr = w[0]
 	}
 	if len(w) > 1 {
 		for i := 0; i+1 < len(w); i += 2 {
-			c.write(env, w[i], w[i+1])
+			c.write(cx, w[i], w[i+1])
 		}
 	}
 	if len(r) > 0 && c.regs[bmxCtrlMeas]&3 == 3 {
-		c.measure(env) // normal mode: a conversion is always fresh
+		raw := c.raw(cx.env) // normal mode: a conversion is always fresh
+		copy(c.regs[bmxData:], raw[:])
+	}
+	c.regs[bmxStatus] = 0
+	if c.measuring {
+		c.regs[bmxStatus] = bmxMeasuring
 	}
 	for i := range r {
 		r[i] = c.regs[c.ptr]
@@ -96,7 +117,39 @@ func (c *bmx280) tx(env Env, w, r []byte) error {
 	return nil
 }
 
-func (c *bmx280) write(env Env, reg, v byte) {
+// finish ends the conversion in progress once its time has passed.
+func (c *bmx280) finish(cx chipContext) {
+	if !c.measuring || cx.stuck || c.started.since(cx.now) < c.duration {
+		return
+	}
+	copy(c.regs[bmxData:], c.pending[:])
+	c.regs[bmxCtrlMeas] &^= 3 // back to sleep mode
+	c.measuring = false
+}
+
+// measureTime is the datasheet's maximum measurement time for the
+// oversampling in ctrl_meas and ctrl_hum: 1.25 ms, plus 2.3 ms per
+// temperature sample, 2.3 ms per pressure and per humidity sample with
+// 0.575 ms each when measured.
+func (c *bmx280) measureTime() time.Duration {
+	osr := func(code byte) float64 {
+		return [8]float64{0, 1, 2, 4, 8, 16, 16, 16}[code&7]
+	}
+	ctrl := c.regs[bmxCtrlMeas]
+	t, p, h := osr(ctrl>>5), osr(ctrl>>2), 0.0
+	if c.bme {
+		h = osr(c.regs[bmxCtrlHum])
+	}
+	ms := 1.25 + 2.3*t
+	for _, n := range []float64{p, h} {
+		if n > 0 {
+			ms += 2.3*n + 0.575
+		}
+	}
+	return time.Duration(ms * float64(time.Millisecond))
+}
+
+func (c *bmx280) write(cx chipContext, reg, v byte) {
 	switch reg {
 	case bmxReset:
 		if v == 0xB6 {
@@ -111,15 +164,18 @@ func (c *bmx280) write(env Env, reg, v byte) {
 	case bmxCtrlMeas:
 		c.regs[reg] = v
 		if mode := v & 3; mode == 1 || mode == 2 {
-			c.measure(env) // forced mode: one conversion, then sleep
-			c.regs[reg] &^= 3
+			// Forced mode: one conversion, then sleep.
+			c.pending = c.raw(cx.env)
+			c.measuring, c.started, c.duration = true, cx.now, c.measureTime()
 		}
 	}
 }
 
-// measure stores raw counts that compensate to env. Skipped measurements
-// (oversampling 0) read as 0x80000 / 0x8000, as on the chip.
-func (c *bmx280) measure(env Env) {
+// raw returns the data registers 0xF7–0xFE for counts that compensate to
+// env. Skipped measurements (oversampling 0) read as 0x80000 / 0x8000, as on
+// the chip.
+func (c *bmx280) raw(env Env) [8]byte {
+	var out [8]byte
 	ctrl := c.regs[bmxCtrlMeas]
 	t := clamp(env.Temperature, -40, 85)
 	tRaw := search(0, 1<<20, func(raw int32) bool {
@@ -130,7 +186,7 @@ func (c *bmx280) measure(env Env) {
 	if ctrl>>5 == 0 {
 		tRaw = 0x80000
 	}
-	putRaw20(c.regs[0xFA:], tRaw)
+	putRaw20(out[3:], tRaw)
 
 	p := clamp(env.Pressure, 300, 1100) * 100 * 256 // Pa in Q24.8
 	pRaw := search(0, 1<<20, func(raw int32) bool {
@@ -139,7 +195,7 @@ func (c *bmx280) measure(env Env) {
 	if ctrl>>2&7 == 0 {
 		pRaw = 0x80000
 	}
-	putRaw20(c.regs[0xF7:], pRaw)
+	putRaw20(out[0:], pRaw)
 
 	if c.bme {
 		h := clamp(env.Humidity, 0, 100) * 1024 // %RH in Q22.10
@@ -149,9 +205,10 @@ func (c *bmx280) measure(env Env) {
 		if c.regs[bmxCtrlHum]&7 == 0 {
 			hRaw = 0x8000
 		}
-		c.regs[0xFD] = byte(hRaw >> 8)
-		c.regs[0xFE] = byte(hRaw)
+		out[6] = byte(hRaw >> 8)
+		out[7] = byte(hRaw)
 	}
+	return out
 }
 
 func putRaw20(b []byte, raw int32) {

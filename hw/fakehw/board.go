@@ -4,10 +4,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"pitweet/hw"
 
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/i2c"
@@ -39,15 +42,27 @@ type Options struct {
 	// Dir is where the CPU temperature file is written; "" means a new
 	// temporary directory that Close removes.
 	Dir string
+	// Board names the Variant whose GPIO chips the board presents (see
+	// Variants); "" means DefaultBoard.
+	Board string
+	// ClosesFD0 makes the board do what periph.io host v3.8.5's gpioioctl
+	// driver does when it drops a duplicate chip (the Pi 5's
+	// /dev/gpiochip4 link): GPIOChip.Close sets the chip's descriptor to 0
+	// before closing it, so it closes file descriptor 0. Only for a test
+	// that runs in a process of its own.
+	ClosesFD0 bool
 }
 
 // Board is a simulated Raspberry Pi. It implements hw.Board.
 type Board struct {
-	clock *Clock
-	bus   *Bus
+	clock   *Clock
+	bus     *Bus
+	variant Variant
+	chips   []hw.Chip // as gpioioctl keeps them
+	dropped []hw.Chip // duplicates gpioioctl closed
 
 	mu      sync.Mutex
-	pins    map[int]*Pin
+	pins    map[[2]int]*Pin // by chip index and line offset
 	env     Env
 	cpuPath string
 	tempDir string // removed by Close
@@ -55,12 +70,38 @@ type Board struct {
 }
 
 // New returns a board with the default environment and, unless
-// opts.NoChips, the DefaultChips attached.
+// opts.NoChips, the DefaultChips attached. An unknown opts.Board gives a
+// board without GPIO chips, whose pins all fail with the names of the
+// variants; see NewBoard for an error instead.
 func New(opts Options) *Board {
+	b, err := NewBoard(opts)
+	if err != nil {
+		opts.Board = DefaultBoard
+		b, _ = NewBoard(opts)
+		b.variant, b.chips, b.dropped = Variant{Name: opts.Board}, nil, nil
+	}
+	return b
+}
+
+// NewBoard is New that refuses an unknown opts.Board.
+func NewBoard(opts Options) (*Board, error) {
+	name := opts.Board
+	if name == "" {
+		name = DefaultBoard
+	}
+	v, ok := VariantNamed(name)
+	if !ok {
+		return nil, fmt.Errorf("fakehw: no simulated board %q; use one of %s", name, variantNames())
+	}
 	b := &Board{
-		clock: &Clock{real: opts.RealTime, now: Epoch},
-		pins:  map[int]*Pin{},
-		env:   DefaultEnv,
+		clock:   &Clock{real: opts.RealTime, now: Epoch},
+		variant: v,
+		pins:    map[[2]int]*Pin{},
+		env:     DefaultEnv,
+	}
+	b.chips, b.dropped = openChips(v)
+	if opts.ClosesFD0 && len(b.dropped) > 0 {
+		closeFD0()
 	}
 	b.bus = &Bus{name: "1", board: b, chips: map[uint16]chip{}, faults: map[uint16]Fault{}}
 	if !opts.NoChips {
@@ -77,41 +118,60 @@ func New(opts Options) *Board {
 	if b.fileErr == nil {
 		b.fileErr = b.writeCPUTemp(b.env.CPUTemperature)
 	}
-	return b
+	return b, nil
 }
 
-// Clock is the board's clock; pass it to hw.ButtonConfig.Clock and
-// hw.LED.Clock.
+// Clock is the board's clock; pass it to hw.ButtonConfig.Clock,
+// hw.SensorConfig.Clock and hw.LED.Clock.
 func (b *Board) Clock() *Clock { return b.clock }
 
-// Pin returns the pin named "GPIOn" (n from 0 to 27), "n" or "P1_n" (a
-// header position), creating it on first use. Header names give the same
-// pin as their GPIO name.
+// Variant is the board and kernel the board presents.
+func (b *Board) Variant() Variant { return b.variant }
+
+// Chips are the board's GPIO chips as periph.io's gpioioctl driver keeps
+// them, in its order.
+func (b *Board) Chips() []hw.Chip { return slices.Clone(b.chips) }
+
+// Dropped are the chips gpioioctl opened twice and closed again: the Pi
+// 5's /dev/gpiochip4 link to gpiochip0.
+func (b *Board) Dropped() []hw.Chip { return slices.Clone(b.dropped) }
+
+// Pin returns the pin called name ("GPIO17", "BCM17", "17" or the header
+// pin "P1_11"), found as the real board finds it (hw.FindPin): on the
+// header chip, at the line offset of its BCM number. It refuses what the
+// real board refuses, with the same message.
 func (b *Board) Pin(name string) (gpio.PinIO, error) { return b.pin(name) }
 
 func (b *Board) pin(name string) (*Pin, error) {
-	n, err := gpioNumber(name)
+	if len(b.chips) == 0 {
+		return nil, fmt.Errorf("%w for pin %s: the simulated board %q is not one of %s", hw.ErrNoGPIOChip, name, b.variant.Name, variantNames())
+	}
+	ci, off, err := hw.FindPin(b.chips, name)
 	if err != nil {
 		return nil, err
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	p, ok := b.pins[n]
+	key := [2]int{ci, off}
+	p, ok := b.pins[key]
 	if !ok {
-		p = newPin(n, b.clock)
-		b.pins[n] = p
+		c := b.chips[ci]
+		p = newPin(c.Lines[off], off, c.Label, b.clock)
+		b.pins[key] = p
 	}
 	return p, nil
 }
 
-// Bus returns bus "1" (also named "", "I2C1" and "/dev/i2c-1"), the only one
-// the board has.
+// Bus returns bus 1 under any name hw.I2CBusNumber reads as 1 ("1",
+// "I2C1", "/dev/i2c-1"), the only bus the board has.
 func (b *Board) Bus(name string) (i2c.Bus, error) {
-	switch name {
-	case "", "1", "I2C1", "/dev/i2c-1":
-		return b.bus, nil
+	if name == "" {
+		name = "1"
 	}
-	return nil, fmt.Errorf("fakehw: no I2C bus %q; the simulated board has bus 1", name)
+	if n, err := hw.I2CBusNumber(name); err != nil || n != 1 {
+		return nil, fmt.Errorf("fakehw: no I2C bus %q; the simulated board has bus 1", name)
+	}
+	return b.bus, nil
 }
 
 // I2C is bus 1 itself, for tests that inspect it.
@@ -120,9 +180,15 @@ func (b *Board) I2C() *Bus { return b.bus }
 // CPUTempPath is the file with Env.CPUTemperature in millidegrees.
 func (b *Board) CPUTempPath() string { return b.cpuPath }
 
-// Close closes the bus and removes the temporary directory.
+// Close closes the bus, releases the lines the pins requested and removes
+// the temporary directory.
 func (b *Board) Close() error {
 	_ = b.bus.Close()
+	b.mu.Lock()
+	for _, p := range b.pins {
+		p.release()
+	}
+	b.mu.Unlock()
 	if b.tempDir != "" {
 		if err := os.RemoveAll(b.tempDir); err != nil {
 			return fmt.Errorf("fakehw: removing %s: %w", b.tempDir, err)
@@ -271,6 +337,22 @@ func (b *Board) script(name string, steps func(down, up gpio.Level) []step) erro
 	}
 	down := p.pressedLevel()
 	p.schedule(pressGap, steps(down, !down))
+	return nil
+}
+
+// SetPinFault makes the pin called name fail as f until set back to
+// PinWorks. EdgeFails also ends a wait in progress, as an error reading
+// the line's events would.
+func (b *Board) SetPinFault(name string, f PinFault) error {
+	p, err := b.pin(name)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.fault = f
+	close(p.wake)
+	p.wake = make(chan struct{})
+	p.mu.Unlock()
 	return nil
 }
 

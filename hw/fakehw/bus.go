@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/physic"
@@ -21,6 +22,10 @@ const (
 	// WrongChip: a different chip answers at the address; every register
 	// reads 0x00 (so a Bosch chip id is 0x00 and Sensirion CRCs fail).
 	WrongChip
+	// Stuck: the chip starts a measurement and never finishes it: the
+	// BME280's measuring bit, the AHT20's busy bit stay set and the SCD4x
+	// never has data ready, as with a chip whose supply sags.
+	Stuck
 )
 
 // errNACK is what the bus returns when no chip acknowledges; the text is
@@ -28,9 +33,30 @@ const (
 var errNACK = errors.New("remote I/O error")
 
 // chip is an emulated I²C device. tx handles one transaction: write w, then
-// read len(r) bytes, with env the world the chip measures.
+// read len(r) bytes.
 type chip interface {
-	tx(env Env, w, r []byte) error
+	tx(cx chipContext, w, r []byte) error
+}
+
+// chipContext is what a chip sees during a transaction.
+type chipContext struct {
+	env   Env     // the world it measures
+	now   instant // the time
+	stuck bool    // the fault Stuck
+}
+
+// instant is a moment on the board's clock and on the real clock.
+//
+// periph.io's drivers wait for a conversion in real time (time.Sleep),
+// while pitweet's own waits go by the clock it is given, the board's: a
+// conversion is done once its time has passed on either clock. With a
+// real-time board the two are the same; in virtual time, a test where
+// pitweet does the waiting does not wait for real.
+type instant struct{ board, real time.Time }
+
+// since is how long passed from i to now: the longer of the two clocks.
+func (i instant) since(now instant) time.Duration {
+	return max(now.board.Sub(i.board), now.real.Sub(i.real))
 }
 
 // Bus is the simulated I²C bus. It implements i2c.BusCloser and dispatches
@@ -51,7 +77,7 @@ func (b *Bus) String() string { return "I2C" + b.name + " (simulated)" }
 
 // Tx implements i2c.Bus.
 func (b *Bus) Tx(addr uint16, w, r []byte) error {
-	env := b.board.Env()
+	cx := chipContext{env: b.board.Env(), now: instant{b.board.clock.Now(), time.Now()}}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -66,7 +92,8 @@ func (b *Bus) Tx(addr uint16, w, r []byte) error {
 		clear(r)
 		return nil
 	}
-	if err := c.tx(env, w, r); err != nil {
+	cx.stuck = b.faults[addr] == Stuck
+	if err := c.tx(cx, w, r); err != nil {
 		return fmt.Errorf("fakehw-i2c: %w", err)
 	}
 	return nil

@@ -2,9 +2,6 @@ package fakehw
 
 import (
 	"fmt"
-	"pitweet/hw"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,24 +15,30 @@ type Change struct {
 	Level gpio.Level
 }
 
-// idleWait is how long, in real time, a wait for an edge with nothing
-// scheduled blocks in virtual mode before it gives up. Virtual time does not
-// pass meanwhile.
-const idleWait = 2 * time.Millisecond
-
-// Pin is a simulated GPIO pin. It implements gpio.PinIO.
+// Pin is a simulated GPIO line. It implements gpio.PinIO.
 //
 // As an input, it takes the levels that Board.Press and friends schedule; as
 // an output, it records every level written.
+//
+// Like a line of periph.io's gpioioctl driver it is requested from the
+// kernel on its first In or Out, which gives it a file descriptor, and
+// keeps that request; gpioioctl takes a descriptor of 0 to mean "not
+// requested yet" and requests the line again, which the kernel refuses
+// (EBUSY) while the first request holds it.
 type Pin struct {
-	name  string
-	num   int
+	name  string // the line's name on its chip
+	num   int    // the line offset
+	chip  string // the chip's label
 	clock *Clock
 
 	mu      sync.Mutex
 	level   gpio.Level
 	pull    gpio.Pull
 	out     bool
+	fault   PinFault
+	waits   int      // WaitForEdge calls
+	lineFD  int      // the line request's descriptor as gpioioctl keeps it; 0: none
+	held    bool     // the kernel holds the line for a request
 	pending []Change // scheduled input levels, in time order
 	history []Change
 	wake    chan struct{} // closed and replaced when pending changes or on Halt
@@ -43,8 +46,76 @@ type Pin struct {
 	halted  bool          // Halt was called during a wait: the waits return false
 }
 
-func newPin(num int, clock *Clock) *Pin {
-	return &Pin{name: "GPIO" + strconv.Itoa(num), num: num, clock: clock, pull: gpio.Float, wake: make(chan struct{})}
+// PinFault is a way a simulated line fails.
+type PinFault int
+
+const (
+	// PinWorks: the line works.
+	PinWorks PinFault = iota
+	// EdgeFails: waiting for an edge fails at once, as periph's gpioioctl
+	// WaitForEdge does when reading the line's events fails (it returns
+	// false, like a timeout, and logs).
+	EdgeFails
+)
+
+func newPin(name string, offset int, chip string, clock *Clock) *Pin {
+	p := &Pin{name: name, num: offset, chip: chip, clock: clock, wake: make(chan struct{})}
+	// The bias after reset (BCM2835 datasheet §6.2): GPIO0 to GPIO8 pulled
+	// up, the others down.
+	p.pull = gpio.PullDown
+	if offset <= 8 {
+		p.pull, p.level = gpio.PullUp, gpio.High
+	}
+	return p
+}
+
+// Chip is the label of the pin's chip.
+func (p *Pin) Chip() string { return p.chip }
+
+// LineFD is the descriptor of the pin's line request as periph's gpioioctl
+// would keep it, or -1 before the line is requested.
+func (p *Pin) LineFD() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.held {
+		return -1
+	}
+	return p.lineFD
+}
+
+// Waits counts the WaitForEdge calls so far.
+func (p *Pin) Waits() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.waits
+}
+
+// request requests the line as gpioioctl's getLine does: a held
+// descriptor other than 0 is kept; otherwise the line is requested, which
+// fails with EBUSY while an earlier request holds it.
+func (p *Pin) request() error {
+	if p.lineFD != 0 {
+		return nil
+	}
+	if p.held {
+		return fmt.Errorf("line_request ioctl: %w", errBusy)
+	}
+	fd, err := openLine()
+	if err != nil {
+		return fmt.Errorf("line_request ioctl: %w", err)
+	}
+	p.lineFD, p.held = fd, true
+	return nil
+}
+
+// release gives the line back to the kernel.
+func (p *Pin) release() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.held {
+		closeLine(p.lineFD)
+		p.lineFD, p.held = 0, false
+	}
 }
 
 // String implements conn.Resource.
@@ -81,12 +152,17 @@ func (p *Pin) Function() string {
 }
 
 // In implements gpio.PinIn. The pull decides the idle level of a button:
-// with gpio.PullDown a press reads High, otherwise Low.
+// with gpio.PullDown a press reads High, otherwise Low. gpio.PullNoChange
+// and gpio.Float keep the pin's bias, as with periph's gpioioctl driver,
+// which sets no bias flag for either.
 func (p *Pin) In(pull gpio.Pull, edge gpio.Edge) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if err := p.request(); err != nil {
+		return err
+	}
 	p.out = false
-	if pull != gpio.PullNoChange {
+	if pull == gpio.PullUp || pull == gpio.PullDown {
 		p.pull = pull
 	}
 	switch p.pull {
@@ -118,12 +194,21 @@ func (p *Pin) Read() gpio.Level {
 // level change happens within timeout.
 //
 // In virtual time, a wait for a scheduled change moves the clock forward to
-// it (or to the timeout) at once; a wait with nothing scheduled blocks for at
-// most a couple of real milliseconds and returns false without time passing.
+// it (or to the timeout) at once. A wait with nothing scheduled blocks, in
+// real time, until a change is scheduled, Halt is called or the timeout
+// passes; in the last case the clock moves forward by the timeout. A
+// negative timeout waits for ever.
+//
+// With the fault EdgeFails it returns false at once.
 func (p *Pin) WaitForEdge(timeout time.Duration) bool {
 	forever := timeout < 0
 	deadline := p.clock.Now().Add(timeout)
 	p.mu.Lock()
+	p.waits++
+	if p.fault == EdgeFails {
+		p.mu.Unlock()
+		return false
+	}
 	p.waiting++
 	p.mu.Unlock()
 	defer func() {
@@ -135,7 +220,7 @@ func (p *Pin) WaitForEdge(timeout time.Duration) bool {
 	}()
 	for {
 		p.mu.Lock()
-		if p.halted {
+		if p.halted || p.fault == EdgeFails {
 			p.mu.Unlock()
 			return false
 		}
@@ -180,14 +265,20 @@ func (p *Pin) WaitForEdge(timeout time.Duration) bool {
 		case scheduled:
 			p.clock.advanceTo(until)
 		default:
-			t := time.NewTimer(idleWait)
+			var timer *time.Timer
+			var expired <-chan time.Time
+			if !forever {
+				timer = time.NewTimer(until.Sub(now))
+				expired = timer.C
+			}
 			select {
 			case <-wake:
-				t.Stop()
-			case <-t.C:
-				if !forever {
-					return false
+				if timer != nil {
+					timer.Stop()
 				}
+			case <-expired:
+				p.clock.advanceTo(deadline)
+				return false
 			}
 		}
 	}
@@ -200,13 +291,17 @@ func (p *Pin) Pull() gpio.Pull {
 	return p.pull
 }
 
-// DefaultPull implements gpio.PinIn.
-func (p *Pin) DefaultPull() gpio.Pull { return gpio.Float }
+// DefaultPull implements gpio.PinIn: gpio.PullNoChange, as gpioioctl
+// answers.
+func (p *Pin) DefaultPull() gpio.Pull { return gpio.PullNoChange }
 
 // Out implements gpio.PinOut and records the level.
 func (p *Pin) Out(l gpio.Level) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if err := p.request(); err != nil {
+		return fmt.Errorf("GPIOLine.Out(): %w", err)
+	}
 	p.out = true
 	p.setLocked(l)
 	return nil
@@ -263,18 +358,6 @@ type step struct {
 func (p *Pin) setLocked(l gpio.Level) {
 	p.level = l
 	p.history = append(p.history, Change{At: p.clock.Now(), Level: l})
-}
-
-// gpioNumber parses "GPIO17", "P1_11" or "17" into a BCM GPIO number.
-func gpioNumber(name string) (int, error) {
-	if _, err := strconv.Atoi(name); err == nil {
-		name = "GPIO" + name
-	}
-	bcm, err := hw.PinName(name)
-	if err != nil {
-		return 0, fmt.Errorf("fakehw: %w", err)
-	}
-	return strconv.Atoi(strings.TrimPrefix(bcm, "GPIO"))
 }
 
 var _ gpio.PinIO = (*Pin)(nil)

@@ -1,11 +1,18 @@
 package fakehw
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"time"
+)
 
 // scd4x emulates a Sensirion SCD41 (datasheet v1.5 §3): 16-bit commands,
-// arguments and answers in 16-bit words each followed by a CRC-8. Once
-// periodic measurement is started, data is always ready (the real chip has
-// a new value every 5 s).
+// arguments and answers in 16-bit words each followed by a CRC-8.
+//
+// After start_periodic_measurement the chip measures every 5 s, the first
+// time 5 s after the start (§3.5.1). get_data_ready_status says whether a
+// measurement came since the last read_measurement, which empties the
+// buffer; read_measurement with no new data is not acknowledged.
 //
 // The real chip never acknowledges wake_up; periph.io's driver answers that
 // with stop_periodic_measurement and a 550 ms wait. The emulation NACKs it
@@ -13,12 +20,25 @@ import "errors"
 // again after a lost connection) and ACKs it when idle, to keep tests fast.
 type scd4x struct {
 	measuring bool
+	started   instant
+	consumed  int    // measurements since the start that were read or lost
 	pressure  uint16 // hPa
 }
 
-var errSCDCommand = errors.New("scd4x emulation: command not acknowledged")
+// scdInterval is the period of the periodic measurement.
+const scdInterval = 5 * time.Second
 
-func (c *scd4x) tx(env Env, w, r []byte) error {
+// ready reports whether a measurement came since the last read.
+func (c *scd4x) ready(cx chipContext) bool {
+	return c.measuring && !cx.stuck && int(c.started.since(cx.now)/scdInterval) > c.consumed
+}
+
+// errSCDCommand is a command the chip does not acknowledge; Linux reports
+// the NACK as a remote I/O error.
+var errSCDCommand = fmt.Errorf("scd4x emulation: command not acknowledged: %w", errNACK)
+
+func (c *scd4x) tx(cx chipContext, w, r []byte) error {
+	env := cx.env
 	if len(w) < 2 {
 		return errSCDCommand
 	}
@@ -42,18 +62,19 @@ func (c *scd4x) tx(env Env, w, r []byte) error {
 		if c.measuring {
 			return errSCDCommand
 		}
-		c.measuring = true
+		c.measuring, c.started, c.consumed = true, cx.now, 0
 	case 0x3f86: // stop_periodic_measurement
 		c.measuring = false
 	case 0xe4b8: // get_data_ready_status: lower 11 bits not 0 means ready
 		words = []uint16{0x8000}
-		if c.measuring {
+		if c.ready(cx) {
 			words[0] |= 0x0006
 		}
 	case 0xec05: // read_measurement
-		if !c.measuring {
+		if !c.ready(cx) {
 			return errSCDCommand
 		}
+		c.consumed = int(c.started.since(cx.now) / scdInterval)
 		co2 := roundHalf(clamp(env.CO2, 0, 40000))
 		t := roundHalf((clamp(env.Temperature, -10, 60) + 45) * 65535 / 175)
 		h := roundHalf(clamp(env.Humidity, 0, 100) * 65535 / 100)
