@@ -1,7 +1,9 @@
 package hw
 
 import (
+	"context"
 	"fmt"
+	"time"
 
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/physic"
@@ -48,7 +50,7 @@ func (c *bmx280) open(bus i2c.Bus, addr uint16) error {
 	return nil
 }
 
-func (c *bmx280) read(values map[string]float64) error {
+func (c *bmx280) read(_ context.Context, _ Clock, values map[string]float64) error {
 	var e physic.Env
 	if err := c.dev.Sense(&e); err != nil {
 		return err
@@ -74,7 +76,7 @@ func (c *aht20Chip) open(bus i2c.Bus, _ uint16) error {
 	return nil
 }
 
-func (c *aht20Chip) read(values map[string]float64) error {
+func (c *aht20Chip) read(_ context.Context, _ Clock, values map[string]float64) error {
 	var e physic.Env
 	if err := c.dev.Sense(&e); err != nil {
 		return err
@@ -93,6 +95,9 @@ type scd4xChip struct {
 // scd4xDataReady is the get_data_ready_status command.
 var scd4xDataReady = []byte{0xe4, 0xb8}
 
+// scd4xPoll is how often read asks whether a measurement is ready.
+const scd4xPoll = 500 * time.Millisecond
+
 func (c *scd4xChip) open(bus i2c.Bus, addr uint16) error {
 	dev, err := scd4x.NewI2C(bus, addr)
 	if err != nil {
@@ -103,16 +108,29 @@ func (c *scd4xChip) open(bus i2c.Bus, addr uint16) error {
 	return nil
 }
 
-func (c *scd4xChip) read(values map[string]float64) error {
-	// The driver's Sense takes a bus error while polling for data as "not
-	// ready" and retries for 6 seconds; ask once here so that a missing
-	// chip fails at once.
-	var status [3]byte
-	if err := c.probe.Tx(scd4xDataReady, status[:]); err != nil {
-		return err
-	}
-	if crc := sensirionCRC(status[:2]); crc != status[2] {
-		return fmt.Errorf("%w: answer %x has CRC %#02x, want %#02x; is it a SCD40/SCD41?", ErrWrongChip, status[:2], status[2], crc)
+// read waits for a measurement itself before calling the driver's Sense.
+// The chip measures every 5 s, the first time 5 s after open started it;
+// Sense asks whether data is ready about once a second until a deadline it
+// takes from the wall clock's whole seconds, 5 to 6 s later, and then
+// fails, so a first measurement that comes late in that window is missed.
+// Waiting here, until ctx ends, leaves Sense data that is ready at its
+// first question. A bus error here fails at once (Sense would take it for
+// "not ready" and go on asking).
+func (c *scd4xChip) read(ctx context.Context, clock Clock, values map[string]float64) error {
+	for {
+		var status [3]byte
+		if err := c.probe.Tx(scd4xDataReady, status[:]); err != nil {
+			return err
+		}
+		if crc := sensirionCRC(status[:2]); crc != status[2] {
+			return fmt.Errorf("%w: answer %x has CRC %#02x, want %#02x; is it a SCD40/SCD41?", ErrWrongChip, status[:2], status[2], crc)
+		}
+		if (uint16(status[0])<<8|uint16(status[1]))&0x07FF != 0 {
+			break
+		}
+		if err := clock.Sleep(ctx, scd4xPoll); err != nil {
+			return fmt.Errorf("no measurement ready: %w", err)
+		}
 	}
 	var e scd4x.Env
 	if err := c.dev.Sense(&e); err != nil {
@@ -136,7 +154,7 @@ func (c *bh1750Chip) open(bus i2c.Bus, addr uint16) error {
 	return nil
 }
 
-func (c *bh1750Chip) read(values map[string]float64) error {
+func (c *bh1750Chip) read(_ context.Context, _ Clock, values map[string]float64) error {
 	flux, err := c.dev.Sense()
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/physic"
+	"periph.io/x/devices/v3/aht20"
 )
 
 // Names of the quantities in Reading.Values, with their units.
@@ -40,7 +41,10 @@ type Sensor interface {
 	Name() string
 	Type() string
 	// Read measures once. A failed Read returns a *SensorError; the next
-	// Read tries again, re-initialising the chip if needed.
+	// Read tries again, re-initialising the chip if needed. Read gives up
+	// at ctx's deadline (DefaultReadTimeout when ctx has none): from then
+	// on every I²C transfer fails, so that a driver polling a chip that
+	// never finishes returns.
 	Read(ctx context.Context) (Reading, error)
 }
 
@@ -55,7 +59,15 @@ type SensorConfig struct {
 	Address uint16
 	// Path is the temperature file of a cpu sensor; "" means the board's.
 	Path string
+	// Clock is the time source of pitweet's own waits for a chip (the
+	// SCD4x's first measurement); nil means the system clock. Tests pass
+	// the simulated board's clock.
+	Clock Clock
 }
+
+// DefaultReadTimeout bounds a Read whose context has no deadline. An SCD4x
+// needs 5 s for its first measurement.
+const DefaultReadTimeout = 10 * time.Second
 
 // Kinds of sensor failure, wrapped by SensorError.Err.
 var (
@@ -64,6 +76,9 @@ var (
 	ErrNoAnswer = errors.New("hw: no answer from the chip")
 	// ErrWrongChip means a chip answered but it is not the configured type.
 	ErrWrongChip = errors.New("hw: a different chip answers")
+	// ErrTimeout means the chip did not finish its measurement before the
+	// read's deadline.
+	ErrTimeout = errors.New("hw: the chip did not finish in time")
 )
 
 // SensorError is the error of a sensor that cannot be opened or read.
@@ -96,8 +111,9 @@ func (e *SensorError) Unwrap() error { return e.Err }
 type chip interface {
 	// open initialises the driver on bus at addr.
 	open(bus i2c.Bus, addr uint16) error
-	// read measures once into values.
-	read(values map[string]float64) error
+	// read measures once into values. Waits of its own go by clock and end
+	// with ctx.
+	read(ctx context.Context, clock Clock, values map[string]float64) error
 }
 
 type chipSpec struct {
@@ -140,12 +156,12 @@ func OpenSensor(b Board, cfg SensorConfig) (Sensor, error) {
 	if cfg.Bus == "" {
 		cfg.Bus = "1"
 	}
-	s := &i2cSensor{cfg: cfg, chip: spec.new()}
+	s := &i2cSensor{cfg: cfg, chip: spec.new(), clock: clockOrSystem(cfg.Clock)}
 	bus, err := b.Bus(cfg.Bus)
 	if err != nil {
 		return nil, s.fail(err)
 	}
-	s.bus = &busWatch{Bus: bus}
+	s.bus = &busWatch{Bus: bus, ctx: context.Background()}
 	return s, nil
 }
 
@@ -160,8 +176,9 @@ func addrList(addrs []uint16) string {
 // i2cSensor runs a chip: it opens the driver on first use and again after a
 // failure.
 type i2cSensor struct {
-	cfg SensorConfig
-	bus *busWatch
+	cfg   SensorConfig
+	bus   *busWatch
+	clock Clock
 
 	mu    sync.Mutex
 	chip  chip
@@ -175,9 +192,15 @@ func (s *i2cSensor) Read(ctx context.Context) (Reading, error) {
 	if err := ctx.Err(); err != nil {
 		return Reading{}, err
 	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultReadTimeout)
+		defer cancel()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.bus.last = nil
+	s.bus.last, s.bus.ctx = nil, ctx
+	defer func() { s.bus.ctx = context.Background() }()
 	if !s.ready {
 		if err := s.chip.open(s.bus, s.cfg.Address); err != nil {
 			return Reading{}, s.fail(err)
@@ -185,7 +208,7 @@ func (s *i2cSensor) Read(ctx context.Context) (Reading, error) {
 		s.ready = true
 	}
 	values := map[string]float64{}
-	if err := s.chip.read(values); err != nil {
+	if err := s.chip.read(ctx, s.clock, values); err != nil {
 		s.ready = false
 		return Reading{}, s.fail(err)
 	}
@@ -200,9 +223,15 @@ func (s *i2cSensor) fail(err error) *SensorError {
 	if s.bus != nil {
 		busErr = s.bus.last
 	}
+	var ahtTimeout *aht20.ReadTimeoutError
 	switch {
 	case errors.Is(err, ErrI2CDisabled):
 		// The message already says how to enable I2C.
+	case errors.Is(busErr, context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ahtTimeout):
+		e.Err = ErrTimeout
+		e.Hint = "it kept reporting a measurement in progress; check its power and wires; a later read tries again"
+	case errors.Is(busErr, context.Canceled) || errors.Is(err, context.Canceled):
+		e.Err = fmt.Errorf("%w (driver: %v)", context.Canceled, err)
 	case errors.Is(err, ErrWrongChip):
 		e.Hint = fmt.Sprintf("check the type and address in the config (`i2cdetect -y %s` lists the addresses that answer)", s.cfg.Bus)
 	case busErr != nil && noAnswer(busErr):
@@ -224,14 +253,22 @@ func noAnswer(err error) bool {
 	return strings.Contains(msg, "remote I/O error") || strings.Contains(msg, "no such device or address")
 }
 
-// busWatch remembers the last error of the bus, which the drivers do not
-// always wrap.
+// busWatch bounds the transfers of a read and remembers the last error of
+// the bus, which the drivers do not always wrap. Once the read's context is
+// done, every transfer fails without touching the bus: a driver that polls
+// a chip until it says it is done (periph's bmxx80 waits for the BME280's
+// measuring bit with no timeout and no sleep) then returns with the error.
 type busWatch struct {
 	i2c.Bus
+	ctx  context.Context // of the read in progress
 	last error
 }
 
 func (w *busWatch) Tx(addr uint16, wb, rb []byte) error {
+	if err := w.ctx.Err(); err != nil {
+		w.last = err
+		return fmt.Errorf("hw: I2C transfer after the read's deadline: %w", err)
+	}
 	err := w.Bus.Tx(addr, wb, rb)
 	if err != nil {
 		w.last = err

@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"periph.io/x/devices/v3/scd4x"
 
 	"pitweet/hw"
 	"pitweet/hw/fakehw"
@@ -40,8 +43,10 @@ func envValue(e fakehw.Env, q string) float64 {
 	return map[string]float64{hw.Temperature: e.Temperature, hw.Humidity: e.Humidity, hw.Pressure: e.Pressure, hw.CO2: e.CO2, hw.Illuminance: e.Illuminance}[q]
 }
 
-func openSensor(t *testing.T, board hw.Board, cfg hw.SensorConfig) hw.Sensor {
+// openSensor opens a sensor that waits by the simulated board's clock.
+func openSensor(t *testing.T, board *fakehw.Board, cfg hw.SensorConfig) hw.Sensor {
 	t.Helper()
+	cfg.Clock = board.Clock()
 	s, err := hw.OpenSensor(board, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -238,5 +243,112 @@ func TestReadHonoursCancelledContext(t *testing.T) {
 	}
 	if board.I2C().Transactions() != before {
 		t.Error("Read with a cancelled context used the bus")
+	}
+}
+
+// Under the chips' real timing each periph.io driver, through pitweet,
+// reads what the room was when the measurement ran, and a measurement
+// takes its time on the board's clock: the SCD41's first comes 5 s after
+// the start, the next 5 s later.
+func TestSensorsUnderRealTiming(t *testing.T) {
+	board := fakehw.New(fakehw.Options{})
+	defer board.Close()
+	air := openSensor(t, board, hw.SensorConfig{Name: "air", Type: "scd4x"})
+	t0 := board.Clock().Now()
+	r, err := air.Read(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := board.Clock().Now().Sub(t0)
+	if first < 5*time.Second || first > 6*time.Second || r.Values[hw.CO2] != fakehw.DefaultEnv.CO2 {
+		t.Errorf("first SCD41 reading %v after %v of board time; want %v ppm after 5s to 6s", r.Values, first, fakehw.DefaultEnv.CO2)
+	}
+	env := fakehw.DefaultEnv
+	env.CO2 = 1234
+	board.SetEnv(env)
+	t1 := board.Clock().Now()
+	r, err = air.Read(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next := board.Clock().Now().Sub(t1); next <= 0 || next > 5*time.Second || r.Values[hw.CO2] != 1234 {
+		t.Errorf("second SCD41 reading %v after %v; want 1234 ppm within the next 5s", r.Values, next)
+	}
+
+	// The BME280's and AHT20's drivers wait in real time; the readings are
+	// of the environment at the read.
+	for _, typ := range []string{"bme280", "aht20"} {
+		s := openSensor(t, board, hw.SensorConfig{Name: "room", Type: typ})
+		env.Temperature = 17.25
+		board.SetEnv(env)
+		r, err := s.Read(context.Background())
+		if err != nil || math.Abs(r.Values[hw.Temperature]-17.25) > 0.015 {
+			t.Errorf("%s: %v, %v; want 17.25 °C", typ, r.Values, err)
+		}
+	}
+}
+
+// A chip that never finishes its measurement does not hang a read: the
+// BME280's driver polls its measuring bit with no timeout, and every bus
+// transfer fails from the read's deadline on; the AHT20's driver gives up
+// by itself; pitweet stops waiting for the SCD41's data at the deadline.
+func TestStuckChipsTimeOut(t *testing.T) {
+	for typ := range resolution {
+		if typ == "bh1750" || typ == "bmp280" {
+			continue // no busy state; the bmp280 shares the bme280's driver
+		}
+		t.Run(typ, func(t *testing.T) {
+			t.Parallel()
+			board := fakehw.New(fakehw.Options{})
+			defer board.Close()
+			s := openSensor(t, board, hw.SensorConfig{Name: "room", Type: typ})
+			addr := fakehw.AddressOf(typ)
+			board.SetFault(addr, fakehw.Stuck)
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			done := make(chan error, 1)
+			go func() {
+				_, err := s.Read(ctx)
+				done <- err
+			}()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(30 * time.Second):
+				t.Fatal("Read of a stuck chip did not return within 30s")
+			}
+			checkSensorError(t, err, "room", typ, addr, hw.ErrTimeout)
+			// Unstuck, it reads again.
+			board.SetFault(addr, fakehw.NoFault)
+			if _, err := s.Read(context.Background()); err != nil {
+				t.Errorf("read after the chip recovered: %v", err)
+			}
+		})
+	}
+}
+
+// periph.io's scd4x driver alone: after start it asks whether data is
+// ready about once a second and gives up 5 to 6 s later, taking its
+// deadline from the wall clock's whole seconds. A chip whose measurement
+// is not there by then fails the read: periph's Sense returns its timeout,
+// which is why pitweet waits for data itself (TestSensorsUnderRealTiming).
+func TestPeriphSCD4xGivesUpAfterItsWindow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes 5 to 6 s of real time")
+	}
+	t.Parallel()
+	board := fakehw.New(fakehw.Options{})
+	defer board.Close()
+	board.SetFault(0x62, fakehw.Stuck)
+	dev, err := scd4x.NewI2C(board.I2C(), 0x62)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := board.I2C().Transactions()
+	var e scd4x.Env
+	err = dev.Sense(&e)
+	polls := board.I2C().Transactions() - before
+	if err == nil || !strings.Contains(err.Error(), "timeout waiting for data ready status") || polls < 5 || polls > 7 {
+		t.Errorf("Sense = %v after %d data-ready polls; want the driver's timeout after 5 to 7", err, polls)
 	}
 }
