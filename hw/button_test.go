@@ -3,6 +3,9 @@ package hw_test
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -237,5 +240,134 @@ func TestLEDBlink(t *testing.T) {
 	}
 	if l, _ := board.Level("GPIO27"); l != gpio.High {
 		t.Errorf("LED after On is %v, want High", l)
+	}
+}
+
+// records is a slog.Handler that keeps what was logged.
+type records struct {
+	mu   sync.Mutex
+	msgs []string // "LEVEL message"
+}
+
+func (r *records) Enabled(context.Context, slog.Level) bool { return true }
+func (r *records) Handle(_ context.Context, rec slog.Record) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.msgs = append(r.msgs, rec.Level.String()+" "+rec.Message)
+	return nil
+}
+func (r *records) WithAttrs([]slog.Attr) slog.Handler { return r }
+func (r *records) WithGroup(string) slog.Handler      { return r }
+
+func (r *records) count(prefix string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, m := range r.msgs {
+		if strings.HasPrefix(m, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// waitUntil polls cond until it holds, failing the test after 10 s.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 10s", what)
+		}
+		time.Sleep(time.Millisecond) // polling interval, not synchronisation
+	}
+}
+
+// A pin whose waits for an edge fail at once (periph's gpioioctl returns
+// false, as for a timeout) does not make the button loop spin: the button
+// says it is failing, logs it once, pauses longer and longer between
+// attempts, and works again, saying so once, when the pin does.
+func TestFailingButtonBacksOff(t *testing.T) {
+	board := fakehw.New(fakehw.Options{NoChips: true})
+	defer board.Close()
+	pin, _ := board.Pin("GPIO17")
+	log := &records{}
+	cfg := doorbell
+	cfg.Clock, cfg.Log, cfg.Pin = board.Clock(), slog.New(log), "GPIO17"
+	b, err := hw.NewButton(pin, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	board.SetPinFault("GPIO17", fakehw.EdgeFails)
+	ctx, cancel := context.WithCancel(context.Background())
+	out := make(chan hw.Press)
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx, out) }()
+	defer func() {
+		cancel()
+		waitCanceled(t, done)
+	}()
+
+	waitUntil(t, "the button says it is failing", func() bool { return b.Err() != nil })
+	if msg := b.Err().Error(); !strings.Contains(msg, `button "doorbell": waiting for an edge on GPIO17 fails at once`) {
+		t.Errorf("Err() = %q", msg)
+	}
+	fp := pin.(*fakehw.Pin)
+	// Counted from after c0 to before the end of elapsed, so that the
+	// loop, which runs on in virtual time, cannot fit more in.
+	c0 := board.Clock().Now()
+	w0 := fp.Waits()
+	waitUntil(t, "an hour passes on the board's clock", func() bool { return board.Clock().Now().Sub(c0) >= time.Hour })
+	w1 := fp.Waits()
+	elapsed := board.Clock().Now().Sub(c0)
+	// Pauses of 1s, 2s, ... 32s, then 1 min: an hour holds about 66 waits.
+	if n, most := w1-w0, 8+int(elapsed/time.Minute); n > most {
+		t.Errorf("%d waits in %v of failing, want at most %d", n, elapsed, most)
+	}
+	if n := log.count("ERROR hw: button failing"); n != 1 {
+		t.Errorf("logged the failure %d times, want once: %q", n, log.msgs)
+	}
+
+	// A press during a pause may be lost, as on a real pin (its edges are
+	// read after the pause, and the level then is "released"); the first
+	// edge read tells the button the pin works.
+	board.SetPinFault("GPIO17", fakehw.PinWorks)
+	if err := board.Press("GPIO17"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the button works again", func() bool { return b.Err() == nil })
+	t1 := board.Clock().Now()
+	if err := board.Press("GPIO17"); err != nil {
+		t.Fatal(err)
+	}
+	p := nextPress(t, out)
+	if p.At.Before(t1) {
+		p = nextPress(t, out) // the first one was not lost
+	}
+	if p.Button != "doorbell" || p.At.Before(t1) {
+		t.Errorf("press %+v, want one at or after %v", p, t1)
+	}
+	if n := log.count("INFO hw: button works again"); n != 1 {
+		t.Errorf("logged the recovery %d times, want once: %q", n, log.msgs)
+	}
+}
+
+// Check finds a pin whose waits fail at once, as the button loop would.
+func TestButtonCheck(t *testing.T) {
+	board := fakehw.New(fakehw.Options{NoChips: true})
+	defer board.Close()
+	pin, _ := board.Pin("GPIO22")
+	cfg := doorbell
+	cfg.Clock = board.Clock()
+	b, err := hw.NewButton(pin, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Check(); err != nil {
+		t.Errorf("Check on a working pin: %v", err)
+	}
+	board.SetPinFault("GPIO22", fakehw.EdgeFails)
+	if err := b.Check(); err == nil || !strings.Contains(err.Error(), "fails at once, 5 times in a row") || !strings.Contains(err.Error(), "GPIO22 (line 22)") {
+		t.Errorf("Check on a failing pin = %v", err)
 	}
 }

@@ -30,6 +30,9 @@ var ErrLEDPattern = errors.New("hw: LED pattern has a negative duration")
 type LED struct {
 	// Clock times Blink; nil means the system clock. Set it before use.
 	Clock Clock
+	// Pin names the pin in messages, such as "GPIO27"; "" means the line's
+	// own name.
+	Pin string
 
 	pin gpio.PinOut
 	mu  sync.Mutex // one Blink at a time
@@ -46,7 +49,11 @@ func (l *LED) Off() error { return l.set(gpio.Low) }
 
 func (l *LED) set(level gpio.Level) error {
 	if err := l.pin.Out(level); err != nil {
-		return fmt.Errorf("hw: LED on %s: %w", l.pin, err)
+		name := l.Pin
+		if name == "" {
+			name = pinLabel(l.pin)
+		}
+		return fmt.Errorf("hw: LED on %s: %w", name, err)
 	}
 	return nil
 }
