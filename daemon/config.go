@@ -36,6 +36,9 @@ type Config struct {
 	Reports  []ReportConfig
 	Alerts   []AlertConfig
 	LEDs     []LEDConfig
+	// Warnings are "FILE:LINE: ..." lines about what the file says that
+	// works but should be written otherwise.
+	Warnings []string
 }
 
 // XConfig is the [x] table: how to reach X.
@@ -49,7 +52,7 @@ type XConfig struct {
 // HardwareConfig is the [hardware] table.
 type HardwareConfig struct {
 	Mode   string // "real" or "fake"
-	I2CBus string // default bus for sensors
+	I2CBus string // default bus for sensors, as its number: "1"
 }
 
 // Fake reports whether the simulated board is configured.
@@ -59,7 +62,7 @@ func (h HardwareConfig) Fake() bool { return h.Mode == "fake" }
 type ButtonConfig struct {
 	Name      string
 	Pin       string // BCM name, "GPIO17"
-	Pull      string // "up", "down" or "none"
+	Pull      string // "up", "down" or "keep"
 	Debounce  time.Duration
 	LongPress time.Duration // 0: no long press
 	Text      *Template
@@ -67,25 +70,28 @@ type ButtonConfig struct {
 }
 
 // GPIOPull is the periph.io pull resistor setting for the button's pin.
+// "keep" is gpio.PullNoChange: periph's gpioioctl driver sets no bias for
+// it (nor for gpio.Float), so the pin keeps the resistor it has.
 func (b ButtonConfig) GPIOPull() gpio.Pull {
 	switch b.Pull {
 	case "down":
 		return gpio.PullDown
-	case "none":
-		return gpio.Float
+	case "keep":
+		return gpio.PullNoChange
 	}
 	return gpio.PullUp
 }
 
 // ActiveLow reports whether a press pulls the pin low: true unless the pin
-// is pulled down (then the button connects it to 3.3V).
+// is pulled down (then the button connects it to 3.3V). A button with
+// pull = "keep" is taken to have its own pull-up.
 func (b ButtonConfig) ActiveLow() bool { return b.Pull != "down" }
 
 // SensorConfig is one [[sensor]].
 type SensorConfig struct {
 	Name    string
 	Type    string // one of hw.SensorTypes
-	Bus     string // I2C bus name; "" for cpu
+	Bus     string // I2C bus number, "1"; "" for cpu
 	Address uint16 // I2C address; 0 for cpu
 	Path    string // cpu only: temperature file, "" for the board's default
 }
@@ -173,7 +179,7 @@ type rawHardware struct {
 
 type rawButton struct {
 	Name      string `toml:"name"`
-	Pin       string `toml:"pin"`
+	Pin       any    `toml:"pin"`
 	Pull      string `toml:"pull"`
 	Debounce  string `toml:"debounce"`
 	Text      string `toml:"text"`
@@ -204,7 +210,7 @@ type rawAlert struct {
 }
 
 type rawLED struct {
-	Pin   string `toml:"pin"`
+	Pin   any    `toml:"pin"`
 	Shows string `toml:"shows"`
 }
 
@@ -374,6 +380,7 @@ type validator struct {
 	name     string
 	pos      map[string]int
 	problems []string
+	warnings []string
 }
 
 // at returns "FILE:LINE" for the key path, falling back to its section and
@@ -389,6 +396,10 @@ func (v *validator) at(path ...string) string {
 
 func (v *validator) problem(where string, format string, a ...any) {
 	v.problems = append(v.problems, where+": "+fmt.Sprintf(format, a...))
+}
+
+func (v *validator) warning(where string, format string, a ...any) {
+	v.warnings = append(v.warnings, where+": "+fmt.Sprintf(format, a...))
 }
 
 // item is the key path of the i-th entry of an array table.
@@ -474,6 +485,7 @@ func (v *validator) config(raw *rawConfig) *Config {
 		v.led(cfg, i, &raw.LED[i])
 	}
 	v.pinConflicts(cfg, raw)
+	cfg.Warnings = v.warnings
 	return cfg
 }
 
@@ -531,20 +543,42 @@ func (v *validator) hardware(cfg *Config, raw *rawHardware) {
 	}
 }
 
-// bus accepts a bus written as a number (1) or a name ("1", "/dev/i2c-1").
+// bus reads a bus written as a number (1) or a name ("1", "/dev/i2c-1",
+// "I2C1") as its number, "1", so that every bus has one spelling.
 func (v *validator) bus(path []string, raw any) (string, bool) {
+	s := ""
 	switch b := raw.(type) {
 	case int64:
-		if b >= 0 {
-			return strconv.FormatInt(b, 10), true
-		}
+		s = strconv.FormatInt(b, 10)
 	case string:
-		if b != "" {
-			return b, true
-		}
+		s = b
 	}
-	v.problem(v.at(path...), "%s = %v is not an I2C bus; write its number, such as 1", path[len(path)-1], tomlValue(raw))
+	if n, err := hw.I2CBusNumber(s); err == nil && s != "" {
+		return strconv.Itoa(n), true
+	}
+	v.problem(v.at(path...), "%s = %v is not an I2C bus; write its number, such as 1 for /dev/i2c-1", path[len(path)-1], tomlValue(raw))
 	return "", false
+}
+
+// pin reads a pin written as a name ("GPIO17", "BCM17", "17", "P1_11") or
+// a number (17) as its BCM name, "GPIO17".
+func (v *validator) pin(path []string, who string, raw any) string {
+	var s string
+	switch p := raw.(type) {
+	case string:
+		s = p
+	case int64:
+		s = strconv.FormatInt(p, 10)
+	default:
+		v.problem(v.at(path...), "%s: pin = %v is not a pin; write it like pin = \"GPIO17\"", who, tomlValue(raw))
+		return ""
+	}
+	name, err := hw.PinName(s)
+	if err != nil {
+		v.problem(v.at(path...), "%s: %v", who, err)
+		return ""
+	}
+	return name
 }
 
 func tomlValue(x any) string {
@@ -668,20 +702,22 @@ func (v *validator) button(cfg *Config, i int, raw *rawButton, sample TemplateDa
 	case slices.ContainsFunc(cfg.Buttons, func(o ButtonConfig) bool { return o.Name == raw.Name }):
 		v.problem(at("name"), "there are two buttons named %q; give each its own name", raw.Name)
 	}
-	if raw.Pin == "" {
+	if raw.Pin == nil || raw.Pin == "" {
 		v.problem(at("pin"), "button %q needs a pin, such as pin = \"GPIO17\"", raw.Name)
-	} else if pin, err := hw.PinName(raw.Pin); err != nil {
-		v.problem(at("pin"), "button %q: %v", raw.Name, err)
 	} else {
-		b.Pin = pin
+		b.Pin = v.pin(path("pin"), fmt.Sprintf("button %q", raw.Name), raw.Pin)
 	}
 	switch raw.Pull {
 	case "", "up":
 		b.Pull = "up"
-	case "down", "none":
+	case "down", "keep":
 		b.Pull = raw.Pull
+	case "none":
+		// What "none" did: periph.io cannot switch a pin's resistor off.
+		b.Pull = "keep"
+		v.warning(at("pull"), "pull = \"none\" leaves the pin's internal resistor as it is (pitweet cannot switch it off); write pull = \"keep\", which says so")
 	default:
-		v.problem(at("pull"), "pull = %q is not known; use \"up\" (button to ground), \"down\" (button to 3.3V) or \"none\"", raw.Pull)
+		v.problem(at("pull"), "pull = %q is not known; use \"up\" (button to ground), \"down\" (button to 3.3V) or \"keep\" (leave the pin's resistor as it is, for a button with its own pull-up)", raw.Pull)
 	}
 	b.Debounce = v.duration(path("debounce"), raw.Debounce, defaultDebounce)
 	if b.Debounce > time.Second {
@@ -786,12 +822,10 @@ func (v *validator) alert(cfg *Config, i int, raw *rawAlert, sample TemplateData
 func (v *validator) led(cfg *Config, i int, raw *rawLED) {
 	at := func(key string) string { return v.at(item("led", i, key)...) }
 	l := LEDConfig{}
-	if raw.Pin == "" {
+	if raw.Pin == nil || raw.Pin == "" {
 		v.problem(v.at("led", strconv.Itoa(i)), "[[led]] needs a pin, such as pin = \"GPIO27\"")
-	} else if pin, err := hw.PinName(raw.Pin); err != nil {
-		v.problem(at("pin"), "led: %v", err)
 	} else {
-		l.Pin = pin
+		l.Pin = v.pin(item("led", i, "pin"), "led", raw.Pin)
 	}
 	switch raw.Shows {
 	case "sent", "error":
@@ -805,7 +839,7 @@ func (v *validator) led(cfg *Config, i int, raw *rawLED) {
 }
 
 // pinConflicts refuses a pin used twice, and the I2C pins when a sensor
-// uses the Pi's I2C bus 1.
+// uses the Pi's I2C bus 1, with the simulated board as with the real one.
 func (v *validator) pinConflicts(cfg *Config, raw *rawConfig) {
 	used := map[string]string{}
 	check := func(pin, who string, path []string) {
@@ -819,7 +853,7 @@ func (v *validator) pinConflicts(cfg *Config, raw *rawConfig) {
 		used[pin] = who
 	}
 	i2c := slices.ContainsFunc(cfg.Sensors, func(s SensorConfig) bool { return s.Type != "cpu" && s.Bus == "1" })
-	if i2c && !cfg.Hardware.Fake() {
+	if i2c {
 		used["GPIO2"] = "I2C bus 1 (SDA)"
 		used["GPIO3"] = "I2C bus 1 (SCL)"
 	}

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"periph.io/x/conn/v3/gpio"
 )
 
 func TestExampleConfig(t *testing.T) {
@@ -90,6 +92,45 @@ text = "{{.Sensors.room.Pressure}}"
 	}
 }
 
+// Pins are written as people write them; buses too: each is read into one
+// spelling, "GPIO17" and "1".
+func TestConfigSpellings(t *testing.T) {
+	for _, tc := range []struct{ pin, bus, wantPin, wantBus string }{
+		{`"GPIO17"`, `1`, "GPIO17", "1"},
+		{`"BCM17"`, `"1"`, "GPIO17", "1"},
+		{`17`, `"/dev/i2c-1"`, "GPIO17", "1"},
+		{`"17"`, `"I2C1"`, "GPIO17", "1"},
+		{`"P1_11"`, `"i2c-3"`, "GPIO17", "3"},
+	} {
+		cfg, err := ParseConfig([]byte("[[button]]\nname = \"a\"\npin = "+tc.pin+"\ntext = \"x\"\n[[sensor]]\nname = \"room\"\ntype = \"bme280\"\nbus = "+tc.bus+"\n"), "pitweet.toml")
+		if err != nil {
+			t.Errorf("pin %s, bus %s: %v", tc.pin, tc.bus, err)
+			continue
+		}
+		if cfg.Buttons[0].Pin != tc.wantPin || cfg.Sensors[0].Bus != tc.wantBus {
+			t.Errorf("pin %s, bus %s: got %q on bus %q, want %q on bus %q", tc.pin, tc.bus, cfg.Buttons[0].Pin, cfg.Sensors[0].Bus, tc.wantPin, tc.wantBus)
+		}
+	}
+}
+
+// pull = "none" did what "keep" says: it is read as "keep", with a
+// warning that says so.
+func TestPullNoneIsKeep(t *testing.T) {
+	cfg, err := ParseConfig([]byte("[[button]]\nname = \"a\"\npin = \"GPIO5\"\npull = \"none\"\ntext = \"x\"\n[[button]]\nname = \"b\"\npin = \"GPIO6\"\npull = \"keep\"\ntext = \"y\"\n"), "pitweet.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range cfg.Buttons {
+		if b.Pull != "keep" || b.GPIOPull() != gpio.PullNoChange || !b.ActiveLow() {
+			t.Errorf("button %s: pull %q, %v, active low %v; want keep, PullNoChange, true", b.Name, b.Pull, b.GPIOPull(), b.ActiveLow())
+		}
+	}
+	want := `pitweet.toml:4: pull = "none" leaves the pin's internal resistor as it is (pitweet cannot switch it off); write pull = "keep", which says so`
+	if len(cfg.Warnings) != 1 || cfg.Warnings[0] != want {
+		t.Errorf("warnings %q, want [%q]", cfg.Warnings, want)
+	}
+}
+
 func TestConfigErrors(t *testing.T) {
 	const room = "[[sensor]]\nname = \"room\"\ntype = \"bme280\"\n"
 	tests := []struct {
@@ -108,7 +149,17 @@ func TestConfigErrors(t *testing.T) {
 		{"wrong type", "[[button]]\nname = 7\n",
 			[]string{`pitweet.toml:2:`}},
 		{"bad pin", "[[button]]\nname = \"a\"\npin = \"GPIO42\"\ntext = \"x\"\n",
-			[]string{`pitweet.toml:3: button "a": unknown pin "GPIO42"; use GPIO0 to GPIO27`}},
+			[]string{`pitweet.toml:3: button "a": unknown pin "GPIO42"; use GPIO2 to GPIO27 (BCM numbering, also written BCM17 or 17) or a header pin such as P1_11`}},
+		{"ID EEPROM pin", "[[button]]\nname = \"a\"\npin = \"GPIO1\"\ntext = \"x\"\n",
+			[]string{`pitweet.toml:3: button "a": pin "GPIO1" is GPIO1 (P1_28, ID_SC), reserved for the HAT identification EEPROM; use GPIO2`}},
+		{"pin of another type", "[[button]]\nname = \"a\"\npin = 17.5\ntext = \"x\"\n",
+			[]string{`pitweet.toml:3: button "a": pin = 17.5 is not a pin; write it like pin = "GPIO17"`}},
+		{"pull off", "[[button]]\nname = \"a\"\npin = \"GPIO17\"\npull = \"off\"\ntext = \"x\"\n",
+			[]string{`pitweet.toml:4: pull = "off" is not known; use "up" (button to ground), "down" (button to 3.3V) or "keep"`}},
+		{"bad bus", room + "bus = \"spi0\"\n",
+			[]string{`pitweet.toml:4: bus = "spi0" is not an I2C bus; write its number, such as 1 for /dev/i2c-1`}},
+		{"negative bus", "[hardware]\ni2c_bus = -1\n",
+			[]string{`pitweet.toml:2: i2c_bus = -1 is not an I2C bus`}},
 		{"ground pin", "[[led]]\npin = \"P1_6\"\nshows = \"sent\"\n",
 			[]string{`pitweet.toml:2: led: pin "P1_6" is a ground pin`}},
 		{"5V pin", "[[led]]\npin = \"P1_2\"\nshows = \"sent\"\n",
@@ -117,6 +168,14 @@ func TestConfigErrors(t *testing.T) {
 			[]string{`pitweet.toml:6: led 1 uses GPIO17, which button "a" uses already`}},
 		{"I2C pin", room + "[[button]]\nname = \"a\"\npin = \"GPIO2\"\ntext = \"x\"\n",
 			[]string{`pitweet.toml:6: button "a" uses GPIO2, which I2C bus 1 (SDA) uses already`}},
+		// The simulated board refuses what the Pi refuses.
+		{"I2C pin on the simulated board", "[hardware]\nmode = \"fake\"\n" + room + "[[button]]\nname = \"a\"\npin = \"GPIO2\"\ntext = \"x\"\n",
+			[]string{`pitweet.toml:8: button "a" uses GPIO2, which I2C bus 1 (SDA) uses already`}},
+		// However the bus is written.
+		{"I2C pin, bus as a device", room + "bus = \"/dev/i2c-1\"\n[[led]]\npin = \"P1_5\"\nshows = \"sent\"\n",
+			[]string{`pitweet.toml:6: led 1 uses GPIO3, which I2C bus 1 (SCL) uses already`}},
+		{"I2C pin, bus as I2C1", "[hardware]\ni2c_bus = \"I2C1\"\n" + room + "[[button]]\nname = \"a\"\npin = 3\ntext = \"x\"\n",
+			[]string{`pitweet.toml:8: button "a" uses GPIO3, which I2C bus 1 (SCL) uses already`}},
 		{"bad duration", "[[button]]\nname = \"a\"\npin = \"GPIO17\"\ndebounce = \"30\"\ntext = \"x\"\n",
 			[]string{`pitweet.toml:4: debounce = "30" is not a duration; write it like "30ms"`}},
 		{"report too often", room + "[[report]]\nevery = \"10s\"\ntext = \"x\"\n",
