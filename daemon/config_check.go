@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"pitweet/hw"
 	"pitweet/sender"
 )
 
@@ -22,6 +24,12 @@ type CheckOptions struct {
 	UserAgent string
 	// Now is the local clock, for the clock offset; nil means time.Now.
 	Now func() time.Time
+	// Socket is the running daemon's control socket, asked how its buttons
+	// fare; "" means DefaultSocket().
+	Socket string
+	// Fake checks the hardware on the simulated board whatever [hardware]
+	// mode says.
+	Fake bool
 }
 
 // A CheckResult is one line of pitweet check.
@@ -54,7 +62,13 @@ func (r CheckResult) Message() string {
 	return fmt.Sprintf("%s %s: %s", r.What, r.Detail, msg)
 }
 
-func trimPkg(err error) string { return strings.TrimPrefix(err.Error(), "daemon: ") }
+func trimPkg(err error) string {
+	msg := err.Error()
+	for _, pkg := range []string{"daemon: ", "hw: "} {
+		msg = strings.TrimPrefix(msg, pkg)
+	}
+	return msg
+}
 
 // A CheckReport is everything pitweet check found, in order.
 type CheckReport struct {
@@ -76,8 +90,9 @@ func (r *CheckReport) add(res CheckResult) { r.Results = append(r.Results, res) 
 
 // Check validates the config at path and everything it names: it renders
 // every template with sample readings and checks its length as X counts
-// it, checks the CA file and the credentials file with its permissions,
-// and with opts.Online asks X who the keys post as.
+// it, checks the hardware the config uses (checkHardware), the CA file and
+// the credentials file with its permissions, and with opts.Online asks X
+// who the keys post as.
 func Check(ctx context.Context, path string, opts CheckOptions) *CheckReport {
 	rep := &CheckReport{}
 	cfg, err := LoadConfig(path)
@@ -94,9 +109,17 @@ func Check(ctx context.Context, path string, opts CheckOptions) *CheckReport {
 		return rep
 	}
 	rep.Config = cfg
+	if opts.Fake {
+		cfg.Hardware.Mode = "fake"
+	}
 	rep.add(CheckResult{What: "config", Detail: fmt.Sprintf("%s: %s; hardware %s; posting to %s (API %s)",
 		path, cfg.Summary(), cfg.Hardware.Mode, cfg.X.BaseURL, cfg.X.API)})
+	for _, w := range cfg.Warnings {
+		loc, msg := configLocation(w, path)
+		rep.add(CheckResult{What: "config", Detail: loc, Err: errors.New(msg), Warn: true})
+	}
 	checkTemplates(cfg, rep)
+	checkHardware(cfg, opts, rep)
 	if cfg.X.CAFile != "" {
 		rep.add(checkCAFile(cfg.X.CAFile))
 	}
@@ -341,4 +364,105 @@ func checkAccount(u *sender.User, start, end time.Time, rep *CheckReport) {
 		parts = append(parts, "no rate-limit headers")
 	}
 	rep.add(CheckResult{What: "rate-limit", Detail: strings.Join(parts, "; ")})
+}
+
+// checkHardware opens the hardware the config uses, as the daemon would:
+// on the Pi, the periph.io drivers (a driver that failed is a failure) and
+// the GPIO chips; then every button's and LED's pin, found as the daemon
+// finds it, and every I2C bus a sensor is on. A button's pin is also
+// waited on, as the daemon's button loop waits, to find a pin whose waits
+// fail at once; while the daemon runs it holds the pins, so its own word
+// on its buttons is taken instead.
+func checkHardware(cfg *Config, opts CheckOptions, rep *CheckReport) {
+	var buses []string
+	for _, s := range cfg.Sensors {
+		if s.Type != "cpu" && !slices.Contains(buses, s.Bus) {
+			buses = append(buses, s.Bus)
+		}
+	}
+	if len(cfg.Buttons) == 0 && len(cfg.LEDs) == 0 && len(buses) == 0 {
+		return
+	}
+	var board hw.Board
+	var err error
+	if cfg.Hardware.Fake() {
+		board, err = newFakeBoard(cfg)
+	} else {
+		board, err = hw.OpenReal()
+	}
+	if err != nil {
+		rep.add(CheckResult{What: "hardware", Detail: cfg.Hardware.Mode, Err: err})
+		return
+	}
+	defer board.Close()
+	if !cfg.Hardware.Fake() {
+		if h, err := hw.RealHost(); err == nil {
+			for _, d := range h.Drivers {
+				res := CheckResult{What: "driver", Detail: d.String()}
+				if d.State == "failed" {
+					res.Detail, res.Err = d.Name, fmt.Errorf("periph.io driver %s failed to load: %w", d.Name, d.Err)
+				}
+				rep.add(res)
+			}
+		}
+	}
+	var failing map[string]string // the running daemon's failing buttons
+	socket := opts.Socket
+	if socket == "" {
+		socket = DefaultSocket()
+	}
+	if resp, err := Call(socket, ControlRequest{Op: "status"}); err == nil && resp.Status != nil {
+		failing = map[string]string{}
+		for _, b := range resp.Status.ButtonErrors {
+			failing[b.Name] = b.Error
+		}
+	}
+	chips := board.Chips()
+	where := func(pin string) string {
+		ci, off, err := hw.FindPin(chips, pin)
+		if err != nil {
+			return pin
+		}
+		return fmt.Sprintf("%s = %s line %d %q", pin, chips[ci], off, chips[ci].Lines[off])
+	}
+	for _, b := range cfg.Buttons {
+		res := CheckResult{What: "button", Detail: b.Name}
+		pin, err := board.Pin(b.Pin)
+		switch {
+		case err != nil:
+			res.Err = err
+		case failing != nil:
+			res.Detail = fmt.Sprintf("%s: %s, pull %s; the running daemon watches it", b.Name, where(b.Pin), b.Pull)
+			if msg, ok := failing[b.Name]; ok {
+				res.Detail, res.Err = b.Name, fmt.Errorf("the running daemon reports: %s", strings.TrimPrefix(msg, "hw: "))
+			}
+		default:
+			res.Detail = fmt.Sprintf("%s: %s, pull %s", b.Name, where(b.Pin), b.Pull)
+			btn, err := hw.NewButton(pin, hw.ButtonConfig{Name: b.Name, Pin: b.Pin, Pull: b.GPIOPull(), ActiveLow: b.ActiveLow(),
+				Debounce: b.Debounce, LongPress: b.LongPress, Clock: boardClock(board)})
+			if err == nil {
+				err = btn.Check()
+			}
+			if err != nil {
+				res.Detail, res.Err = b.Name, err
+			}
+		}
+		rep.add(res)
+	}
+	for i, l := range cfg.LEDs {
+		res := CheckResult{What: "led", Detail: fmt.Sprintf("%d (%s): %s", i+1, l.Shows, where(l.Pin))}
+		if _, err := board.Pin(l.Pin); err != nil {
+			res.Detail, res.Err = fmt.Sprintf("%d (%s)", i+1, l.Shows), err
+		}
+		rep.add(res)
+	}
+	for _, bus := range buses {
+		res := CheckResult{What: "i2c", Detail: "bus " + bus}
+		if _, err := board.Bus(bus); err != nil {
+			res.Err = err
+		} else if !cfg.Hardware.Fake() {
+			res.Detail += ": /dev/i2c-" + bus
+		}
+		rep.add(res)
+	}
 }

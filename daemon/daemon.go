@@ -7,6 +7,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -30,6 +31,10 @@ type Options struct {
 	// close it. The demo passes its simulated board so it can press its
 	// buttons.
 	Board hw.Board
+	// OpenBoard, when not nil and Board is nil, opens the board in place of
+	// the one [hardware] mode names; Run closes it. Like periph.io's
+	// drivers, it runs with file descriptor 0 held open (hw.LoadDrivers).
+	OpenBoard func() (hw.Board, error)
 	// Socket is the control socket's path; "" means DefaultSocket().
 	Socket string
 	// UserAgent is sent to X; "" means the sender's default.
@@ -39,7 +44,10 @@ type Options struct {
 	// Ready, when not nil, is called once the daemon is serving (when
 	// systemd is sent READY=1).
 	Ready func()
-	Log   *slog.Logger // nil discards
+	// SensorTimeout bounds one sensor read; 0 means 10 s (an SCD4x
+	// takes 5 s for its first measurement).
+	SensorTimeout time.Duration
+	Log           *slog.Logger // nil discards
 }
 
 // keepAlive is how long the connection to X stays open after a post for
@@ -51,8 +59,16 @@ const keepAlive = 20 * time.Second
 // the request in flight before cancelling it.
 const shutdownGrace = 5 * time.Second
 
-// sensorTimeout bounds one sensor read (an SCD4x takes 5 s to measure).
+// sensorTimeout is the default of Options.SensorTimeout.
 const sensorTimeout = 10 * time.Second
+
+// When the hardware does not open at start under systemd, the daemon runs
+// without it and tries again after hardwareRetry, doubling the pause up to
+// maxHardwareRetry, instead of exiting to be restarted every RestartSec=.
+const (
+	hardwareRetry    = 10 * time.Second
+	maxHardwareRetry = 10 * time.Minute
+)
 
 // sensorRefresh is how often every sensor is read, so that presses render
 // recent values even with no report or alert due.
@@ -71,6 +87,9 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	if opts.Socket == "" {
 		opts.Socket = DefaultSocket()
+	}
+	if opts.SensorTimeout <= 0 {
+		opts.SensorTimeout = sensorTimeout
 	}
 	cfg, err := LoadConfig(opts.ConfigPath)
 	if err != nil {
@@ -107,6 +126,11 @@ type runner struct {
 
 	wake  chan struct{} // a message was queued
 	dirty chan struct{} // status changed: send STATUS=
+
+	// While the hardware does not open (owned by the main loop).
+	hwTimer *time.Timer   // the next attempt; nil when the hardware is open
+	hwPause time.Duration // before the attempt after the next
+	hwErr   string        // the last error, logged once
 }
 
 type reportState struct{ next time.Time }
@@ -140,10 +164,25 @@ func (d *runner) run(ctx context.Context, cfg *Config) error {
 
 	d.board = d.opts.Board
 	if d.board == nil {
-		if d.board, err = openBoard(cfg); err != nil {
+		open := d.opts.OpenBoard
+		if open == nil {
+			open = func() (hw.Board, error) { return openBoard(cfg) }
+		}
+		err := hw.LoadDrivers(func() error {
+			var err error
+			d.board, err = open()
+			return err
+		})
+		if err != nil {
 			return err
 		}
 		defer d.board.Close()
+		if !cfg.Hardware.Fake() {
+			d.logHost()
+		}
+	}
+	for _, w := range cfg.Warnings {
+		d.log.Warn("daemon: config: " + w)
 	}
 
 	d.st = &state{pid: os.Getpid(), started: time.Now(), hardware: cfg.Hardware.Mode, delivery: "starting"}
@@ -160,7 +199,12 @@ func (d *runner) run(ctx context.Context, cfg *Config) error {
 	results := make(chan readResult, 16)
 	r, err := openRig(hwCtx, d.board, cfg, presses, d.log)
 	if err != nil {
-		return err
+		if os.Getenv("NOTIFY_SOCKET") == "" {
+			return err // run by hand: say it and stop
+		}
+		// Under systemd: run without the hardware and try again later.
+		d.hwPause = hardwareRetry
+		d.hardwareFailed(err)
 	}
 	d.setRig(r)
 	d.apply(cfg, time.Now())
@@ -214,6 +258,12 @@ func (d *runner) run(ctx context.Context, cfg *Config) error {
 			return d.shutdown(stopHW, stopLoop, cancelSend, delivered)
 		case <-d.opts.Reload:
 			d.reload(hwCtx, presses) // SIGHUP: the outcome is in the log
+		case <-d.hwRetry():
+			if err := d.retryHardware(hwCtx, presses, results); err != nil {
+				timer.Stop()
+				d.shutdown(stopHW, stopLoop, cancelSend, delivered)
+				return err
+			}
 		case p := <-presses:
 			if _, _, err := d.press(p); err != nil {
 				d.log.Error("daemon: queue a press", "button", p.Button, "err", err)
@@ -339,7 +389,7 @@ func (d *runner) read(ctx context.Context, results chan<- readResult, r readResu
 	sensors := d.rig.sensorsNamed(names)
 	go func() {
 		for _, s := range sensors {
-			rctx, cancel := context.WithTimeout(ctx, sensorTimeout)
+			rctx, cancel := context.WithTimeout(ctx, d.opts.SensorTimeout)
 			rd, err := s.Read(rctx)
 			cancel()
 			if err != nil {
@@ -461,6 +511,7 @@ func (d *runner) handleControl(ctx context.Context, controls chan<- controlCall,
 	switch req.Op {
 	case "status":
 		s := d.st.snapshot(time.Now(), d.box)
+		s.ButtonErrors = d.currentRig().buttonErrors()
 		return ControlResponse{OK: true, Status: &s}
 	case "press", "reload":
 		c := controlCall{req: req, reply: make(chan ControlResponse, 1)}
@@ -540,7 +591,84 @@ func (d *runner) reload(ctx context.Context, presses chan<- hw.Press) error {
 	d.setRig(r)
 	d.del.setPoster(client)
 	d.apply(cfg, time.Now())
+	d.hardwareOpen()
+	for _, w := range cfg.Warnings {
+		d.log.Warn("daemon: config: " + w)
+	}
 	d.log.Info("daemon: config reloaded", "config", cfg.Path, "rules", cfg.Summary())
+	return nil
+}
+
+// logHost logs the GPIO chips periph.io found, and every driver that
+// failed to load.
+func (d *runner) logHost() {
+	h, err := hw.RealHost()
+	if err != nil {
+		d.log.Error("daemon: periph.io", "err", err)
+		return
+	}
+	for _, f := range h.Failed() {
+		d.log.Error("daemon: a periph.io driver failed to load", "driver", f.Name, "err", f.Err)
+	}
+	var chips []string
+	for _, c := range h.Chips {
+		chips = append(chips, c.String())
+	}
+	d.log.Info("daemon: GPIO chips", "chips", strings.Join(chips, ", "))
+}
+
+// hwRetry is when to try opening the hardware again; nil (never) while it
+// is open.
+func (d *runner) hwRetry() <-chan time.Time {
+	if d.hwTimer == nil {
+		return nil
+	}
+	return d.hwTimer.C
+}
+
+// hardwareFailed records that the hardware did not open, logging the
+// error when it is new, and sets the next attempt.
+func (d *runner) hardwareFailed(err error) {
+	if err.Error() != d.hwErr {
+		d.hwErr = err.Error()
+		d.log.Error("daemon: the hardware did not open; running without it and trying again with growing pauses", "err", err, "retry_in", d.hwPause)
+	}
+	d.st.setHardware(err, time.Now().Add(d.hwPause))
+	if d.hwTimer == nil {
+		d.hwTimer = time.NewTimer(d.hwPause)
+	} else {
+		d.hwTimer.Reset(d.hwPause)
+	}
+	d.hwPause = min(2*d.hwPause, maxHardwareRetry)
+}
+
+// hardwareOpen ends the attempts: the hardware is open.
+func (d *runner) hardwareOpen() {
+	if d.hwTimer == nil {
+		return
+	}
+	d.hwTimer.Stop()
+	d.hwTimer, d.hwErr = nil, ""
+	d.st.setHardware(nil, time.Time{})
+	d.log.Info("daemon: the hardware is open")
+}
+
+// retryHardware tries to open the running config's hardware again. When
+// only a new process can (periph.io looks for GPIO chips once), it returns
+// the error, and the daemon exits for systemd to start it again.
+func (d *runner) retryHardware(ctx context.Context, presses chan<- hw.Press, results chan<- readResult) error {
+	r, err := openRig(ctx, d.board, d.cfg, presses, d.log)
+	switch {
+	case err == nil:
+		d.setRig(r)
+		d.hardwareOpen()
+		d.readAll(ctx, results)
+	case errors.Is(err, hw.ErrRestart):
+		d.log.Error("daemon: the hardware is there now, but only a new process can use it; exiting so that systemd starts pitweet again", "err", err)
+		return err
+	default:
+		d.hardwareFailed(err)
+	}
 	return nil
 }
 

@@ -29,9 +29,17 @@ type liveDaemon struct {
 	reload  chan struct{} // SIGHUP
 }
 
-// startDaemon writes a config with rules appended and runs the daemon
-// until the test ends.
+// startDaemon writes a config with rules appended and runs the daemon on a
+// new simulated board until the test ends.
 func startDaemon(t *testing.T, rules string) *liveDaemon {
+	t.Helper()
+	return startDaemonWith(t, "fake", rules, nil, nil)
+}
+
+// startDaemonWith is startDaemon with [hardware] mode, on board (nil: a new
+// simulated one; the daemon closes neither), with opts changed by change
+// (if not nil).
+func startDaemonWith(t *testing.T, mode, rules string, board *fakehw.Board, change func(*Options)) *liveDaemon {
 	t.Helper()
 	dir := t.TempDir()
 	x := fakex.New(fakex.DemoCredentials)
@@ -50,21 +58,25 @@ func startDaemon(t *testing.T, rules string) *liveDaemon {
 		t.Fatal(err)
 	}
 	config := filepath.Join(dir, "pitweet.toml")
-	text := fmt.Sprintf("state_dir = %q\n[x]\nbase_url = %q\nca_file = %q\ncredentials = %q\n[hardware]\nmode = \"fake\"\n",
-		filepath.Join(dir, "state"), x.URL(), ca, creds) + rules
+	text := fmt.Sprintf("state_dir = %q\n[x]\nbase_url = %q\nca_file = %q\ncredentials = %q\n[hardware]\nmode = %q\n",
+		filepath.Join(dir, "state"), x.URL(), ca, creds, mode) + rules
 	if err := os.WriteFile(config, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	board := fakehw.New(fakehw.Options{RealTime: true, Dir: dir})
-	t.Cleanup(func() { board.Close() })
+	if board == nil {
+		board = fakehw.New(fakehw.Options{RealTime: true, Dir: dir})
+		t.Cleanup(func() { board.Close() })
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &liveDaemon{x: x, board: board, socket: filepath.Join(dir, "control.sock"), cancel: cancel, stopped: make(chan error, 1),
 		config: config, header: text[:len(text)-len(rules)], reload: make(chan struct{})}
 	ready := make(chan struct{})
-	go func() {
-		d.stopped <- Run(ctx, Options{ConfigPath: config, Board: board, Socket: d.socket, Log: testLog(t), Reload: d.reload,
-			Ready: func() { close(ready) }})
-	}()
+	opts := Options{ConfigPath: config, Board: board, Socket: d.socket, Log: testLog(t), Reload: d.reload,
+		Ready: func() { close(ready) }}
+	if change != nil {
+		change(&opts)
+	}
+	go func() { d.stopped <- Run(ctx, opts) }()
 	t.Cleanup(func() { d.stop(t) })
 	select {
 	case <-ready:

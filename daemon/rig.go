@@ -18,6 +18,7 @@ type rig struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
+	buttons []*hw.Button
 	sensors map[string]hw.Sensor
 	sent    []*hw.LED
 	errs    []*hw.LED
@@ -29,7 +30,6 @@ func openRig(ctx context.Context, board hw.Board, cfg *Config, presses chan<- hw
 	r := &rig{log: log, sensors: map[string]hw.Sensor{}}
 	r.ctx, r.cancel = context.WithCancel(ctx)
 	clock := boardClock(board)
-	var buttons []*hw.Button
 	for _, b := range cfg.Buttons {
 		pin, err := board.Pin(b.Pin)
 		if err != nil {
@@ -37,17 +37,17 @@ func openRig(ctx context.Context, board hw.Board, cfg *Config, presses chan<- hw
 			return nil, fmt.Errorf("daemon: button %q: %w", b.Name, err)
 		}
 		btn, err := hw.NewButton(pin, hw.ButtonConfig{
-			Name: b.Name, Pull: b.GPIOPull(), ActiveLow: b.ActiveLow(),
-			Debounce: b.Debounce, LongPress: b.LongPress, Clock: clock,
+			Name: b.Name, Pin: b.Pin, Pull: b.GPIOPull(), ActiveLow: b.ActiveLow(),
+			Debounce: b.Debounce, LongPress: b.LongPress, Clock: clock, Log: log,
 		})
 		if err != nil {
 			r.cancel()
 			return nil, err
 		}
-		buttons = append(buttons, btn)
+		r.buttons = append(r.buttons, btn)
 	}
 	for _, s := range cfg.Sensors {
-		sensor, err := hw.OpenSensor(board, hw.SensorConfig{Name: s.Name, Type: s.Type, Bus: s.Bus, Address: s.Address, Path: s.Path})
+		sensor, err := hw.OpenSensor(board, hw.SensorConfig{Name: s.Name, Type: s.Type, Bus: s.Bus, Address: s.Address, Path: s.Path, Clock: clock})
 		if err != nil {
 			r.cancel()
 			return nil, err
@@ -61,7 +61,7 @@ func openRig(ctx context.Context, board hw.Board, cfg *Config, presses chan<- hw
 			return nil, fmt.Errorf("daemon: led on %s: %w", l.Pin, err)
 		}
 		led := hw.NewLED(pin)
-		led.Clock = clock
+		led.Clock, led.Pin = clock, l.Pin
 		if err := led.Off(); err != nil {
 			r.cancel()
 			return nil, err
@@ -72,7 +72,7 @@ func openRig(ctx context.Context, board hw.Board, cfg *Config, presses chan<- hw
 			r.errs = append(r.errs, led)
 		}
 	}
-	for _, btn := range buttons {
+	for _, btn := range r.buttons {
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
@@ -91,6 +91,20 @@ func (r *rig) stop() {
 	}
 	r.cancel()
 	r.wg.Wait()
+}
+
+// buttonErrors lists the buttons that are failing, and why.
+func (r *rig) buttonErrors() []ButtonError {
+	if r == nil {
+		return nil
+	}
+	var out []ButtonError
+	for _, b := range r.buttons {
+		if err := b.Err(); err != nil {
+			out = append(out, ButtonError{Name: b.Name(), Error: err.Error()})
+		}
+	}
+	return out
 }
 
 // sensorsNamed returns the named sensors that are open, in order; none

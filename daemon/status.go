@@ -13,21 +13,32 @@ import (
 
 // Status is what `pitweet status` shows: a snapshot of the running daemon.
 type Status struct {
-	PID         int           `json:"pid"`
-	Started     time.Time     `json:"started"`
-	Uptime      Duration      `json:"uptime"`
-	Hardware    string        `json:"hardware"` // "real" or "fake"
-	Buttons     []string      `json:"buttons"`
-	Queue       int           `json:"queue"`
-	Delivery    string        `json:"delivery"`                    // idle, sending, backing off, rate limited, waiting, waiting for the system clock …
-	NextAttempt time.Time     `json:"next_attempt,omitzero"`       // when the delivery loop tries again; zero (left out): now or when a message comes
-	RateLimited time.Time     `json:"rate_limited_until,omitzero"` // zero (left out): not rate limited
-	DeadLetters int           `json:"dead_letters"`
-	RecentDead  []DeadLetter  `json:"recent_dead,omitempty"` // the last few, newest last
-	LastSuccess *Success      `json:"last_success,omitempty"`
-	LastError   *Failure      `json:"last_error,omitempty"`
-	Clock       Clock         `json:"clock"`
-	Sensors     []SensorState `json:"sensors"`
+	PID      int       `json:"pid"`
+	Started  time.Time `json:"started"`
+	Uptime   Duration  `json:"uptime"`
+	Hardware string    `json:"hardware"` // "real" or "fake"
+	// HardwareError says why the configured hardware did not open; the
+	// daemon runs without it and tries again at HardwareRetry.
+	HardwareError string        `json:"hardware_error,omitempty"`
+	HardwareRetry time.Time     `json:"hardware_retry,omitzero"`
+	Buttons       []string      `json:"buttons"`
+	ButtonErrors  []ButtonError `json:"button_errors,omitempty"` // the buttons that are failing
+	Queue         int           `json:"queue"`
+	Delivery      string        `json:"delivery"`                    // idle, sending, backing off, rate limited, waiting, waiting for the system clock …
+	NextAttempt   time.Time     `json:"next_attempt,omitzero"`       // when the delivery loop tries again; zero (left out): now or when a message comes
+	RateLimited   time.Time     `json:"rate_limited_until,omitzero"` // zero (left out): not rate limited
+	DeadLetters   int           `json:"dead_letters"`
+	RecentDead    []DeadLetter  `json:"recent_dead,omitempty"` // the last few, newest last
+	LastSuccess   *Success      `json:"last_success,omitempty"`
+	LastError     *Failure      `json:"last_error,omitempty"`
+	Clock         Clock         `json:"clock"`
+	Sensors       []SensorState `json:"sensors"`
+}
+
+// ButtonError is a button whose pin keeps failing.
+type ButtonError struct {
+	Name  string `json:"name"`
+	Error string `json:"error"`
 }
 
 // Duration marshals as a Go duration string ("1h2m3s").
@@ -92,6 +103,8 @@ type state struct {
 	pid         int
 	started     time.Time
 	hardware    string
+	hwErr       string
+	hwRetry     time.Time
 	buttons     []string
 	delivery    string
 	next        time.Time
@@ -109,6 +122,18 @@ type state struct {
 func (s *state) setDelivery(what string, next time.Time) {
 	s.mu.Lock()
 	s.delivery, s.next = what, next
+	s.mu.Unlock()
+	s.notifyChange()
+}
+
+// setHardware records why the hardware did not open and when it is tried
+// again, or with err nil that it is open.
+func (s *state) setHardware(err error, retry time.Time) {
+	s.mu.Lock()
+	s.hwErr, s.hwRetry = "", time.Time{}
+	if err != nil {
+		s.hwErr, s.hwRetry = err.Error(), retry
+	}
 	s.mu.Unlock()
 	s.notifyChange()
 }
@@ -209,21 +234,23 @@ func (s *state) snapshot(now time.Time, box *outbox.Outbox) Status {
 		limited = time.Time{}
 	}
 	st := Status{
-		PID:         s.pid,
-		Started:     s.started,
-		Uptime:      Duration(now.Sub(s.started).Round(time.Second)),
-		Hardware:    s.hardware,
-		Buttons:     slices.Clone(s.buttons),
-		Queue:       box.Len(),
-		Delivery:    s.delivery,
-		NextAttempt: s.next,
-		RateLimited: limited,
-		DeadLetters: len(s.dead),
-		RecentDead:  slices.Clone(s.dead[max(0, len(s.dead)-recentDead):]),
-		LastSuccess: s.lastSuccess,
-		LastError:   s.lastError,
-		Clock:       Clock{Now: now, Plausible: !now.Before(plausibleClock), Offset: Duration(s.offset)},
-		Sensors:     []SensorState{},
+		PID:           s.pid,
+		Started:       s.started,
+		Uptime:        Duration(now.Sub(s.started).Round(time.Second)),
+		Hardware:      s.hardware,
+		HardwareError: s.hwErr,
+		HardwareRetry: s.hwRetry,
+		Buttons:       slices.Clone(s.buttons),
+		Queue:         box.Len(),
+		Delivery:      s.delivery,
+		NextAttempt:   s.next,
+		RateLimited:   limited,
+		DeadLetters:   len(s.dead),
+		RecentDead:    slices.Clone(s.dead[max(0, len(s.dead)-recentDead):]),
+		LastSuccess:   s.lastSuccess,
+		LastError:     s.lastError,
+		Clock:         Clock{Now: now, Plausible: !now.Before(plausibleClock), Offset: Duration(s.offset)},
+		Sensors:       []SensorState{},
 	}
 	for _, name := range slices.Sorted(maps.Keys(s.sensors)) {
 		ss := *s.sensors[name]
@@ -239,6 +266,9 @@ func (s *state) summary(queue int) string {
 	defer s.mu.Unlock()
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d queued", queue)
+	if s.hwErr != "" {
+		b.WriteString("; hardware not open, trying again at " + s.hwRetry.Format("15:04:05") + ": " + s.hwErr)
+	}
 	if s.delivery != "" && s.delivery != "idle" {
 		b.WriteString(", " + s.delivery)
 		if !s.next.IsZero() {

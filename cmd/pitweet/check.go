@@ -21,6 +21,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("check", stderr)
 	config := fs.String("config", daemon.DefaultConfigPath, "configuration `file`")
 	online := fs.Bool("online", false, "also call GET /2/users/me with the keys")
+	fake := fs.Bool("fake", false, "check the hardware on the simulated board whatever [hardware] mode says")
 	timeout := fs.Duration("timeout", sender.DefaultTimeout, "give up on X after this long (with --online)")
 	rest, err := parseFlags(fs, args)
 	if err != nil {
@@ -34,7 +35,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 
-	rep := daemon.Check(ctx, *config, daemon.CheckOptions{Online: *online, UserAgent: "pitweet/" + version, Now: time.Now})
+	rep := daemon.Check(ctx, *config, daemon.CheckOptions{Online: *online, Fake: *fake, UserAgent: "pitweet/" + version, Now: time.Now})
 	for _, r := range rep.Results {
 		fmt.Fprintln(stdout, r)
 	}

@@ -94,6 +94,7 @@ func TestCheckCommand(t *testing.T) {
 }
 
 func TestSensorsCommand(t *testing.T) {
+	t.Parallel() // the scd4x's first measurement takes 5 s, twice
 	dir, config := chkSensorsConfig(t)
 	stdout, stderr, code := chkRun(t, dir, "sensors", "--config", config, "--fake", "--json")
 	if code != 0 {

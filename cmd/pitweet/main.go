@@ -37,7 +37,7 @@ var commands = []command{
 	{"press", "[--socket S] NAME [--long]", "ask the running daemon to act as if button NAME was pressed", cmdPress},
 	{"status", "[--socket S] [--json]", "outbox depth, last result, rate-limit state, sensors, uptime", cmdStatus},
 	{"reload", "[--socket S]", "make the running daemon read its config again; fails if the new config is refused", cmdReload},
-	{"check", "[--config F] [--online]", "validate config and credentials; --online calls GET /2/users/me", cmdCheck},
+	{"check", "[--config F] [--online] [--fake]", "validate config, hardware and credentials; --online calls GET /2/users/me", cmdCheck},
 	{"version", "", "print the version", cmdVersion},
 }
 

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -20,7 +21,7 @@ import (
 )
 
 // sensorTimeout bounds one sensor's read; an scd4x needs about 5 s for
-// its first measurement.
+// its first measurement. A chip that never finishes fails at the deadline.
 const sensorTimeout = 15 * time.Second
 
 // cmdSensors reads every configured sensor once and prints the readings.
@@ -51,11 +52,17 @@ func cmdSensors(args []string, stdout, stderr io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// All at once: an scd4x's first measurement takes 5 s, which the
+	// others need not wait for. The bus takes one transfer at a time.
 	results := make([]sensorResult, len(cfg.Sensors))
-	failed := 0
+	var wg sync.WaitGroup
 	for i, s := range cfg.Sensors {
-		results[i] = readSensor(ctx, board, s)
-		if results[i].err != nil {
+		wg.Go(func() { results[i] = readSensor(ctx, board, s) })
+	}
+	wg.Wait()
+	failed := 0
+	for _, r := range results {
+		if r.err != nil {
 			failed++
 		}
 	}

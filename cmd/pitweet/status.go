@@ -75,6 +75,9 @@ func accessHint(socket string) string {
 func printStatus(w io.Writer, s *daemon.Status) {
 	at := func(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05") }
 	fmt.Fprintf(w, "pitweet: running for %s (pid %d, %s hardware)\n", time.Duration(s.Uptime), s.PID, s.Hardware)
+	if s.HardwareError != "" {
+		fmt.Fprintf(w, "hardware:     NOT OPEN, trying again at %s: %s\n", at(s.HardwareRetry), s.HardwareError)
+	}
 	delivery := s.Delivery
 	if !s.NextAttempt.IsZero() {
 		delivery += " until " + at(s.NextAttempt)
@@ -112,6 +115,9 @@ func printStatus(w io.Writer, s *daemon.Status) {
 	if len(s.Buttons) > 0 {
 		fmt.Fprintf(w, "buttons:      %s\n", strings.Join(s.Buttons, ", "))
 	}
+	for _, b := range s.ButtonErrors {
+		fmt.Fprintf(w, "  %s FAILING: %s\n", b.Name, strings.TrimPrefix(b.Error, "hw: "))
+	}
 	if len(s.Sensors) == 0 {
 		fmt.Fprintf(w, "sensors:      none\n")
 	} else {
@@ -128,7 +134,7 @@ func printStatus(w io.Writer, s *daemon.Status) {
 			line += fmt.Sprintf(" (%s ago)", s.Clock.Now.Sub(ss.At).Round(time.Second))
 		}
 		if ss.Error != "" {
-			line += "; last read failed: " + ss.Error
+			line += "; FAILED, last read: " + strings.TrimPrefix(ss.Error, "hw: ")
 		}
 		fmt.Fprintln(w, line)
 	}
