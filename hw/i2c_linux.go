@@ -53,8 +53,10 @@ type i2cRequest struct {
 	buf  []byte
 }
 
-func openI2C(n int) (*i2cBus, error) {
-	f, err := os.OpenFile(fmt.Sprintf("/dev/i2c-%d", n), os.O_RDWR, 0)
+func openI2C(n int) (*i2cBus, error) { return openI2CPath(n, fmt.Sprintf("/dev/i2c-%d", n)) }
+
+func openI2CPath(n int, path string) (*i2cBus, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return nil, err
 	}

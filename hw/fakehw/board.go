@@ -76,9 +76,10 @@ type Board struct {
 func New(opts Options) *Board {
 	b, err := NewBoard(opts)
 	if err != nil {
+		asked := opts.Board
 		opts.Board = DefaultBoard
 		b, _ = NewBoard(opts)
-		b.variant, b.chips, b.dropped = Variant{Name: opts.Board}, nil, nil
+		b.variant, b.chips, b.dropped = Variant{Name: asked}, nil, nil
 	}
 	return b
 }

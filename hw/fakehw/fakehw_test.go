@@ -35,7 +35,7 @@ func TestPinNames(t *testing.T) {
 	}
 	unknown := New(Options{Board: "pi6", NoChips: true})
 	defer unknown.Close()
-	if _, err := unknown.Pin("GPIO17"); !errors.Is(err, hw.ErrNoGPIOChip) {
+	if _, err := unknown.Pin("GPIO17"); !errors.Is(err, hw.ErrNoGPIOChip) || !strings.Contains(err.Error(), `board "pi6"`) {
 		t.Errorf("Pin on an unknown variant = %v, want hw.ErrNoGPIOChip", err)
 	}
 }
