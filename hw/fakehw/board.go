@@ -51,6 +51,10 @@ type Options struct {
 	// before closing it, so it closes file descriptor 0. Only for a test
 	// that runs in a process of its own.
 	ClosesFD0 bool
+	// Daily makes the chips measure DailyEnv at the board's time instead
+	// of a fixed Env, so recorded history looks like a real room's. SetEnv
+	// fixes the environment again.
+	Daily bool
 }
 
 // Board is a simulated Raspberry Pi. It implements hw.Board.
@@ -61,12 +65,16 @@ type Board struct {
 	chips   []hw.Chip // as gpioioctl keeps them
 	dropped []hw.Chip // duplicates gpioioctl closed
 
-	mu      sync.Mutex
-	pins    map[[2]int]*Pin // by chip index and line offset
-	env     Env
-	cpuPath string
-	tempDir string // removed by Close
-	fileErr error
+	mu        sync.Mutex
+	pins      map[[2]int]*Pin // by chip index and line offset
+	env       Env
+	daily     bool          // env follows DailyEnv until SetEnv
+	done      chan struct{} // closed by Close
+	closeOnce sync.Once
+	following sync.WaitGroup // followDaily
+	cpuPath   string
+	tempDir   string // removed by Close
+	fileErr   error
 }
 
 // New returns a board with the default environment and, unless
@@ -99,6 +107,8 @@ func NewBoard(opts Options) (*Board, error) {
 		variant: v,
 		pins:    map[[2]int]*Pin{},
 		env:     DefaultEnv,
+		daily:   opts.Daily,
+		done:    make(chan struct{}),
 	}
 	b.chips, b.dropped = openChips(v)
 	if opts.ClosesFD0 && len(b.dropped) > 0 {
@@ -117,7 +127,10 @@ func NewBoard(opts Options) (*Board, error) {
 	}
 	b.cpuPath = filepath.Join(dir, "thermal_zone0_temp")
 	if b.fileErr == nil {
-		b.fileErr = b.writeCPUTemp(b.env.CPUTemperature)
+		b.fileErr = b.writeCPUTemp(b.Env().CPUTemperature)
+	}
+	if opts.Daily {
+		b.following.Go(b.followDaily)
 	}
 	return b, nil
 }
@@ -184,6 +197,8 @@ func (b *Board) CPUTempPath() string { return b.cpuPath }
 // Close closes the bus, releases the lines the pins requested and removes
 // the temporary directory.
 func (b *Board) Close() error {
+	b.closeOnce.Do(func() { close(b.done) })
+	b.following.Wait()
 	_ = b.bus.Close()
 	b.mu.Lock()
 	for _, p := range b.pins {
@@ -251,28 +266,72 @@ func (b *Board) SetFault(addr uint16, f Fault) {
 	b.bus.faults[addr] = f
 }
 
-// Env returns what the chips measure.
+// Env returns what the chips measure: the fixed Env, or with
+// Options.Daily, DailyEnv at the board's time.
 func (b *Board) Env() Env {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.daily {
+		return DailyEnv(b.clock.Now())
+	}
 	return b.env
 }
 
-// SetEnv sets what the chips measure from now on. Chips clamp values to
-// their range.
+// SetEnv sets what the chips measure from now on, ending Options.Daily.
+// Chips clamp values to their range.
 func (b *Board) SetEnv(e Env) error {
 	b.mu.Lock()
-	b.env = e
+	b.env, b.daily = e, false
 	b.mu.Unlock()
 	return b.writeCPUTemp(e.CPUTemperature)
+}
+
+// cpuRefresh is how often, with Options.Daily, the CPU temperature file
+// is brought up to the board's time.
+const cpuRefresh = 5 * time.Second
+
+// followDaily rewrites the CPU temperature file from DailyEnv until Close.
+func (b *Board) followDaily() {
+	t := time.NewTicker(cpuRefresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.done:
+			return
+		case <-t.C:
+			b.mu.Lock()
+			daily := b.daily
+			b.mu.Unlock()
+			if daily {
+				_ = b.writeCPUTemp(DailyEnv(b.clock.Now()).CPUTemperature) // a failed write shows as a failed read
+			}
+		}
+	}
 }
 
 func (b *Board) writeCPUTemp(c float64) error {
 	if b.fileErr != nil {
 		return b.fileErr
 	}
-	data := fmt.Sprintf("%d\n", int64(roundHalf(c*1000)))
-	if err := os.WriteFile(b.cpuPath, []byte(data), 0o644); err != nil {
+	// Written aside and renamed over, so a sensor reading the file at the
+	// same moment sees the old value or the new, never an empty file.
+	f, err := os.CreateTemp(filepath.Dir(b.cpuPath), ".thermal-*")
+	if err == nil {
+		_, err = fmt.Fprintf(f, "%d\n", int64(roundHalf(c*1000)))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Chmod(f.Name(), 0o644)
+		}
+		if err == nil {
+			err = os.Rename(f.Name(), b.cpuPath)
+		}
+		if err != nil {
+			os.Remove(f.Name())
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("fakehw: writing CPU temperature: %w", err)
 	}
 	return nil
