@@ -1,0 +1,299 @@
+package history
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"maps"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Read returns the series in the history directory dir selected by match
+// (nil: all), with their samples from from to to. It reads only what is
+// on disk; a running daemon also has the samples of its current flush
+// window (ask it over the control socket). Damaged blocks and files that
+// are not segments are skipped and logged to log (nil discards).
+func Read(dir string, from, to time.Time, match func(name string) bool, log *slog.Logger) ([]Series, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	q := newQuery(from, to, match)
+	if err := q.readDir(dir, log, map[string]bool{}); err != nil {
+		return nil, err
+	}
+	return q.result(), nil
+}
+
+// Match reports whether series name (sensor.Quantity) is selected by
+// pattern: "room" selects every quantity of sensor room, "room.Temperature"
+// that one only. Case matters.
+func Match(name, pattern string) bool {
+	if name == pattern {
+		return true
+	}
+	sensor, _, _ := strings.Cut(name, ".")
+	return sensor == pattern
+}
+
+// ValidName reports whether name is a series name: a sensor name and a
+// quantity, each a letter or _ followed by letters, digits and _, joined
+// by a dot, at most 128 bytes in all.
+func ValidName(name string) bool {
+	sensor, quantity, ok := strings.Cut(name, ".")
+	return ok && len(name) <= maxName && ident(sensor) && ident(quantity)
+}
+
+// ValidPattern reports whether p can select series: a sensor name, or a
+// series name.
+func ValidPattern(p string) bool {
+	if strings.Contains(p, ".") {
+		return ValidName(p)
+	}
+	return len(p) <= maxName && ident(p)
+}
+
+func ident(s string) bool {
+	for i, c := range s {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', c == '_':
+		case '0' <= c && c <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return s != ""
+}
+
+// A query collects samples in a window, series by series, in the order
+// they were recorded, making gaps explicit as it goes.
+type query struct {
+	from, to int64
+	match    func(string) bool
+	series   map[string]*collected
+}
+
+type collected struct {
+	s     Series
+	lastT int64         // the last sample seen, in or before the window
+	lastI time.Duration // the interval it was recorded at
+	seen  bool
+}
+
+func newQuery(from, to time.Time, match func(string) bool) *query {
+	return &query{from: from.UnixMilli(), to: to.UnixMilli(), match: match, series: map[string]*collected{}}
+}
+
+// gapAfter is how long a series may go without a sample before the
+// silence counts as a gap: a missed reading or two is jitter, not a gap.
+func gapAfter(interval time.Duration) time.Duration {
+	return max(3*interval, interval+10*time.Second)
+}
+
+// add takes the samples of one chunk, in recording order.
+func (q *query) add(c chunk) {
+	if q.match != nil && !q.match(c.name) {
+		return
+	}
+	col := q.series[c.name]
+	if col == nil {
+		col = &collected{s: Series{Name: c.name}}
+		q.series[c.name] = col
+	}
+	col.s.Interval = c.interval
+	for _, smp := range c.samples {
+		if col.seen {
+			iv := max(c.interval, col.lastI)
+			if smp.T-col.lastT > gapAfter(iv).Milliseconds() {
+				q.keep(col, Sample{T: col.lastT + iv.Milliseconds(), V: math.NaN()})
+			}
+		}
+		col.seen, col.lastT, col.lastI = true, smp.T, c.interval
+		q.keep(col, smp)
+	}
+}
+
+func (q *query) keep(col *collected, s Sample) {
+	if s.T < q.from || s.T > q.to {
+		return
+	}
+	// Two gaps in a row say no more than one.
+	if n := len(col.s.Samples); s.Gap() && n > 0 && col.s.Samples[n-1].Gap() {
+		return
+	}
+	col.s.Samples = append(col.s.Samples, s)
+}
+
+// result returns the series that have samples in the window, by name,
+// each sorted by time (a clock set back can record out of order).
+func (q *query) result() []Series {
+	var out []Series
+	for _, name := range sortedKeys(q.series) {
+		s := q.series[name].s
+		if len(s.Samples) == 0 {
+			continue
+		}
+		slices.SortStableFunc(s.Samples, func(a, b Sample) int { return cmp.Compare(a.T, b.T) })
+		out = append(out, s)
+	}
+	return out
+}
+
+// readDir reads every segment in dir that may hold samples of the window.
+// warned remembers the files already logged as skipped.
+func (q *query) readDir(dir string, log *slog.Logger, warned map[string]bool) error {
+	d, err := openDir(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("history: nothing recorded yet: %w", err)
+		}
+		return err
+	}
+	d.Close()
+	warn := func(file, msg string, args ...any) {
+		if !warned[file] {
+			warned[file] = true
+			log.Warn(msg, append([]any{"file", file}, args...)...)
+		}
+	}
+	for _, seg := range listSegments(dir) {
+		// A segment has samples from its start (less the flush window
+		// buffered before it) to the end of its UTC day.
+		start := seg.start.Add(-FlushEvery).UnixMilli()
+		end := seg.start.UTC().Truncate(24 * time.Hour).Add(24*time.Hour + FlushEvery).UnixMilli()
+		if end < q.from || start > q.to {
+			continue
+		}
+		path := filepath.Join(dir, seg.name)
+		if err := q.readFile(path); err != nil {
+			switch {
+			case errors.Is(err, errDamaged):
+				warn(path, "history: a segment ends in a damaged block (power cut?); its earlier blocks are read", "err", err)
+			case errors.Is(err, fs.ErrPermission):
+				return fmt.Errorf("history: read %s: %w", path, err)
+			default:
+				warn(path, "history: skipping a file that is not a readable segment; remove it", "err", err)
+			}
+		}
+	}
+	return nil
+}
+
+// readFile reads one segment file: no symbolic link, a regular file of at
+// most maxSegment bytes, read through a limit.
+func (q *query) readFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDONLY|oNoFollow|oNonblock, 0)
+	if err != nil {
+		if isLinkErr(err) {
+			return errors.New("history: a symbolic link")
+		}
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("history: not a regular file (%v)", fi.Mode().Type())
+	}
+	if fi.Size() > maxSegment {
+		return fmt.Errorf("history: %d bytes, more than a segment can be (%d)", fi.Size(), maxSegment)
+	}
+	_, err = readSegment(io.LimitReader(f, fi.Size()), q.add)
+	return err
+}
+
+// A segmentFile is a file in the history directory named as a segment.
+type segmentFile struct {
+	name  string
+	start time.Time
+	size  int64
+	ours  bool // a regular file no bigger than a segment can be
+}
+
+const segmentLayout = "20060102T150405.000000Z"
+
+func segmentName(t time.Time) string { return t.UTC().Format(segmentLayout) + ".seg" }
+
+// listSegments lists the files in dir named as segments, oldest first.
+// Anything else is left alone.
+func listSegments(dir string) []segmentFile {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var out []segmentFile
+	for _, e := range entries {
+		base, ok := strings.CutSuffix(e.Name(), ".seg")
+		if !ok || e.IsDir() {
+			continue
+		}
+		start, err := time.Parse(segmentLayout, base)
+		if err != nil {
+			continue
+		}
+		seg := segmentFile{name: e.Name(), start: start}
+		if fi, err := e.Info(); err == nil {
+			seg.size = fi.Size()
+			seg.ours = fi.Mode().IsRegular() && seg.size <= maxSegment
+		}
+		out = append(out, seg)
+	}
+	slices.SortFunc(out, func(a, b segmentFile) int { return a.start.Compare(b.start) })
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+
+// Downsample returns s with at most n samples (n >= 6), for a chart that
+// cannot show more: the window is cut into n/3 equal spans of time, and
+// each span keeps its lowest and highest value (so peaks survive) and a
+// gap if it had one. A series with n samples or fewer is returned as is.
+func Downsample(s Series, n int) Series {
+	n = max(n, 6)
+	if len(s.Samples) <= n {
+		return s
+	}
+	buckets := n / 3
+	first, last := s.Samples[0].T, s.Samples[len(s.Samples)-1].T
+	span := max((last-first)/int64(buckets)+1, 1)
+	out := Series{Name: s.Name, Interval: s.Interval, Samples: make([]Sample, 0, n)}
+	for i := 0; i < len(s.Samples); {
+		b := (s.Samples[i].T - first) / span
+		j := i
+		lo, hi, gap := -1, -1, -1
+		for ; j < len(s.Samples) && (s.Samples[j].T-first)/span == b; j++ {
+			smp := s.Samples[j]
+			switch {
+			case smp.Gap():
+				if gap < 0 {
+					gap = j
+				}
+			case lo < 0:
+				lo, hi = j, j
+			case smp.V < s.Samples[lo].V:
+				lo = j
+			case smp.V > s.Samples[hi].V:
+				hi = j
+			}
+		}
+		keep := []int{lo, hi, gap}
+		slices.Sort(keep)
+		keep = slices.Compact(keep)
+		for _, k := range keep {
+			if k >= 0 {
+				out.Samples = append(out.Samples, s.Samples[k])
+			}
+		}
+		i = j
+	}
+	return out
+}
