@@ -22,9 +22,11 @@ func openBoard(cfg *Config) (hw.Board, error) {
 }
 
 // newFakeBoard makes a simulated board that follows the system clock, with
-// the configured sensors attached where the config says they are.
+// the configured sensors attached where the config says they are. They
+// measure a day's curve with noise, or with [hardware] environment =
+// "fixed" a constant room.
 func newFakeBoard(cfg *Config) (*fakehw.Board, error) {
-	b := fakehw.New(fakehw.Options{RealTime: true})
+	b := fakehw.New(fakehw.Options{RealTime: true, Daily: cfg.Hardware.Environment != "fixed"})
 	for _, s := range cfg.Sensors {
 		if s.Type == "cpu" {
 			continue

@@ -18,6 +18,8 @@ import (
 	"github.com/pelletier/go-toml/v2/unstable"
 	"periph.io/x/conn/v3/gpio"
 
+	"pitweet/chart"
+	"pitweet/history"
 	"pitweet/hw"
 )
 
@@ -53,6 +55,9 @@ type XConfig struct {
 type HardwareConfig struct {
 	Mode   string // "real" or "fake"
 	I2CBus string // default bus for sensors, as its number: "1"
+	// Environment is what the simulated board's sensors measure: "daily"
+	// (a day's curve with noise) or "fixed" (a constant room, for tests).
+	Environment string
 }
 
 // Fake reports whether the simulated board is configured.
@@ -94,6 +99,9 @@ type SensorConfig struct {
 	Bus     string // I2C bus number, "1"; "" for cpu
 	Address uint16 // I2C address; 0 for cpu
 	Path    string // cpu only: temperature file, "" for the board's default
+	// History is how often each quantity is recorded for charts; 0: not
+	// recorded.
+	History time.Duration
 }
 
 // ReportConfig is one [[report]]: read Sensors and post Text every Every.
@@ -101,7 +109,8 @@ type ReportConfig struct {
 	Every   time.Duration
 	Expires time.Duration // a report not posted within this is dropped
 	Text    *Template
-	Sensors []string // sensors to read first: as configured, or those Text names
+	Sensors []string   // sensors to read first: as configured, or those Text names
+	Chart   *ChartSpec // nil: no chart
 }
 
 // AlertConfig is one [[alert]]: post Text when When becomes true, at most
@@ -111,6 +120,17 @@ type AlertConfig struct {
 	Text     *Template
 	Cooldown time.Duration
 	Every    time.Duration // how often the condition's sensors are read
+	Chart    *ChartSpec    // nil: no chart
+}
+
+// ChartSpec is a rule's chart = "24h" (and alt): a chart of its sensors'
+// history over Window, to go with its post.
+type ChartSpec struct {
+	Window time.Duration
+	// Series selects what is drawn: sensor names (each with every
+	// quantity it records) or sensor.Quantity.
+	Series []string
+	Alt    *Template // nil: a description of the chart (chart.Alt)
 }
 
 // LEDConfig is one [[led]].
@@ -150,6 +170,10 @@ const (
 	defaultAlertEvery  = time.Minute
 	minReportEvery     = time.Minute
 	minFakeEvery       = time.Second // with fake hardware, for tests and the demo
+	defaultHistory     = time.Minute
+	maxHistory         = time.Hour
+	minChart           = time.Minute
+	maxChart           = history.Retention
 )
 
 // The file's shape, as decoded. Durations stay strings so that errors can
@@ -173,8 +197,9 @@ type rawX struct {
 }
 
 type rawHardware struct {
-	Mode   string `toml:"mode"`
-	I2CBus any    `toml:"i2c_bus"`
+	Mode        string `toml:"mode"`
+	I2CBus      any    `toml:"i2c_bus"`
+	Environment string `toml:"environment"`
 }
 
 type rawButton struct {
@@ -193,6 +218,7 @@ type rawSensor struct {
 	Address any    `toml:"address"`
 	Bus     any    `toml:"bus"`
 	Path    string `toml:"path"`
+	History string `toml:"history"`
 }
 
 type rawReport struct {
@@ -200,6 +226,8 @@ type rawReport struct {
 	Text    string   `toml:"text"`
 	Expires string   `toml:"expires"`
 	Sensors []string `toml:"sensors"`
+	Chart   string   `toml:"chart"`
+	Alt     string   `toml:"alt"`
 }
 
 type rawAlert struct {
@@ -207,6 +235,8 @@ type rawAlert struct {
 	Text     string `toml:"text"`
 	Cooldown string `toml:"cooldown"`
 	Every    string `toml:"every"`
+	Chart    string `toml:"chart"`
+	Alt      string `toml:"alt"`
 }
 
 type rawLED struct {
@@ -541,6 +571,14 @@ func (v *validator) hardware(cfg *Config, raw *rawHardware) {
 			cfg.Hardware.I2CBus = bus
 		}
 	}
+	switch raw.Environment {
+	case "", "daily":
+		cfg.Hardware.Environment = "daily"
+	case "fixed":
+		cfg.Hardware.Environment = "fixed"
+	default:
+		v.problem(v.at("hardware", "environment"), "environment = %q is not known; use \"daily\" (the simulated sensors follow a day) or \"fixed\" (a constant room)", raw.Environment)
+	}
 }
 
 // bus reads a bus written as a number (1) or a name ("1", "/dev/i2c-1",
@@ -650,6 +688,13 @@ func (v *validator) sensor(cfg *Config, i int, raw *rawSensor) {
 				break
 			}
 		}
+	}
+	s.History = v.duration(item("sensor", i, "history"), raw.History, defaultHistory)
+	switch {
+	case s.History > 0 && s.History < minEvery(cfg):
+		v.problem(at("history"), "history = %q is too often; a sample is recorded at most once a %v (\"0\" records none)", raw.History, minEvery(cfg))
+	case s.History > maxHistory:
+		v.problem(at("history"), "history = %q is too seldom for a chart; record at most every %v (\"0\" records none)", raw.History, maxHistory)
 	}
 	if ok {
 		cfg.Sensors = append(cfg.Sensors, s)
@@ -782,7 +827,59 @@ func (v *validator) report(cfg *Config, i int, raw *rawReport, sample TemplateDa
 	if r.Sensors == nil && r.Text != nil {
 		r.Sensors = r.Text.SensorRefs()
 	}
+	r.Chart = v.chart(cfg, path, fmt.Sprintf("report %d", i+1), raw.Chart, raw.Alt, r.Sensors, sample)
 	cfg.Reports = append(cfg.Reports, r)
+}
+
+// chart checks a rule's chart and alt keys: a window from a minute to the
+// history's retention, over sensors (or sensor.Quantity) whose history is
+// recorded. rule names it in messages ("report 1").
+func (v *validator) chart(cfg *Config, path func(string) []string, rule, window, alt string, series []string, sample TemplateData) *ChartSpec {
+	at := func(key string) string { return v.at(path(key)...) }
+	if window == "" {
+		if alt != "" {
+			v.problem(at("alt"), "%s has alt but no chart; add chart = \"24h\", or remove alt", rule)
+		}
+		return nil
+	}
+	c := &ChartSpec{Series: series}
+	d, err := time.ParseDuration(window)
+	switch {
+	case err != nil:
+		v.problem(at("chart"), "chart = %q is not a duration; write the window it shows, such as \"24h\" or \"168h\" (a week)", window)
+	case d < minChart || d > maxChart:
+		v.problem(at("chart"), "chart = %q: the window must be from %v to %v (the history kept)", window, minChart, maxChart)
+	default:
+		c.Window = d
+	}
+	if len(series) == 0 {
+		v.problem(at("chart"), "%s has a chart but reads no sensors to draw; name them in the text or in sensors", rule)
+	}
+	for _, name := range series {
+		sensorName, _, _ := strings.Cut(name, ".")
+		if s, ok := cfg.sensor(sensorName); ok && s.History == 0 {
+			v.problem(at("chart"), "%s charts sensor %q, whose history is off (history = \"0\"); record it, or remove chart", rule, s.Name)
+		}
+	}
+	if names := cfg.chartSeries(c); len(names) > chart.MaxLines {
+		v.problem(at("chart"), "%s charts %d quantities, more than a chart shows (%d); name fewer sensors, or sensor.Quantity", rule, len(names), chart.MaxLines)
+	} else if units := chartUnits(names); units > chart.MaxPanels {
+		v.problem(at("chart"), "%s charts %d units, more than a chart shows (%d panels); name fewer sensors", rule, units, chart.MaxPanels)
+	}
+	if alt != "" {
+		c.Alt = v.template(path("alt"), rule+" alt", alt, sample)
+	}
+	return c
+}
+
+// chartUnits counts the units of series names.
+func chartUnits(names []string) int {
+	seen := map[string]bool{}
+	for _, n := range names {
+		_, q, _ := strings.Cut(n, ".")
+		seen[Quantities[q]] = true
+	}
+	return len(seen)
 }
 
 func (v *validator) alert(cfg *Config, i int, raw *rawAlert, sample TemplateData) {
@@ -811,6 +908,15 @@ func (v *validator) alert(cfg *Config, i int, raw *rawAlert, sample TemplateData
 	} else {
 		a.Text = v.template(path("text"), fmt.Sprintf("alert %d text", i+1), raw.Text, sample)
 	}
+	var series []string
+	if a.When != nil {
+		for _, ref := range a.When.Refs() {
+			if !slices.Contains(series, ref.String()) {
+				series = append(series, ref.String())
+			}
+		}
+	}
+	a.Chart = v.chart(cfg, path, fmt.Sprintf("alert %d", i+1), raw.Chart, raw.Alt, series, sample)
 	a.Cooldown = v.duration(path("cooldown"), raw.Cooldown, defaultCooldown)
 	a.Every = v.duration(path("every"), raw.Every, defaultAlertEvery)
 	if a.Every < minEvery(cfg) && raw.Every != "" {

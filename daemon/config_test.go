@@ -70,7 +70,7 @@ text = "{{.Sensors.room.Pressure}}"
 	if cfg.StateDir != "/var/lib/pitweet-test" {
 		t.Errorf("StateDir = %q", cfg.StateDir)
 	}
-	if cfg.Hardware != (HardwareConfig{Mode: "real", I2CBus: "1"}) {
+	if cfg.Hardware != (HardwareConfig{Mode: "real", I2CBus: "1", Environment: "daily"}) {
 		t.Errorf("Hardware = %+v", cfg.Hardware)
 	}
 	if s := cfg.Sensors[0]; s.Address != 0x77 || s.Bus != "1" {
@@ -232,12 +232,45 @@ func TestConfigErrors(t *testing.T) {
 			[]string{`pitweet.toml:3: shows = "ok" is not known`}},
 		{"report reads unknown sensor", room + "[[report]]\nevery = \"1h\"\ntext = \"x\"\nsensors = [\"room\", \"attic\"]\n",
 			[]string{`pitweet.toml:7: report 1 reads sensor "attic", which is not configured`}},
+		{"history too often", "[[sensor]]\nname = \"room\"\ntype = \"bme280\"\nhistory = \"10s\"\n",
+			[]string{`pitweet.toml:4: history = "10s" is too often; a sample is recorded at most once a 1m0s ("0" records none)`}},
+		{"history too seldom", "[[sensor]]\nname = \"room\"\ntype = \"bme280\"\nhistory = \"2h\"\n",
+			[]string{`pitweet.toml:4: history = "2h" is too seldom for a chart`}},
+		{"history not a duration", "[[sensor]]\nname = \"room\"\ntype = \"bme280\"\nhistory = \"minutely\"\n",
+			[]string{`pitweet.toml:4: history = "minutely" is not a duration`}},
+		{"unknown environment", "[hardware]\nmode = \"fake\"\nenvironment = \"sunny\"\n",
+			[]string{`pitweet.toml:3: environment = "sunny" is not known; use "daily"`}},
+		{"chart not a duration", room + "[[report]]\nevery = \"1h\"\ntext = \"{{.Sensors.room.Temperature}}\"\nchart = \"1d\"\n",
+			[]string{`pitweet.toml:7: chart = "1d" is not a duration; write the window it shows, such as "24h" or "168h" (a week)`}},
+		{"chart too long", room + "[[report]]\nevery = \"1h\"\ntext = \"{{.Sensors.room.Temperature}}\"\nchart = \"1000h\"\n",
+			[]string{`pitweet.toml:7: chart = "1000h": the window must be from 1m0s to 744h0m0s (the history kept)`}},
+		{"chart of no sensor", "[[report]]\nevery = \"1h\"\ntext = \"hello\"\nchart = \"24h\"\n",
+			[]string{`pitweet.toml:4: report 1 has a chart but reads no sensors to draw`}},
+		{"chart of a sensor not recorded", "[[sensor]]\nname = \"room\"\ntype = \"bme280\"\nhistory = \"0\"\n[[alert]]\nwhen = \"room.Temperature > 30\"\ntext = \"hot\"\nchart = \"6h\"\n",
+			[]string{`pitweet.toml:8: alert 1 charts sensor "room", whose history is off (history = "0"); record it, or remove chart`}},
+		{"alt without chart", room + "[[report]]\nevery = \"1h\"\ntext = \"{{.Sensors.room.Temperature}}\"\nalt = \"a chart\"\n",
+			[]string{`pitweet.toml:7: report 1 has alt but no chart; add chart = "24h", or remove alt`}},
+		{"alt template", room + "[[report]]\nevery = \"1h\"\ntext = \"x\"\nsensors = [\"room\"]\nchart = \"24h\"\nalt = \"{{.Sensors.attic.Temperature}}\"\n",
+			[]string{`pitweet.toml:9: report 1 alt`, `map has no entry for key "attic"`}},
+		{"chart of too many quantities", room + "[[sensor]]\nname = \"b\"\ntype = \"bme280\"\naddress = 0x77\n[[sensor]]\nname = \"c\"\ntype = \"bme280\"\nbus = 2\n" +
+			"[[sensor]]\nname = \"d\"\ntype = \"bme280\"\nbus = 2\naddress = 0x77\n[[sensor]]\nname = \"e\"\ntype = \"bme280\"\nbus = 3\n" +
+			"[[report]]\nevery = \"1h\"\ntext = \"x\"\nsensors = [\"room\", \"b\", \"c\", \"d\", \"e\"]\nchart = \"24h\"\n",
+			[]string{`pitweet.toml:25: report 1 charts 15 quantities, more than a chart shows (12); name fewer sensors, or sensor.Quantity`}},
+		{"chart of every unit", room + "[[sensor]]\nname = \"air\"\ntype = \"scd4x\"\n[[sensor]]\nname = \"light\"\ntype = \"bh1750\"\n" +
+			"[[sensor]]\nname = \"cpu\"\ntype = \"cpu\"\n[[report]]\nevery = \"1h\"\ntext = \"x\"\nsensors = [\"room\", \"air\", \"light\", \"cpu\"]\nchart = \"24h\"\n",
+			nil},
 		{"several problems", "[[button]]\nname = \"a\"\npin = \"GPIO99\"\ndebounce = \"1 s\"\ntext = \"x\"\n",
 			[]string{`pitweet.toml:3: button "a": unknown pin`, "\npitweet.toml:4: debounce"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := ParseConfig([]byte(tt.toml), "pitweet.toml")
+			if tt.want == nil {
+				if err != nil {
+					t.Fatalf("error for\n%s\n%v", tt.toml, err)
+				}
+				return
+			}
 			if err == nil {
 				t.Fatalf("no error for\n%s", tt.toml)
 			}
@@ -247,6 +280,65 @@ func TestConfigErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// history, environment, chart and alt: defaults and what they set.
+func TestConfigHistoryAndCharts(t *testing.T) {
+	cfg, err := ParseConfig([]byte(`
+[hardware]
+mode = "fake"
+environment = "fixed"
+
+[[sensor]]
+name = "room"
+type = "bme280"
+
+[[sensor]]
+name = "soc"
+type = "cpu"
+history = "0"
+
+[[sensor]]
+name = "air"
+type = "scd4x"
+history = "5s"
+
+[[report]]
+every = "1h"
+text = "{{.Sensors.room.Temperature}} {{.Sensors.soc.Temperature}}"
+sensors = ["room"]
+chart = "24h"
+
+[[alert]]
+when = "air.CO2 > 1200 or room.Temperature > 30"
+text = "stuffy"
+chart = "6h"
+alt = 'CO2 over six hours, up to {{.Sensors.air.CO2}}'
+`), "pitweet.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Hardware.Environment != "fixed" {
+		t.Errorf("environment = %q", cfg.Hardware.Environment)
+	}
+	if h := []time.Duration{cfg.Sensors[0].History, cfg.Sensors[1].History, cfg.Sensors[2].History}; h[0] != time.Minute || h[1] != 0 || h[2] != 5*time.Second {
+		t.Errorf("history intervals %v, want 1m (the default), 0 (off), 5s", h)
+	}
+	rc := cfg.Reports[0].Chart
+	if rc == nil || rc.Window != 24*time.Hour || rc.Alt != nil || strings.Join(cfg.chartSeries(rc), ",") != "room.Temperature,room.Humidity,room.Pressure" {
+		t.Errorf("report chart %+v, series %v", rc, cfg.chartSeries(rc))
+	}
+	ac := cfg.Alerts[0].Chart
+	if ac == nil || ac.Window != 6*time.Hour || strings.Join(cfg.chartSeries(ac), ",") != "air.CO2,room.Temperature" {
+		t.Fatalf("alert chart %+v", ac)
+	}
+	alt, err := ac.Alt.Render(cfg.SampleData(""))
+	if err != nil || alt != "CO2 over six hours, up to 612 ppm" {
+		t.Errorf("alt renders %q, %v", alt, err)
+	}
+	if cfg.Alerts[0].Chart == nil || cfg.Reports[0].Chart.Series[0] != "room" {
+		t.Errorf("chart series %v", cfg.Reports[0].Chart.Series)
 	}
 }
 

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"pitweet/history"
 )
 
 // The control socket speaks line-delimited JSON: one ControlRequest per
@@ -22,9 +24,14 @@ import (
 
 // ControlRequest asks the daemon something.
 type ControlRequest struct {
-	Op     string `json:"op"`               // "status", "press" or "reload"
+	Op     string `json:"op"`               // "status", "press", "reload" or "history"
 	Button string `json:"button,omitempty"` // for press
 	Long   bool   `json:"long,omitempty"`   // for press
+	// For history: what to answer (sensor or sensor.Quantity; none: all)
+	// over which window (zero To: now; zero From: a day before To).
+	Series []string  `json:"series,omitempty"`
+	From   time.Time `json:"from,omitzero"`
+	To     time.Time `json:"to,omitzero"`
 }
 
 // ControlResponse is the daemon's answer.
@@ -35,6 +42,9 @@ type ControlResponse struct {
 	Queued  string   `json:"queued,omitempty"`  // for press: the outbox id of the queued message
 	Text    string   `json:"text,omitempty"`    // for press: the text queued; for reload: what now runs
 	Buttons []string `json:"buttons,omitempty"` // for a press of an unknown button: the known ones
+	// For history: the series, with the samples not yet written too, at
+	// most HistoryPoints each.
+	History []history.Series `json:"history,omitempty"`
 }
 
 // SocketName is the control socket's file name in the runtime directory.

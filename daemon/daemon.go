@@ -10,11 +10,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
+	"pitweet/history"
 	"pitweet/hw"
 	"pitweet/oauth"
 	"pitweet/outbox"
@@ -70,9 +73,13 @@ const (
 	maxHardwareRetry = 10 * time.Minute
 )
 
-// sensorRefresh is how often every sensor is read, so that presses render
-// recent values even with no report or alert due.
+// sensorRefresh is how often a sensor whose history is off (or recorded
+// less often) is read, so that presses render recent values even with no
+// report or alert due.
 const sensorRefresh = 5 * time.Minute
+
+// HistoryDir is where the sensor history lives in the state directory.
+const HistoryDir = "history"
 
 // Run runs the daemon until ctx is done (SIGTERM), then finishes or times
 // out the request in flight, tells systemd STOPPING=1 and returns nil. A
@@ -108,10 +115,12 @@ type runner struct {
 	log  *slog.Logger
 	host string
 
-	box   *outbox.Outbox
-	st    *state
-	del   *deliverer
-	board hw.Board
+	box     *outbox.Outbox
+	st      *state
+	del     *deliverer
+	board   hw.Board
+	hist    *history.Store // nil when it could not be opened
+	histErr error          // why not
 
 	rigMu sync.Mutex // guards rig, which the delivery goroutine reads for its LEDs
 	rig   *rig       // written only by the main loop
@@ -120,7 +129,8 @@ type runner struct {
 	cfg     *Config
 	reports []reportState
 	alerts  []alertState
-	gen     int // bumped at each reload; stale sensor results are ignored
+	sensors []sensorState // by index in cfg.Sensors
+	gen     int           // bumped at each reload; stale sensor results are ignored
 	lastSt  string
 	fired   map[string]int // times each source (button, report, alert) fired: .Count
 
@@ -139,6 +149,13 @@ type alertState struct {
 	next      time.Time
 	armed     bool
 	lastFired time.Time
+}
+
+// sensorState is when a sensor is next read for itself: to record its
+// history, or to keep its reading fresh.
+type sensorState struct {
+	read   time.Time // next read
+	record time.Time // next read that is recorded; zero: history off
 }
 
 func (d *runner) run(ctx context.Context, cfg *Config) error {
@@ -161,6 +178,12 @@ func (d *runner) run(ctx context.Context, cfg *Config) error {
 		return fmt.Errorf("daemon: %w (state directory; set state_dir in %s or $STATE_DIRECTORY)", err, cfg.Path)
 	}
 	defer stateDir.Close()
+	d.hist, d.histErr = history.Open(filepath.Join(cfg.StateDir, HistoryDir), history.Options{Log: d.log})
+	if d.histErr != nil {
+		d.log.Error("daemon: sensor history is not recorded; charts stay empty", "err", d.histErr)
+	} else {
+		defer d.hist.Close()
+	}
 
 	d.board = d.opts.Board
 	if d.board == nil {
@@ -238,8 +261,6 @@ func (d *runner) run(ctx context.Context, cfg *Config) error {
 	if d.opts.Ready != nil {
 		d.opts.Ready()
 	}
-	d.readAll(hwCtx, results)
-
 	watchdog := d.watchdogInterval()
 	var ping <-chan time.Time
 	if watchdog > 0 {
@@ -247,8 +268,8 @@ func (d *runner) run(ctx context.Context, cfg *Config) error {
 		defer t.Stop()
 		ping = t.C
 	}
-	refresh := time.NewTicker(sensorRefresh)
-	defer refresh.Stop()
+	flush := time.NewTicker(history.FlushEvery)
+	defer flush.Stop()
 
 	for {
 		timer := time.NewTimer(time.Until(d.nextDue()))
@@ -274,8 +295,8 @@ func (d *runner) run(ctx context.Context, cfg *Config) error {
 			d.readDone(r)
 		case now := <-timer.C:
 			d.due(hwCtx, results, now)
-		case <-refresh.C:
-			d.readAll(hwCtx, results)
+		case <-flush.C:
+			go d.flushHistory("timer")
 		case <-d.dirty:
 			d.sendStatus()
 		case <-ping:
@@ -310,6 +331,9 @@ func (d *runner) apply(cfg *Config, now time.Time) {
 	for i := range cfg.Alerts {
 		d.alerts[i] = alertState{next: now, armed: true}
 	}
+	d.sensors = make([]sensorState, len(cfg.Sensors))
+	d.readSensorsAt(now)
+	d.warnCharts(cfg)
 	d.st.mu.Lock()
 	d.st.hardware = cfg.Hardware.Mode
 	d.st.buttons = nil
@@ -338,11 +362,54 @@ func (d *runner) nextDue() time.Time {
 			next = a.next
 		}
 	}
+	for _, s := range d.sensors {
+		if s.read.Before(next) {
+			next = s.read
+		}
+		if !s.record.IsZero() && s.record.Before(next) {
+			next = s.record
+		}
+	}
 	return next
 }
 
-// due starts the sensor reads of every report and alert whose time has come.
+// readSensorsAt has every sensor read at now, and recorded if its history
+// is on.
+func (d *runner) readSensorsAt(now time.Time) {
+	for i, s := range d.cfg.Sensors {
+		d.sensors[i].read = now
+		d.sensors[i].record = time.Time{}
+		if s.History > 0 && d.hist != nil {
+			d.sensors[i].record = now
+		}
+	}
+}
+
+// due starts the sensor reads of every report and alert whose time has
+// come, and of every sensor due to be recorded or refreshed.
 func (d *runner) due(ctx context.Context, results chan<- readResult, now time.Time) {
+	var jobs []sensorJob
+	for i, s := range d.cfg.Sensors {
+		st := &d.sensors[i]
+		recordDue := !st.record.IsZero() && !st.record.After(now)
+		if !recordDue && st.read.After(now) {
+			continue
+		}
+		job := sensorJob{name: s.Name, quantities: SensorQuantities[s.Type]}
+		every := sensorRefresh
+		if s.History > 0 {
+			every = min(s.History, sensorRefresh)
+		}
+		if recordDue {
+			job.record = s.History
+			st.record = nextAligned(now, s.History)
+		}
+		st.read = nextAligned(now, every)
+		jobs = append(jobs, job)
+	}
+	if len(jobs) > 0 {
+		d.readJobs(ctx, results, readResult{}, jobs)
+	}
 	for i := range d.reports {
 		r := &d.reports[i]
 		if now.Before(r.next) {
@@ -372,36 +439,102 @@ type readResult struct {
 	gen   int
 }
 
-// readAll reads every sensor in the background.
-func (d *runner) readAll(ctx context.Context, results chan<- readResult) {
-	var names []string
-	for _, s := range d.cfg.Sensors {
-		names = append(names, s.Name)
+// read reads the named sensors in the background for a report or alert
+// (see readJobs).
+func (d *runner) read(ctx context.Context, results chan<- readResult, r readResult, names []string) {
+	jobs := make([]sensorJob, len(names))
+	for i, n := range names {
+		jobs[i].name = n
 	}
-	d.read(ctx, results, readResult{}, names)
+	d.readJobs(ctx, results, r, jobs)
 }
 
-// read reads the named sensors in the background, records each reading
-// (or the failure, keeping the last good reading), then hands r back to the
-// main loop.
-func (d *runner) read(ctx context.Context, results chan<- readResult, r readResult, names []string) {
+// A sensorJob is one sensor to read, and whether to record the reading in
+// the history.
+type sensorJob struct {
+	name       string
+	record     time.Duration // the history interval; 0: not recorded
+	quantities []string      // what a failed read leaves a gap in
+}
+
+// readJobs reads sensors in the background, notes each reading (or the
+// failure, keeping the last good reading) for status and templates,
+// records it in the history when the job says so, then hands r back to
+// the main loop.
+func (d *runner) readJobs(ctx context.Context, results chan<- readResult, r readResult, jobs []sensorJob) {
 	r.gen = d.gen
-	sensors := d.rig.sensorsNamed(names)
+	type open struct {
+		job    sensorJob
+		sensor hw.Sensor
+	}
+	var todo []open
+	for _, j := range jobs {
+		for _, s := range d.rig.sensorsNamed([]string{j.name}) {
+			todo = append(todo, open{j, s})
+		}
+	}
 	go func() {
-		for _, s := range sensors {
+		for _, o := range todo {
+			j, s := o.job, o.sensor
 			rctx, cancel := context.WithTimeout(ctx, d.opts.SensorTimeout)
 			rd, err := s.Read(rctx)
 			cancel()
 			if err != nil {
+				if ctx.Err() != nil {
+					return // stopping: not a sensor failure
+				}
 				d.log.Warn("daemon: sensor read failed; keeping its last reading", "sensor", s.Name(), "err", err)
 			}
 			d.st.sensorRead(s.Name(), s.Type(), rd.At, rd.Values, err)
+			if j.record > 0 {
+				d.record(j, rd, err)
+			}
 		}
 		select {
 		case results <- r:
 		case <-ctx.Done():
 		}
 	}()
+}
+
+// record adds a reading to the history, or a gap in each quantity when
+// the read failed. Nothing is recorded while the clock is implausible (a
+// Pi before NTP): the samples would be filed at the wrong time.
+func (d *runner) record(j sensorJob, rd hw.Reading, err error) {
+	if d.hist == nil {
+		return
+	}
+	at := rd.At
+	if err != nil {
+		at = time.Now()
+	}
+	if at.Before(plausibleClock) {
+		return
+	}
+	add := func(q string, v float64) {
+		if err := d.hist.Add(j.name+"."+q, j.record, at, v); err != nil {
+			d.log.Warn("daemon: not recorded in the history", "sensor", j.name, "quantity", q, "err", err)
+		}
+	}
+	if err != nil {
+		for _, q := range j.quantities {
+			add(q, math.NaN())
+		}
+		return
+	}
+	for q, v := range rd.Values {
+		add(q, v)
+	}
+}
+
+// flushHistory writes the buffered history samples; why is logged.
+func (d *runner) flushHistory(why string) {
+	if d.hist == nil {
+		return
+	}
+	if err := d.hist.Flush(); err != nil {
+		d.log.Error("daemon: writing the sensor history failed; the samples stay buffered for the next try", "on", why, "err", err)
+	}
 }
 
 // readDone acts on fresh readings: queue a report, or check an alert.
@@ -414,6 +547,8 @@ func (d *runner) readDone(r readResult) {
 	case "report":
 		rep := d.cfg.Reports[r.index]
 		src := fmt.Sprintf("report %d", r.index+1)
+		// With rep.Chart, d.ruleChart draws the picture for this post,
+		// to be queued with it once outbox messages carry pictures.
 		if _, _, err := d.queue(src, rep.Text, d.data(r.due, "", false), r.due.Add(rep.Expires)); err != nil {
 			d.log.Error("daemon: queue a report", "report", r.index+1, "err", err)
 		}
@@ -433,6 +568,7 @@ func (d *runner) readDone(r readResult) {
 		}
 		a.armed, a.lastFired = false, now
 		src := fmt.Sprintf("alert %d", r.index+1)
+		// With al.Chart, as for a report's chart.
 		if _, _, err := d.queue(src, al.Text, d.data(now, "", false), time.Time{}); err != nil {
 			d.log.Error("daemon: queue an alert", "alert", al.When.String(), "err", err)
 		}
@@ -513,6 +649,8 @@ func (d *runner) handleControl(ctx context.Context, controls chan<- controlCall,
 		s := d.st.snapshot(time.Now(), d.box)
 		s.ButtonErrors = d.currentRig().buttonErrors()
 		return ControlResponse{OK: true, Status: &s}
+	case "history":
+		return d.historyAnswer(req, time.Now())
 	case "press", "reload":
 		c := controlCall{req: req, reply: make(chan ControlResponse, 1)}
 		select {
@@ -522,7 +660,7 @@ func (d *runner) handleControl(ctx context.Context, controls chan<- controlCall,
 		}
 		return <-c.reply
 	}
-	return ControlResponse{Error: fmt.Sprintf("daemon: unknown request %q; use \"status\", \"press\" or \"reload\"", req.Op)}
+	return ControlResponse{Error: fmt.Sprintf("daemon: unknown request %q; use \"status\", \"press\", \"reload\" or \"history\"", req.Op)}
 }
 
 // control answers a control request in the main loop.
@@ -590,6 +728,7 @@ func (d *runner) reload(ctx context.Context, presses chan<- hw.Press) error {
 	}
 	d.setRig(r)
 	d.del.setPoster(client)
+	go d.flushHistory("reload")
 	d.apply(cfg, time.Now())
 	d.hardwareOpen()
 	for _, w := range cfg.Warnings {
@@ -662,7 +801,7 @@ func (d *runner) retryHardware(ctx context.Context, presses chan<- hw.Press, res
 	case err == nil:
 		d.setRig(r)
 		d.hardwareOpen()
-		d.readAll(ctx, results)
+		d.readSensorsAt(time.Now())
 	case errors.Is(err, hw.ErrRestart):
 		d.log.Error("daemon: the hardware is there now, but only a new process can use it; exiting so that systemd starts pitweet again", "err", err)
 		return err
@@ -678,6 +817,11 @@ func (d *runner) shutdown(stopHW, stopLoop, cancelSend context.CancelFunc, deliv
 	d.log.Info("daemon: stopping; letting the request in flight finish")
 	stopHW()
 	d.rig.stop()
+	if d.hist != nil {
+		if err := d.hist.Close(); err != nil {
+			d.log.Error("daemon: writing the sensor history at shutdown failed", "err", err)
+		}
+	}
 	stopLoop()
 	limit := time.NewTimer(sender.DefaultTimeout + shutdownGrace)
 	defer limit.Stop()

@@ -1,0 +1,215 @@
+package daemon
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"pitweet/chart"
+	"pitweet/history"
+)
+
+// The sensor history over the control socket ("history"), and the charts
+// of reports and alerts.
+
+const (
+	// MaxHistorySeries is the most series one history answer carries:
+	// what one chart can show.
+	MaxHistorySeries = chart.MaxLines
+	// HistoryPoints is the most samples a series has in an answer; a
+	// chart is narrower than that in pixels, and the lowest and highest
+	// values are kept (history.Downsample).
+	HistoryPoints = 1200
+	// DefaultHistoryWindow is the window of a history request that names
+	// none.
+	DefaultHistoryWindow = 24 * time.Hour
+	// maxPatterns bounds the names one request may ask for.
+	maxPatterns = 64
+)
+
+// A HistoryReader reads the series selected by match over a window: a
+// running daemon's store (with the samples not yet written), or
+// history.Read on a state directory.
+type HistoryReader func(from, to time.Time, match func(name string) bool) ([]history.Series, error)
+
+// QueryHistory reads the series patterns select (a sensor name selects
+// all of its quantities, "sensor.Quantity" one; none selects everything
+// recorded) from from to to, each cut down to HistoryPoints samples. A
+// zero to means now, a zero from a day before to. A pattern that matches
+// nothing recorded in the window is an error that lists what was.
+func QueryHistory(read HistoryReader, patterns []string, from, to, now time.Time) ([]history.Series, error) {
+	if len(patterns) > maxPatterns {
+		return nil, fmt.Errorf("daemon: %d names asked for; at most %d", len(patterns), maxPatterns)
+	}
+	for _, p := range patterns {
+		if !history.ValidPattern(p) {
+			return nil, fmt.Errorf("daemon: %q is not a sensor name or sensor.Quantity (such as room or room.Temperature)", p)
+		}
+	}
+	if to.IsZero() {
+		to = now
+	}
+	if from.IsZero() {
+		from = to.Add(-DefaultHistoryWindow)
+	}
+	if !from.Before(to) {
+		return nil, fmt.Errorf("daemon: the window from %s to %s is empty", from.Format(time.RFC3339), to.Format(time.RFC3339))
+	}
+	if to.Sub(from) > history.Retention+24*time.Hour {
+		return nil, fmt.Errorf("daemon: a window of %v is longer than the history kept (%v)", to.Sub(from).Round(time.Hour), history.Retention)
+	}
+	all, err := read(from, to, nil)
+	if err != nil {
+		return nil, err
+	}
+	var out []history.Series
+	var missing []string
+	for _, p := range patterns {
+		found := false
+		for _, s := range all {
+			if history.Match(s.Name, p) {
+				found = true
+			}
+		}
+		if !found {
+			missing = append(missing, p)
+		}
+	}
+	for _, s := range all {
+		if len(patterns) == 0 || slices.ContainsFunc(patterns, func(p string) bool { return history.Match(s.Name, p) }) {
+			out = append(out, history.Downsample(s, HistoryPoints))
+		}
+	}
+	window := from.Local().Format("Jan 2 15:04") + " to " + to.Local().Format("Jan 2 15:04")
+	recorded := "nothing"
+	if len(all) > 0 {
+		var names []string
+		for _, s := range all {
+			names = append(names, s.Name)
+		}
+		recorded = strings.Join(names, ", ")
+	}
+	switch {
+	case len(missing) > 0:
+		return nil, fmt.Errorf("daemon: no history of %s from %s; recorded then: %s", strings.Join(missing, ", "), window, recorded)
+	case len(out) == 0:
+		return nil, fmt.Errorf("daemon: nothing recorded from %s; the daemon records each sensor once a minute unless its history is off", window)
+	case len(out) > MaxHistorySeries:
+		return nil, fmt.Errorf("daemon: %d quantities recorded from %s, more than a chart shows (%d); name the sensors or sensor.Quantity to draw", len(out), window, MaxHistorySeries)
+	}
+	return out, nil
+}
+
+// historyAnswer answers the control request "history".
+func (d *runner) historyAnswer(req ControlRequest, now time.Time) ControlResponse {
+	if d.hist == nil {
+		return ControlResponse{Error: fmt.Sprintf("daemon: sensor history is not recorded: %v", d.histErr)}
+	}
+	series, err := QueryHistory(d.hist.Query, req.Series, req.From, req.To, now)
+	if err != nil {
+		return ControlResponse{Error: err.Error()}
+	}
+	return ControlResponse{OK: true, History: series}
+}
+
+// ChartLines turns series into chart lines, each with its quantity's unit.
+func ChartLines(series []history.Series) []chart.Line {
+	lines := make([]chart.Line, len(series))
+	for i, s := range series {
+		_, q, _ := strings.Cut(s.Name, ".")
+		lines[i] = chart.Line{Name: s.Name, Unit: Quantities[q], Samples: s.Samples}
+	}
+	return lines
+}
+
+// chartSeries lists the series a chart spec draws, in order: every
+// quantity of each sensor it names (as the sensor's type measures them),
+// and each sensor.Quantity.
+func (c *Config) chartSeries(spec *ChartSpec) []string {
+	var out []string
+	add := func(name string) {
+		if !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	for _, name := range spec.Series {
+		if strings.Contains(name, ".") {
+			add(name)
+			continue
+		}
+		if s, ok := c.sensor(name); ok {
+			for _, q := range SensorQuantities[s.Type] {
+				add(name + "." + q)
+			}
+		}
+	}
+	return out
+}
+
+// A Picture is an image to post, with its alt text.
+type Picture struct {
+	PNG []byte
+	Alt string
+}
+
+// ruleChart draws the chart of a report or alert for a post made at at:
+// its series over the window before at, from the history including the
+// samples not yet written, with its alt text (the rule's alt rendered with
+// data, else a description of the chart). A series with no samples is
+// drawn as an empty panel, so the chart is made whatever the sensors did.
+//
+// It is called when the rule's message is queued, once outbox messages
+// carry pictures.
+func (d *runner) ruleChart(spec *ChartSpec, data TemplateData, at time.Time) (*Picture, error) {
+	if d.hist == nil {
+		return nil, fmt.Errorf("daemon: sensor history is not recorded: %v", d.histErr)
+	}
+	names := d.cfg.chartSeries(spec)
+	from := at.Add(-spec.Window)
+	series, err := d.hist.Query(from, at, func(n string) bool { return slices.Contains(names, n) })
+	if err != nil {
+		return nil, err
+	}
+	lines := make([]chart.Line, len(names))
+	for i, n := range names {
+		lines[i] = ChartLines([]history.Series{{Name: n}})[0]
+		for _, s := range series {
+			if s.Name == n {
+				lines[i].Samples = history.Downsample(s, HistoryPoints).Samples
+			}
+		}
+	}
+	opts := chart.Options{From: from, To: at}
+	var buf bytes.Buffer
+	if err := chart.Render(&buf, lines, opts); err != nil {
+		return nil, err
+	}
+	alt := chart.Alt(lines, opts)
+	if spec.Alt != nil {
+		if alt, err = spec.Alt.Render(data); err != nil {
+			return nil, err
+		}
+		if n := len([]rune(alt)); n > chart.MaxAlt {
+			d.log.Warn("daemon: alt text longer than X allows; shortened", "length", n, "limit", chart.MaxAlt)
+			alt = string([]rune(alt)[:chart.MaxAlt])
+		}
+	}
+	return &Picture{PNG: buf.Bytes(), Alt: alt}, nil
+}
+
+// warnCharts says, for each rule with a chart, that its posts go out as
+// text: the outbox does not carry pictures yet.
+func (d *runner) warnCharts(cfg *Config) {
+	for i, r := range cfg.Reports {
+		if r.Chart != nil {
+			d.log.Warn("daemon: posts do not carry pictures yet; this rule's chart is not attached (pitweet chart draws it)", "rule", fmt.Sprintf("report %d", i+1), "chart", r.Chart.Window.String())
+		}
+	}
+	for i, a := range cfg.Alerts {
+		if a.Chart != nil {
+			d.log.Warn("daemon: posts do not carry pictures yet; this rule's chart is not attached (pitweet chart draws it)", "rule", fmt.Sprintf("alert %d", i+1), "chart", a.Chart.Window.String())
+		}
+	}
+}
