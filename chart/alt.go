@@ -80,8 +80,8 @@ func describe(l Line, from, to time.Time) string {
 	if l.Unit != "" {
 		unit = " " + l.Unit
 	}
-	if lo.V == hi.V {
-		return "steady at " + formatValue(lo.V, d) + unit
+	if formatValue(lo.V, d) == formatValue(hi.V, d) {
+		return "steady at " + formatValue(last.V, d) + unit
 	}
 	return fmt.Sprintf("between %s and %s%s, last %s%s", formatValue(lo.V, d), formatValue(hi.V, d), unit, formatValue(last.V, d), unit)
 }

@@ -62,6 +62,19 @@ func unitDigits(unit string) int {
 	return 1
 }
 
+// minSpan is the least a value axis spans in unit.
+func minSpan(unit string) float64 {
+	switch unit {
+	case "%":
+		return 5
+	case "hPa":
+		return 2
+	case "ppm", "lux":
+		return 50
+	}
+	return 1
+}
+
 // timeSteps are the spacings the time axis may use.
 var timeSteps = []time.Duration{
 	time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 30 * time.Minute,

@@ -309,9 +309,11 @@ func (p *panel) scale(lines []Line, from, to time.Time, markH float64, face font
 	if p.empty {
 		lo, hi = 0, 1
 	}
-	if hi-lo < 1e-9 {
-		d := max(math.Abs(lo)*0.01, 0.5)
-		lo, hi = lo-d, hi+d
+	// A nearly flat line stays nearly flat: the axis spans at least what
+	// a change in the unit is worth, so noise does not look like weather.
+	if span := minSpan(p.unit); hi-lo < span {
+		mid := (lo + hi) / 2
+		lo, hi = mid-span/2, mid+span/2
 	}
 	plotH := float64(p.plot.Dy())
 	room := (hi - lo) * markH / max(plotH-2*markH, 1)
@@ -451,7 +453,7 @@ func (p *panel) markExtremes(c *canvas, l Line, col color.RGBA, tx timeAxis, s f
 		return
 	}
 	r := p.plot
-	digits := max(unitDigits(l.Unit), min(p.digits, 2))
+	digits := unitDigits(l.Unit)
 	for _, m := range []struct {
 		i     int
 		word  string

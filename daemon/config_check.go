@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"pitweet/chart"
 	"pitweet/hw"
 	"pitweet/sender"
 )
@@ -120,6 +121,7 @@ func Check(ctx context.Context, path string, opts CheckOptions) *CheckReport {
 	}
 	checkTemplates(cfg, rep)
 	checkHardware(cfg, opts, rep)
+	checkCharts(cfg, rep)
 	if cfg.X.CAFile != "" {
 		rep.add(checkCAFile(cfg.X.CAFile))
 	}
@@ -250,6 +252,42 @@ func checkRepeats(rep *CheckReport, name string, t *Template, data TemplateData,
 					"add {{.Count}} or a finer time such as {{.Time.Format \"15:04:05.000\"}} to keep them distinct", g)})
 			return
 		}
+	}
+}
+
+// checkCharts says what each rule's chart draws, renders its alt text with
+// sample readings, and warns that posts do not carry the picture yet.
+func checkCharts(cfg *Config, rep *CheckReport) {
+	one := func(rule string, c *ChartSpec) {
+		if c == nil {
+			return
+		}
+		alt := "generated from the readings"
+		res := CheckResult{What: "chart", Detail: rule}
+		if c.Alt != nil {
+			text, err := c.Alt.Render(cfg.SampleData(""))
+			switch n := len([]rune(text)); {
+			case err != nil:
+				res.Err = err
+			case strings.TrimSpace(text) == "":
+				res.Err = errors.New("alt renders to nothing with sample readings; remove alt to have it generated")
+			case n > chart.MaxAlt:
+				res.Err = fmt.Errorf("alt is %d characters with sample readings, more than X's %d; shorten it", n, chart.MaxAlt)
+			}
+			alt = fmt.Sprintf("%q", text)
+		}
+		if res.Err == nil {
+			res.Detail = fmt.Sprintf("%s: the last %v of %s; alt text %s", rule, c.Window, strings.Join(cfg.chartSeries(c), ", "), alt)
+		}
+		rep.add(res)
+		rep.add(CheckResult{What: "chart", Detail: rule, Warn: true,
+			Err: errors.New("posts do not carry pictures yet, so this chart is not attached; pitweet chart draws it")})
+	}
+	for i, r := range cfg.Reports {
+		one(fmt.Sprintf("report %d", i+1), r.Chart)
+	}
+	for i, a := range cfg.Alerts {
+		one(fmt.Sprintf("alert %d", i+1), a.Chart)
 	}
 }
 

@@ -254,3 +254,36 @@ func TestCheckRealHardwareMissing(t *testing.T) {
 		t.Errorf("with Fake: %v", f)
 	}
 }
+
+func TestCheckCharts(t *testing.T) {
+	path := checkFixture(t, checkConfig+`chart = "24h"
+
+[[alert]]
+when = "room.Humidity > 70"
+text = "damp"
+chart = "6h"
+alt = 'Humidity over six hours, now {{.Sensors.room.Humidity}}'
+`)
+	rep := Check(context.Background(), path, CheckOptions{})
+	if f := rep.Failed(); f != nil {
+		t.Fatalf("failed: %v\n%s", f, lines(rep))
+	}
+	out := lines(rep)
+	for _, want := range []string{
+		"ok    chart report 1: the last 24h0m0s of room.Temperature, room.Humidity, room.Pressure; alt text generated from the readings\n",
+		"warn  chart report 1: posts do not carry pictures yet, so this chart is not attached; pitweet chart draws it\n",
+		"ok    chart alert 1: the last 6h0m0s of room.Humidity; alt text \"Humidity over six hours, now 45 %\"\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check output lacks\n%s\nin\n%s", want, out)
+		}
+	}
+
+	long := checkFixture(t, checkConfig+`chart = "24h"
+alt = '{{.Host}}{{printf "%0999d" 0}}'
+`)
+	rep = Check(context.Background(), long, CheckOptions{})
+	if f := rep.Failed(); f == nil || !strings.Contains(f.Message(), "alt is 1010 characters with sample readings, more than X's 1000; shorten it") {
+		t.Errorf("a long alt: %v\n%s", f, lines(rep))
+	}
+}

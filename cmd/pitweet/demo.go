@@ -105,7 +105,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "fakex (local X API emulator) listening on %s\n", x.URL())
 
-	board := fakehw.New(fakehw.Options{RealTime: true})
+	board := fakehw.New(fakehw.Options{RealTime: true, Daily: true})
 	defer board.Close()
 	socket := filepath.Join(dir, "control.sock")
 	ctx, cancel := context.WithCancel(context.Background())

@@ -119,7 +119,8 @@ func newE2EWith(t testing.TB, addr, extra string, setupX func(*fakex.Server)) *e
 		t.Fatal(err)
 	}
 	e.config = filepath.Join(e.dir, "pitweet.toml")
-	text := fmt.Sprintf("state_dir = %q\n[x]\nbase_url = %q\nca_file = %q\ncredentials = %q\n[hardware]\nmode = \"fake\"\n",
+	// A fixed simulated room, so texts carry known readings.
+	text := fmt.Sprintf("state_dir = %q\n[x]\nbase_url = %q\nca_file = %q\ncredentials = %q\n[hardware]\nmode = \"fake\"\nenvironment = \"fixed\"\n",
 		filepath.Join(e.dir, "state"), e.x.URL(), e.ca, creds) + e2eRules + extra
 	if err := os.WriteFile(e.config, []byte(text), 0o644); err != nil {
 		t.Fatal(err)

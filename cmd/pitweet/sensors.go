@@ -91,7 +91,7 @@ func openSensorBoard(cfg *daemon.Config, fake bool) (hw.Board, error) {
 		}
 		return b, nil
 	}
-	b := fakehw.New(fakehw.Options{RealTime: true, NoChips: true})
+	b := fakehw.New(fakehw.Options{RealTime: true, NoChips: true, Daily: cfg.Hardware.Environment != "fixed"})
 	for _, s := range cfg.Sensors {
 		if s.Type == "cpu" {
 			continue
