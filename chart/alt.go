@@ -87,7 +87,8 @@ func describe(l Line, from, to time.Time) string {
 }
 
 // gaps says where a line has no readings: "No readings of room humidity
-// from 02:10 to 03:40." With more than two gaps it counts them.
+// between 02:10 and 03:40" (the readings on either side). With more than
+// two gaps it counts them.
 func gaps(l Line, from, to time.Time, loc *time.Location) string {
 	ss := visible(l.Samples, from, to)
 	var spans []string
@@ -109,7 +110,7 @@ func gaps(l Line, from, to time.Time, loc *time.Location) string {
 		if end.Sub(start) >= 24*time.Hour || start.In(loc).YearDay() != end.In(loc).YearDay() {
 			format = "Mon 15:04"
 		}
-		spans = append(spans, "from "+start.In(loc).Format(format)+" to "+end.In(loc).Format(format))
+		spans = append(spans, "between "+start.In(loc).Format(format)+" and "+end.In(loc).Format(format))
 	}
 	switch {
 	case len(spans) == 0:

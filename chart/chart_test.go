@@ -244,7 +244,7 @@ func TestAlt(t *testing.T) {
 	}
 	got = Alt([]Line{{Name: "room.Temperature", Unit: "°C", Samples: temp}, {Name: "room.Humidity", Unit: "%", Samples: hum}, {Name: "air.CO2", Unit: "ppm"}}, opts)
 	want := "Line chart from Fri 27 Nov 10:00 to Sat 28 Nov 10:00: room temperature between 19.2 and 23.4 °C, last 21.3 °C; " +
-		"room humidity between 41 and 55 %, last 50 %; air CO2 with no readings. No readings of room humidity from 12:00 to 14:00."
+		"room humidity between 41 and 55 %, last 50 %; air CO2 with no readings. No readings of room humidity between 12:00 and 14:00."
 	if got != want {
 		t.Errorf("Alt =\n%s\nwant\n%s", got, want)
 	}

@@ -535,8 +535,15 @@ func TestDownsample(t *testing.T) {
 		s.Samples = append(s.Samples, Sample{T: t0.Add(time.Duration(i) * time.Minute).UnixMilli(), V: v})
 	}
 	d := Downsample(s, 300)
-	if len(d.Samples) > 300 || len(d.Samples) < 150 {
-		t.Fatalf("%d samples, want at most 300", len(d.Samples))
+	if len(d.Samples) > 300 || len(d.Samples) < 100 {
+		t.Fatalf("%d samples, want at most 300 (and not far fewer)", len(d.Samples))
+	}
+	// The gap is drawn where it was: the readings on either side of it
+	// and its start are kept.
+	for _, i := range []int{899, 900, 905} {
+		if !slices.ContainsFunc(d.Samples, func(x Sample) bool { return x.T == s.Samples[i].T }) {
+			t.Errorf("sample %d (%+v), at the edge of the gap, was dropped", i, s.Samples[i])
+		}
 	}
 	var lo, hi float64 = 100, -100
 	gaps := 0

@@ -253,44 +253,54 @@ func listSegments(dir string) []segmentFile {
 
 func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
-// Downsample returns s with at most n samples (n >= 6), for a chart that
-// cannot show more: the window is cut into n/3 equal spans of time, and
-// each span keeps its lowest and highest value (so peaks survive) and a
-// gap if it had one. A series with n samples or fewer is returned as is.
+// Downsample returns s with at most n samples (n >= 10), for a chart
+// that cannot show more: the window is cut into n/5 equal spans of time,
+// and each span keeps its lowest and highest value (so peaks survive) and,
+// where readings stop or start again, the gap and the readings on either
+// side of it (so a gap is drawn where it was). A series with n samples or
+// fewer is returned as is.
 func Downsample(s Series, n int) Series {
-	n = max(n, 6)
-	if len(s.Samples) <= n {
+	n = max(n, 10)
+	ss := s.Samples
+	if len(ss) <= n {
 		return s
 	}
-	buckets := n / 3
-	first, last := s.Samples[0].T, s.Samples[len(s.Samples)-1].T
-	span := max((last-first)/int64(buckets)+1, 1)
+	buckets := int64(n / 5)
+	first, last := ss[0].T, ss[len(ss)-1].T
+	span := max((last-first)/buckets+1, 1)
 	out := Series{Name: s.Name, Interval: s.Interval, Samples: make([]Sample, 0, n)}
-	for i := 0; i < len(s.Samples); {
-		b := (s.Samples[i].T - first) / span
+	emitted := -1
+	var keep []int
+	for i := 0; i < len(ss); {
+		b := (ss[i].T - first) / span
+		lo, hi, gap, after := -1, -1, -1, -1
 		j := i
-		lo, hi, gap := -1, -1, -1
-		for ; j < len(s.Samples) && (s.Samples[j].T-first)/span == b; j++ {
-			smp := s.Samples[j]
+		for ; j < len(ss) && (ss[j].T-first)/span == b; j++ {
 			switch {
-			case smp.Gap():
+			case ss[j].Gap():
 				if gap < 0 {
 					gap = j
 				}
 			case lo < 0:
 				lo, hi = j, j
-			case smp.V < s.Samples[lo].V:
+			case ss[j].V < ss[lo].V:
 				lo = j
-			case smp.V > s.Samples[hi].V:
+			case ss[j].V > ss[hi].V:
 				hi = j
 			}
+			if !ss[j].Gap() && j > 0 && ss[j-1].Gap() {
+				after = j // the last reading in the span that ends a gap
+			}
 		}
-		keep := []int{lo, hi, gap}
+		keep = append(keep[:0], lo, hi, gap, after)
+		if gap > 0 {
+			keep = append(keep, gap-1) // the reading before the gap
+		}
 		slices.Sort(keep)
-		keep = slices.Compact(keep)
 		for _, k := range keep {
-			if k >= 0 {
-				out.Samples = append(out.Samples, s.Samples[k])
+			if k > emitted {
+				out.Samples = append(out.Samples, ss[k])
+				emitted = k
 			}
 		}
 		i = j
