@@ -36,6 +36,7 @@ var sections = map[string]string{
 	"drain":   "Drain: queued tweets delivered by the daemon",
 	"idle":    "Daemon idle (fake board: 2 buttons, 2 sensors, hourly report)",
 	"latency": "Press to request at the emulator",
+	"chart":   "Charts: the last 24 hours as a PNG",
 	"sizes":   "Sizes",
 }
 
