@@ -125,9 +125,9 @@ func timeLabel(t time.Time, step time.Duration) string {
 	return t.Format("15:04")
 }
 
-// spanWords says a window's length the way a reader would: "24 hours",
+// SpanWords says a window's length the way a reader would: "24 hours",
 // "7 days", "90 minutes".
-func spanWords(d time.Duration) string {
+func SpanWords(d time.Duration) string {
 	plural := func(n int64, unit string) string {
 		if n == 1 {
 			return "1 " + unit

@@ -272,9 +272,9 @@ func title(lines []Line, from, to time.Time) string {
 func windowWords(from, to time.Time) string {
 	span := to.Sub(from)
 	if d := time.Since(to); d > -time.Minute && d < time.Minute+span/100 {
-		return "last " + spanWords(span)
+		return "last " + SpanWords(span)
 	}
-	return spanWords(span)
+	return SpanWords(span)
 }
 
 // lineColors gives each sensor a colour, the same in every panel.

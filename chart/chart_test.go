@@ -329,8 +329,8 @@ func TestLabelAndWords(t *testing.T) {
 		}
 	}
 	for d, want := range map[time.Duration]string{24 * time.Hour: "24 hours", 7 * 24 * time.Hour: "7 days", time.Hour: "1 hour", 90 * time.Minute: "90 minutes", 36 * time.Hour: "36 hours"} {
-		if got := spanWords(d); got != want {
-			t.Errorf("spanWords(%v) = %q, want %q", d, got, want)
+		if got := SpanWords(d); got != want {
+			t.Errorf("SpanWords(%v) = %q, want %q", d, got, want)
 		}
 	}
 }

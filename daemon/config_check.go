@@ -277,7 +277,7 @@ func checkCharts(cfg *Config, rep *CheckReport) {
 			alt = fmt.Sprintf("%q", text)
 		}
 		if res.Err == nil {
-			res.Detail = fmt.Sprintf("%s: the last %v of %s; alt text %s", rule, c.Window, strings.Join(cfg.chartSeries(c), ", "), alt)
+			res.Detail = fmt.Sprintf("%s: the last %s of %s; alt text %s", rule, chart.SpanWords(c.Window), strings.Join(cfg.chartSeries(c), ", "), alt)
 		}
 		rep.add(res)
 		rep.add(CheckResult{What: "chart", Detail: rule, Warn: true,

@@ -36,8 +36,14 @@ func TestExampleConfig(t *testing.T) {
 	if a := cfg.Alerts[0]; a.Cooldown != time.Hour || a.Every != time.Minute {
 		t.Errorf("alert = %+v", a)
 	}
-	if !cfg.Hardware.Fake() {
-		t.Error("hardware mode is not fake")
+	if !cfg.Hardware.Fake() || cfg.Hardware.Environment != "daily" {
+		t.Errorf("hardware %+v, want fake with a daily environment", cfg.Hardware)
+	}
+	if c := cfg.Reports[0].Chart; c == nil || c.Window != 24*time.Hour || c.Alt == nil {
+		t.Errorf("report chart %+v, want 24h with an alt text", c)
+	}
+	if s := cfg.Sensors[0]; s.History != time.Minute {
+		t.Errorf("room history %v, want 1m", s.History)
 	}
 	text, err := cfg.Buttons[1].Text.Render(cfg.SampleData("weather"))
 	if err != nil {

@@ -19,7 +19,7 @@
 //
 // The store is bounded: segments older than the retention (31 days) are
 // deleted, and so are the oldest when all of them together pass MaxBytes.
-// At one sample a minute, ten quantities take about 80 KiB a day, 2.4 MiB
+// At one sample a minute, ten quantities take about 75 KiB a day, 2.3 MiB
 // for the 31 days.
 //
 // Files in the history directory are opened without following symbolic

@@ -77,7 +77,7 @@ func cmdChart(args []string, stdout, stderr io.Writer) error {
 	for _, s := range series {
 		names = append(names, s.Name)
 	}
-	fmt.Fprintf(info, "%s: %s over the last %s, from %s; %dx%d, %d KB\n", *out, strings.Join(names, ", "), shortDuration(*since), source,
+	fmt.Fprintf(info, "%s: %s over the last %s, from %s; %dx%d, %d KB\n", *out, strings.Join(names, ", "), chart.SpanWords(*since), source,
 		chart.DefaultWidth, chart.DefaultHeight, (png.Len()+1023)/1024)
 	fmt.Fprintf(info, "alt text: %s\n", chart.Alt(lines, opts))
 	return nil
@@ -119,18 +119,6 @@ func chartHistory(config string, sensors []string, from, to time.Time, stderr io
 		return nil, "", errors.New(strings.TrimPrefix(err.Error(), "daemon: "))
 	}
 	return series, dir + " (no daemon is running)", nil
-}
-
-// shortDuration prints d without zero minutes and seconds: "24h", "1h30m".
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }
 
 // writeFileAtomic writes data to path through a temporary file in the

@@ -41,7 +41,7 @@ func TestE2EChart(t *testing.T) {
 	if code != 0 || stderr != "" {
 		t.Fatalf("pitweet chart: exit %d\n%s%s", code, stdout, stderr)
 	}
-	want := out + ": room.Humidity, room.Temperature over the last 30m, from the running daemon; 1200x675, "
+	want := out + ": room.Humidity, room.Temperature over the last 30 minutes, from the running daemon; 1200x675, "
 	if !strings.HasPrefix(stdout, want) || !strings.Contains(stdout, "\nalt text: Line chart over the last 30 minutes: room humidity steady at 45 %; room temperature steady at 21.5 °C.\n") {
 		t.Errorf("stdout:\n%s\nwant it to start %q and give the alt text", stdout, want)
 	}
@@ -49,7 +49,7 @@ func TestE2EChart(t *testing.T) {
 
 	// To standard output, with the summary on stderr.
 	cmdOut, cmdErr, code := e.pitweet("chart", "--sensor", "room", "-o", "-")
-	if code != 0 || !strings.HasPrefix(cmdOut, "\x89PNG\r\n") || !strings.HasPrefix(cmdErr, "-: room.Humidity, room.Pressure, room.Temperature over the last 24h") {
+	if code != 0 || !strings.HasPrefix(cmdOut, "\x89PNG\r\n") || !strings.HasPrefix(cmdErr, "-: room.Humidity, room.Pressure, room.Temperature over the last 24 hours") {
 		t.Errorf("chart -o -: exit %d, %d bytes out, stderr %q", code, len(cmdOut), cmdErr)
 	}
 
@@ -82,7 +82,7 @@ func TestE2EChart(t *testing.T) {
 	}
 	out2 := filepath.Join(e.dir, "after.png")
 	stdout, stderr, code = e.pitweet("chart", "--config", e.config, "--sensor", "room.Pressure", "-o", out2)
-	want = fmt.Sprintf("%s: room.Pressure over the last 24h, from %s (no daemon is running); ", out2, filepath.Join(e.dir, "state", "history"))
+	want = fmt.Sprintf("%s: room.Pressure over the last 24 hours, from %s (no daemon is running); ", out2, filepath.Join(e.dir, "state", "history"))
 	if code != 0 || !strings.HasPrefix(stdout, want) || !strings.Contains(stdout, "alt text: Line chart of room pressure over the last 24 hours, steady at 1013.2 hPa.\n") {
 		t.Fatalf("chart with no daemon: exit %d\n%q\n%s\nwant it to start %q", code, stdout, stderr, want)
 	}
