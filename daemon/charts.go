@@ -114,6 +114,24 @@ func (d *runner) historyAnswer(req ControlRequest, now time.Time) ControlRespons
 	return ControlResponse{OK: true, History: series}
 }
 
+// historyState is the history's part of the status.
+func (d *runner) historyState() *HistoryState {
+	h := &HistoryState{Dir: d.histDir}
+	if d.hist == nil {
+		h.Error = fmt.Sprintf("not recorded: %v", d.histErr)
+		return h
+	}
+	d.st.mu.Lock()
+	h.Recording = d.st.recording
+	d.st.mu.Unlock()
+	h.Pending = d.hist.Pending()
+	h.Bytes = d.hist.Usage().Bytes
+	if err := d.hist.LastError(); err != nil {
+		h.Error = err.Error()
+	}
+	return h
+}
+
 // ChartLines turns series into chart lines, each with its quantity's unit.
 func ChartLines(series []history.Series) []chart.Line {
 	lines := make([]chart.Line, len(series))

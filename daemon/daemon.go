@@ -121,6 +121,7 @@ type runner struct {
 	board   hw.Board
 	hist    *history.Store // nil when it could not be opened
 	histErr error          // why not
+	histDir string
 
 	rigMu sync.Mutex // guards rig, which the delivery goroutine reads for its LEDs
 	rig   *rig       // written only by the main loop
@@ -178,7 +179,8 @@ func (d *runner) run(ctx context.Context, cfg *Config) error {
 		return fmt.Errorf("daemon: %w (state directory; set state_dir in %s or $STATE_DIRECTORY)", err, cfg.Path)
 	}
 	defer stateDir.Close()
-	d.hist, d.histErr = history.Open(filepath.Join(cfg.StateDir, HistoryDir), history.Options{Log: d.log})
+	d.histDir = filepath.Join(cfg.StateDir, HistoryDir)
+	d.hist, d.histErr = history.Open(d.histDir, history.Options{Log: d.log})
 	if d.histErr != nil {
 		d.log.Error("daemon: sensor history is not recorded; charts stay empty", "err", d.histErr)
 	} else {
@@ -335,6 +337,12 @@ func (d *runner) apply(cfg *Config, now time.Time) {
 	d.readSensorsAt(now)
 	d.warnCharts(cfg)
 	d.st.mu.Lock()
+	d.st.recording = 0
+	for _, s := range cfg.Sensors {
+		if s.History > 0 {
+			d.st.recording += len(SensorQuantities[s.Type])
+		}
+	}
 	d.st.hardware = cfg.Hardware.Mode
 	d.st.buttons = nil
 	for _, b := range cfg.Buttons {
@@ -648,6 +656,7 @@ func (d *runner) handleControl(ctx context.Context, controls chan<- controlCall,
 	case "status":
 		s := d.st.snapshot(time.Now(), d.box)
 		s.ButtonErrors = d.currentRig().buttonErrors()
+		s.History = d.historyState()
 		return ControlResponse{OK: true, Status: &s}
 	case "history":
 		return d.historyAnswer(req, time.Now())

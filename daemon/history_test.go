@@ -96,6 +96,13 @@ history = "1s"
 	if err != nil || !resp.OK || len(resp.History) != 3 {
 		t.Fatalf("history of room: %v %+v; want Humidity, Pressure and Temperature", err, resp)
 	}
+	st, err := Call(d.socket, ControlRequest{Op: "status"})
+	if err != nil || st.Status.History == nil {
+		t.Fatalf("status: %v %+v", err, st)
+	}
+	if h := st.Status.History; h.Recording != 3 || h.Pending == 0 || h.Dir != d.historyDir() || h.Error != "" {
+		t.Errorf("status history %+v; want 3 quantities recorded, samples pending, in %s", h, d.historyDir())
+	}
 	// Nothing is on disk yet: the first flush is minutes away.
 	if onDisk, _ := history.Read(d.historyDir(), time.Now().Add(-time.Hour), time.Now(), nil, nil); len(onDisk) != 0 {
 		t.Errorf("samples on disk before the first flush: %+v", onDisk)

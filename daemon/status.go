@@ -33,6 +33,16 @@ type Status struct {
 	LastError     *Failure      `json:"last_error,omitempty"`
 	Clock         Clock         `json:"clock"`
 	Sensors       []SensorState `json:"sensors"`
+	History       *HistoryState `json:"history,omitempty"`
+}
+
+// HistoryState is how the sensor history is kept.
+type HistoryState struct {
+	Dir       string `json:"dir"`
+	Recording int    `json:"recording"`       // quantities recorded
+	Pending   int    `json:"pending"`         // samples not written yet
+	Bytes     int64  `json:"bytes"`           // on disk
+	Error     string `json:"error,omitempty"` // why it is not recorded, or the last write's error
 }
 
 // ButtonError is a button whose pin keeps failing.
@@ -114,6 +124,7 @@ type state struct {
 	plausible   bool
 	offset      time.Duration
 	sensors     map[string]*SensorState
+	recording   int  // quantities whose history is recorded
 	deadDirty   bool // dead letters changed since last counted
 	dead        []DeadLetter
 	changed     func() // called after delivery state changes; nil: nothing

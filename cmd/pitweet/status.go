@@ -138,6 +138,25 @@ func printStatus(w io.Writer, s *daemon.Status) {
 		}
 		fmt.Fprintln(w, line)
 	}
+	if h := s.History; h != nil {
+		if strings.HasPrefix(h.Error, "not recorded") {
+			fmt.Fprintf(w, "history:      %s\n", h.Error)
+		} else {
+			line := fmt.Sprintf("history:      %d quantities recorded in %s, %s on disk, %d samples to write", h.Recording, h.Dir, kib(h.Bytes), h.Pending)
+			if h.Error != "" {
+				line += "; last write failed: " + h.Error
+			}
+			fmt.Fprintln(w, line)
+		}
+	}
+}
+
+// kib prints a size in KiB, or MiB from 10 MiB.
+func kib(n int64) string {
+	if n >= 10<<20 {
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%d KiB", (n+1023)/1024)
 }
 
 func clipText(s string, n int) string {
