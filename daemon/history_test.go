@@ -243,3 +243,38 @@ alt = 'Humidity on {{.Host}}, now {{.Sensors.room.Humidity}}'
 		t.Errorf("chart of nothing: %v, alt %q", err, pic.Alt)
 	}
 }
+
+// A history directory replaced by a link (planted, or left by hand) does
+// not stop the daemon: it runs without history and says why.
+func TestDaemonHistoryLinkRefused(t *testing.T) {
+	rules := "[[sensor]]\nname = \"room\"\ntype = \"bme280\"\nhistory = \"1s\"\n[[button]]\nname = \"bell\"\npin = \"GPIO17\"\ntext = \"ding {{.Time.UnixNano}}\"\n"
+	d := startDaemon(t, rules)
+	d.stop(t)
+	elsewhere := t.TempDir()
+	if err := os.RemoveAll(d.historyDir()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(elsewhere, d.historyDir()); err != nil {
+		t.Fatal(err)
+	}
+	d.restart(t)
+	st, err := Call(d.socket, ControlRequest{Op: "status"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := st.Status.History; h == nil || !strings.Contains(h.Error, "not recorded: history: "+d.historyDir()+" is a symbolic link or not a directory; remove it") {
+		t.Errorf("status history %+v", st.Status.History)
+	}
+	resp, err := askHistory(t, d.socket)
+	if err != nil || resp.OK || !strings.Contains(resp.Error, "sensor history is not recorded") {
+		t.Errorf("history op: %v %+v", err, resp)
+	}
+	// Presses still post.
+	if resp, err := Call(d.socket, ControlRequest{Op: "press", Button: "bell"}); err != nil || !resp.OK {
+		t.Fatalf("press: %v %+v", err, resp)
+	}
+	waitTweets(t, d.x, 1)
+	if entries, _ := os.ReadDir(elsewhere); len(entries) != 0 {
+		t.Errorf("the daemon wrote through the link: %v", entries)
+	}
+}
