@@ -278,3 +278,35 @@ func TestDaemonHistoryLinkRefused(t *testing.T) {
 		t.Errorf("the daemon wrote through the link: %v", entries)
 	}
 }
+
+// A reload writes what was buffered and goes on recording under the new
+// config; a sensor renamed by it keeps its old series.
+func TestDaemonHistoryReload(t *testing.T) {
+	conn := listenNotify(t, filepath.Join(t.TempDir(), "notify.sock"))
+	rules := "[[sensor]]\nname = \"room\"\ntype = \"aht20\"\nhistory = \"1s\"\n"
+	d := startDaemon(t, rules)
+	waitHistory(t, d.socket, "room.Temperature", "has no sample", func(s history.Series) bool { return len(s.Samples) > 0 })
+	if err := os.WriteFile(d.config, []byte(d.header+strings.Replace(rules, `"room"`, `"bath"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.reload <- struct{}{}
+	waitNotify(t, conn, "RELOADING=1")
+	waitNotify(t, conn, "READY=1")
+	waitHistory(t, d.socket, "bath.Humidity", "was not recorded after the reload", func(s history.Series) bool { return len(s.Samples) > 0 })
+	// The reload's flush put room's samples on disk.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		onDisk, err := history.Read(d.historyDir(), time.Now().Add(-time.Hour), time.Now(), func(n string) bool { return history.Match(n, "room") }, nil)
+		if err == nil && len(onDisk) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("room's samples not on disk 10s after the reload: %v %+v", err, onDisk)
+		}
+		time.Sleep(50 * time.Millisecond) // polling interval, not synchronisation
+	}
+	old, err := askHistory(t, d.socket, "room")
+	if err != nil || !old.OK || len(old.History) != 2 {
+		t.Errorf("room's history after the rename: %v %+v", err, old)
+	}
+}
