@@ -540,9 +540,9 @@ func TestDownsample(t *testing.T) {
 	}
 	// The gap is drawn where it was: the readings on either side of it
 	// and its start are kept.
-	for _, i := range []int{899, 900, 905} {
+	for _, i := range []int{0, 899, 900, 905, len(s.Samples) - 1} {
 		if !slices.ContainsFunc(d.Samples, func(x Sample) bool { return x.T == s.Samples[i].T }) {
-			t.Errorf("sample %d (%+v), at the edge of the gap, was dropped", i, s.Samples[i])
+			t.Errorf("sample %d (%+v), at an end or at the edge of the gap, was dropped", i, s.Samples[i])
 		}
 	}
 	var lo, hi float64 = 100, -100

@@ -254,18 +254,18 @@ func listSegments(dir string) []segmentFile {
 func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 // Downsample returns s with at most n samples (n >= 10), for a chart
-// that cannot show more: the window is cut into n/5 equal spans of time,
-// and each span keeps its lowest and highest value (so peaks survive) and,
-// where readings stop or start again, the gap and the readings on either
-// side of it (so a gap is drawn where it was). A series with n samples or
-// fewer is returned as is.
+// that cannot show more: the first and the last sample, and of each of
+// (n-2)/5 equal spans of time its lowest and highest value (so peaks
+// survive) and, where readings stop or start again, the gap and the
+// readings on either side of it (so a gap is drawn where it was). A series
+// with n samples or fewer is returned as is.
 func Downsample(s Series, n int) Series {
 	n = max(n, 10)
 	ss := s.Samples
 	if len(ss) <= n {
 		return s
 	}
-	buckets := int64(n / 5)
+	buckets := int64((n - 2) / 5)
 	first, last := ss[0].T, ss[len(ss)-1].T
 	span := max((last-first)/buckets+1, 1)
 	out := Series{Name: s.Name, Interval: s.Interval, Samples: make([]Sample, 0, n)}
@@ -296,12 +296,22 @@ func Downsample(s Series, n int) Series {
 		if gap > 0 {
 			keep = append(keep, gap-1) // the reading before the gap
 		}
+		if i == 0 {
+			keep = append(keep, 0)
+		}
+		if j == len(ss) {
+			keep = append(keep, j-1)
+		}
 		slices.Sort(keep)
 		for _, k := range keep {
-			if k > emitted {
-				out.Samples = append(out.Samples, ss[k])
-				emitted = k
+			if k <= emitted {
+				continue
 			}
+			emitted = k
+			if m := len(out.Samples); ss[k].Gap() && m > 0 && out.Samples[m-1].Gap() {
+				continue // one gap says it
+			}
+			out.Samples = append(out.Samples, ss[k])
 		}
 		i = j
 	}
