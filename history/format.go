@@ -46,8 +46,10 @@ const (
 	maxChunks = 4096
 	// scale is the resolution values are kept at: hundredths.
 	scale = 100
-	// maxValue bounds what a value may be, so it fits once scaled.
-	maxValue = 1e15
+	// maxValue bounds what a value may be: far beyond any sensor, and
+	// small enough that a value read back (hundredths divided by 100)
+	// scales back to the same hundredths, so rewriting changes nothing.
+	maxValue = 1e12
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

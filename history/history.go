@@ -174,7 +174,7 @@ func openDir(dir string) (*os.File, error) {
 
 // Add buffers one sample of series name, recorded every interval. A NaN v
 // records a gap: the sensor could not be read. A value that cannot be
-// stored (infinite, or beyond ±1e15) is recorded as a gap. Samples added
+// stored (infinite, or beyond ±1e12) is recorded as a gap. Samples added
 // after Close are dropped.
 func (s *Store) Add(name string, interval time.Duration, at time.Time, v float64) error {
 	if !ValidName(name) {

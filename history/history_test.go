@@ -491,7 +491,7 @@ func TestAddRefuses(t *testing.T) {
 	}
 	// Values that cannot be kept become gaps.
 	mustAdd(t, s, "room.Temperature", time.Minute, t0, math.Inf(1))
-	mustAdd(t, s, "room.Temperature", time.Minute, t0.Add(time.Minute), 2e15)
+	mustAdd(t, s, "room.Temperature", time.Minute, t0.Add(time.Minute), 2e12)
 	got, _ := s.Query(t0, t0.Add(time.Hour), nil)
 	if len(got) != 1 || samplesString(got[0].Samples) != "10:00:00=gap" {
 		t.Errorf("got %+v", got)
