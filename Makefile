@@ -18,7 +18,7 @@ SOURCE_DATE_EPOCH ?= $(shell date -d "$$(sed -n 's/^ -- .*>  //p' packaging/chan
 export SOURCE_DATE_EPOCH
 
 # No inlining outside the runtime and crypto: the binary is 0.7-0.9 MB
-# smaller (under 8 MiB on every architecture). The runtime and the TLS and
+# smaller. The runtime and the TLS and
 # signing code keep their inlining; a fresh `pitweet tweet` measured about
 # 5 % slower (20.8 ms against 19.7 ms on loopback), the daemon's idle cost
 # not at all.
