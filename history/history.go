@@ -22,9 +22,10 @@
 // At one sample a minute, ten quantities take about 75 KiB a day, 2.3 MiB
 // for the 31 days.
 //
-// Files in the history directory are opened without following symbolic
-// links, checked to be regular files of bounded size, and read through a
-// limit; anything else there is skipped with a log line.
+// The history directory and its files are opened through package
+// statedir: no symbolic link is followed, and a file is read only once it
+// is known to be a regular file with one name and of a segment's size at
+// most; anything else there is skipped with a log line.
 package history
 
 import (
@@ -36,8 +37,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
+
+	"pitweet/statedir"
 )
 
 // Sample is one reading of one quantity.
@@ -95,7 +99,7 @@ type Options struct {
 // Store is the history of one state directory, open for writing by one
 // process. It is safe for concurrent use.
 type Store struct {
-	dir       string
+	dir       *statedir.Dir
 	log       *slog.Logger
 	now       func() time.Time
 	retention time.Duration
@@ -105,6 +109,7 @@ type Store struct {
 	// read for a query, so a query sees each sample exactly once.
 	flushMu sync.Mutex
 	seg     *os.File // the segment being appended to; nil: start one
+	shut    bool     // Close was called: dir is closed
 	segName string
 	segDay  string // its UTC day, YYYYMMDD
 	segSize int64
@@ -122,12 +127,17 @@ type pendingSeries struct {
 	samples  []Sample
 }
 
-// Open opens the history in dir (creating it, mode 0700, inside an
-// existing state directory), deletes what has aged out, and returns a
-// Store that writes there. dir must be a directory, not a symbolic link.
+// Open opens the history in dir, the directory "history" of a state
+// directory (creating it, mode 0700, when the state directory has none),
+// removes what interrupted writes left and what has aged out, and returns
+// a Store that writes there. dir must be a directory, not a symbolic link.
 func Open(dir string, opts Options) (*Store, error) {
+	d, err := openDir(dir, true)
+	if err != nil {
+		return nil, err
+	}
 	s := &Store{
-		dir: dir, log: opts.Log, now: opts.Now,
+		dir: d, log: opts.Log, now: opts.Now,
 		retention: opts.Retention, maxBytes: opts.MaxBytes,
 		warned: map[string]bool{}, pending: map[string]*pendingSeries{},
 	}
@@ -143,31 +153,32 @@ func Open(dir string, opts Options) (*Store, error) {
 	if s.maxBytes <= 0 {
 		s.maxBytes = MaxBytes
 	}
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-		return nil, fmt.Errorf("history: create %s: %w; check the state directory exists and is writable", dir, err)
-	}
-	d, err := openDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	d.Close()
+	s.removeTemps()
 	s.prune()
 	return s, nil
 }
 
-// openDir opens dir, refusing a symbolic link or anything not a directory.
-func openDir(dir string) (*os.File, error) {
-	d, err := os.OpenFile(dir, os.O_RDONLY|oDirectory|oNoFollow, 0)
+// openDir opens the history directory at path inside its state directory,
+// making it first when create is set. A link or anything else that is not
+// a directory under that name is refused.
+func openDir(path string, create bool) (*statedir.Dir, error) {
+	state, err := statedir.Open(filepath.Dir(path))
 	if err != nil {
-		if isLinkErr(err) {
-			return nil, fmt.Errorf("history: %s is a symbolic link or not a directory; remove it (pitweet makes a directory there)", dir)
-		}
-		return nil, fmt.Errorf("history: open %s: %w", dir, err)
+		return nil, fmt.Errorf("history: %w", err)
 	}
-	fi, err := d.Stat()
-	if err != nil || !fi.IsDir() {
-		d.Close()
-		return nil, fmt.Errorf("history: %s is not a directory; remove it (pitweet makes a directory there)", dir)
+	defer state.Close()
+	name := filepath.Base(path)
+	if create {
+		if err := state.Mkdir(name, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("history: %w; check the state directory exists and is writable", err)
+		}
+	}
+	d, err := state.Sub(name)
+	switch {
+	case errors.Is(err, statedir.ErrUnsafe):
+		return nil, fmt.Errorf("history: %w; remove it (pitweet makes a directory there)", err)
+	case err != nil:
+		return nil, fmt.Errorf("history: %w", err)
 	}
 	return d, nil
 }
@@ -227,6 +238,9 @@ func (s *Store) Pending() int {
 func (s *Store) Flush() error {
 	s.flushMu.Lock()
 	defer s.flushMu.Unlock()
+	if s.shut {
+		return nil // nothing is buffered after Close
+	}
 	return s.flushLocked()
 }
 
@@ -346,38 +360,55 @@ func (s *Store) append(data []byte) error {
 	return nil
 }
 
-// newSegment creates a segment file named after now, writes its header
-// and makes its directory entry durable, then prunes old segments.
+// newSegment creates a segment file named after now: its header is
+// written to a new temporary file, which is renamed to a name no segment
+// has and the directory fsync'd. Then it prunes old segments.
 func (s *Store) newSegment(now time.Time) error {
-	d, err := openDir(s.dir)
+	f, tmp, err := s.dir.CreateTemp("segment-", 0o600)
 	if err != nil {
-		return err
+		return fmt.Errorf("history: %w", err)
 	}
-	defer d.Close()
-	var f *os.File
-	var name string
+	fail := func(err error) error {
+		f.Close()
+		s.dir.Remove(tmp)
+		return fmt.Errorf("history: new segment in %s: %w", s.dir.Path(), err)
+	}
+	if _, err := f.WriteString(segmentMagic); err != nil {
+		return fail(err)
+	}
+	name := ""
 	for i := range 1000 {
 		name = segmentName(now.Add(time.Duration(i) * time.Microsecond))
-		f, err = os.OpenFile(filepath.Join(s.dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND|oNoFollow, 0o600)
-		if !errors.Is(err, fs.ErrExist) {
+		if _, err := s.dir.Lstat(name); errors.Is(err, fs.ErrNotExist) {
 			break
 		}
 	}
-	if err != nil {
-		return fmt.Errorf("history: create a segment in %s: %w", s.dir, err)
+	if err := s.dir.Rename(tmp, name); err != nil {
+		return fail(err)
 	}
-	if _, err := f.WriteString(segmentMagic); err != nil {
+	if err := s.dir.Sync(); err != nil {
 		f.Close()
-		os.Remove(f.Name())
-		return fmt.Errorf("history: write %s: %w", name, err)
-	}
-	if err := d.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("history: fsync %s: %w", s.dir, err)
+		return fmt.Errorf("history: %w", err)
 	}
 	s.seg, s.segName, s.segDay, s.segSize = f, name, now.Format("20060102"), int64(len(segmentMagic))
 	s.prune()
 	return nil
+}
+
+// removeTemps removes the temporary files of segments whose creation was
+// cut short: they hold a header at most.
+func (s *Store) removeTemps() {
+	entries, err := s.dir.Entries()
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), statedir.TempPrefix) {
+			if err := s.dir.Remove(e.Name()); err != nil {
+				s.log.Warn("history: could not remove the leftover of an interrupted write", "file", s.dir.Join(e.Name()), "err", err)
+			}
+		}
+	}
 }
 
 func (s *Store) closeSegment() {
@@ -395,27 +426,35 @@ func (s *Store) LastError() error {
 }
 
 // Close writes what is buffered and closes the store. Later Adds are
-// dropped.
+// dropped; a second Close does nothing.
 func (s *Store) Close() error {
 	s.flushMu.Lock()
 	defer s.flushMu.Unlock()
+	if s.shut {
+		return nil
+	}
 	err := s.flushLocked()
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
 	s.closeSegment()
-	return err
+	s.shut = true
+	return errors.Join(err, s.dir.Close())
 }
+
+// errClosed is what Query returns after Close.
+var errClosed = errors.New("history: the store is closed")
 
 // Query returns the series selected by match (nil: all) with their samples
 // from from to to: those written and those still buffered.
 func (s *Store) Query(from, to time.Time, match func(name string) bool) ([]Series, error) {
 	s.flushMu.Lock()
 	defer s.flushMu.Unlock()
-	q := newQuery(from, to, match)
-	if err := q.readDir(s.dir, s.log, s.warned); err != nil {
-		return nil, err
+	if s.shut {
+		return nil, errClosed
 	}
+	q := newQuery(from, to, match)
+	q.readDir(s.dir, s.log, s.warned)
 	s.mu.Lock()
 	for _, name := range sortedKeys(s.pending) {
 		p := s.pending[name]
@@ -472,8 +511,8 @@ func (s *Store) prune() {
 		if !end.Before(cutoff) && (total <= s.maxBytes || !seg.ours) {
 			continue
 		}
-		if err := os.Remove(filepath.Join(s.dir, seg.name)); err != nil {
-			s.log.Warn("history: could not delete an old segment", "file", filepath.Join(s.dir, seg.name), "err", err)
+		if err := s.dir.Remove(seg.name); err != nil {
+			s.log.Warn("history: could not delete an old segment", "file", s.dir.Join(seg.name), "err", err)
 			continue
 		}
 		if seg.ours {
@@ -482,6 +521,6 @@ func (s *Store) prune() {
 		removed++
 	}
 	if removed > 0 {
-		s.log.Info("history: deleted old segments", "dir", s.dir, "removed", removed, "bytes_left", total)
+		s.log.Info("history: deleted old segments", "dir", s.dir.Path(), "removed", removed, "bytes_left", total)
 	}
 }

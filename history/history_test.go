@@ -158,7 +158,7 @@ func TestRestartRenameAndGaps(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(listSegments(dir)); n != 2 {
+	if n := len(segmentsIn(t, dir)); n != 2 {
 		t.Errorf("%d segments after two runs, want 2", n)
 	}
 	got, err := Read(dir, t0, t0.Add(time.Hour), nil, nil)
@@ -206,18 +206,18 @@ func TestRetention(t *testing.T) {
 	if len(got) != 1 || samplesString(got[0].Samples) != "10:00:00=1 10:01:00=gap 10:00:00=2 10:01:00=gap 10:00:00=3 10:01:00=gap 10:00:00=4" {
 		t.Errorf("after 5 days with a 3-day retention: %+v", got)
 	}
-	if n := len(listSegments(dir)); n != 4 {
+	if n := len(segmentsIn(t, dir)); n != 4 {
 		t.Errorf("%d segments kept, want 4 (days 1 to 4)", n)
 	}
 
 	// A byte bound of one segment's size keeps the newest only.
-	size := listSegments(dir)[0].size
+	size := segmentsIn(t, dir)[0].size
 	s, err := Open(dir, Options{Now: clock.now, MaxBytes: size})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
-	if segs := listSegments(dir); len(segs) != 1 || !segs[0].start.Equal(t0.Add(4*24*time.Hour)) {
+	if segs := segmentsIn(t, dir); len(segs) != 1 || !segs[0].start.Equal(t0.Add(4*24*time.Hour)) {
 		t.Errorf("with a %d-byte bound: %+v", size, segs)
 	}
 }
@@ -233,7 +233,7 @@ func TestDailySegments(t *testing.T) {
 	mustAdd(t, s, "room.Temperature", time.Minute, clock.t, 2)
 	s.Flush()
 	s.Close()
-	segs := listSegments(dir)
+	segs := segmentsIn(t, dir)
 	if len(segs) != 2 || segs[0].start.Day() != 27 || segs[1].start.Day() != 28 {
 		t.Errorf("segments %+v, want one on the 27th and one on the 28th", segs)
 	}
@@ -257,7 +257,7 @@ func TestPlantedFiles(t *testing.T) {
 	o := openStore(t, elsewhere, clock)
 	mustAdd(t, o, "secret.Temperature", time.Minute, t0, 99)
 	o.Close()
-	target := filepath.Join(elsewhere, listSegments(elsewhere)[0].name)
+	target := filepath.Join(elsewhere, segmentsIn(t, elsewhere)[0].name)
 	planted := 0
 	plant := func(string) string {
 		planted++
@@ -286,6 +286,10 @@ func TestPlantedFiles(t *testing.T) {
 	if err := os.Mkdir(plant("directory123"), 0o700); err != nil {
 		t.Fatal(err)
 	}
+	// A hard link to a good segment elsewhere.
+	if err := os.Link(target, plant("hardlink")); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("hello"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +314,8 @@ func TestPlantedFiles(t *testing.T) {
 	if len(got) != 1 || got[0].Name != "room.Temperature" || samplesString(got[0].Samples) != "10:00:00=21" {
 		t.Errorf("read %+v; want only room.Temperature's sample", got)
 	}
-	for _, want := range []string{"symbolic link", "not a regular file", "more than a segment can be", "damaged block", "not a history segment"} {
+	for _, want := range []string{"is a symbolic link", "is a FIFO", "is 3221225472 bytes, larger than the 16777216 its format allows",
+		"has 2 hard links", "damaged block", "not a history segment"} {
 		if !strings.Contains(logBuf.String(), want) {
 			t.Errorf("log does not say %q:\n%s", want, logBuf.String())
 		}
@@ -369,7 +374,7 @@ func TestPowerCutModel(t *testing.T) {
 		ends = append(ends, s.segSize)
 	}
 	s.Close()
-	path := filepath.Join(dir, listSegments(dir)[0].name)
+	path := filepath.Join(dir, segmentsIn(t, dir)[0].name)
 	whole, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -465,7 +470,7 @@ func TestFlushErrorKeepsSamples(t *testing.T) {
 	if len(got) != 1 || samplesString(got[0].Samples) != "10:00:00=1 10:01:00=2 10:02:00=3" {
 		t.Errorf("read %+v", got)
 	}
-	if n := len(listSegments(dir)); n != 2 {
+	if n := len(segmentsIn(t, dir)); n != 2 {
 		t.Errorf("%d segments, want 2 (a new one after the error)", n)
 	}
 }
@@ -595,4 +600,15 @@ func TestJSON(t *testing.T) {
 			t.Errorf("%s decoded", bad)
 		}
 	}
+}
+
+// segmentsIn lists the segments in the history directory dir.
+func segmentsIn(t *testing.T, dir string) []segmentFile {
+	t.Helper()
+	d, err := openDir(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	return listSegments(d)
 }

@@ -9,11 +9,11 @@ import (
 	"log/slog"
 	"maps"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+
+	"pitweet/statedir"
 )
 
 // Read returns the series in the history directory dir selected by match
@@ -25,10 +25,16 @@ func Read(dir string, from, to time.Time, match func(name string) bool, log *slo
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	q := newQuery(from, to, match)
-	if err := q.readDir(dir, log, map[string]bool{}); err != nil {
+	d, err := openDir(dir, false)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("history: nothing recorded yet: %w", err)
+		}
 		return nil, err
 	}
+	defer d.Close()
+	q := newQuery(from, to, match)
+	q.readDir(d, log, map[string]bool{})
 	return q.result(), nil
 }
 
@@ -146,67 +152,44 @@ func (q *query) result() []Series {
 	return out
 }
 
-// readDir reads every segment in dir that may hold samples of the window.
-// warned remembers the files already logged as skipped.
-func (q *query) readDir(dir string, log *slog.Logger, warned map[string]bool) error {
-	d, err := openDir(dir)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("history: nothing recorded yet: %w", err)
-		}
-		return err
-	}
-	d.Close()
+// readDir reads every segment in d that may hold samples of the window.
+// A file it cannot read is skipped and logged once (warned remembers the
+// files logged).
+func (q *query) readDir(d *statedir.Dir, log *slog.Logger, warned map[string]bool) {
 	warn := func(file, msg string, args ...any) {
 		if !warned[file] {
 			warned[file] = true
 			log.Warn(msg, append([]any{"file", file}, args...)...)
 		}
 	}
-	for _, seg := range listSegments(dir) {
+	for _, seg := range listSegments(d) {
 		// A segment has samples from its start (less the flush window
-		// buffered before it) to the end of its UTC day.
-		start := seg.start.Add(-FlushEvery).UnixMilli()
-		end := seg.start.UTC().Truncate(24 * time.Hour).Add(24*time.Hour + FlushEvery).UnixMilli()
+		// buffered before it) to the end of its UTC day; a day's margin
+		// on each side keeps samples found when the clock was stepped.
+		start := seg.start.Add(-24 * time.Hour).UnixMilli()
+		end := seg.start.UTC().Truncate(24 * time.Hour).Add(48 * time.Hour).UnixMilli()
 		if end < q.from || start > q.to {
 			continue
 		}
-		path := filepath.Join(dir, seg.name)
-		if err := q.readFile(path); err != nil {
+		if err := q.readFile(d, seg.name); err != nil {
 			switch {
 			case errors.Is(err, errDamaged):
-				warn(path, "history: a segment ends in a damaged block (power cut?); its earlier blocks are read", "err", err)
-			case errors.Is(err, fs.ErrPermission):
-				return fmt.Errorf("history: read %s: %w", path, err)
+				warn(d.Join(seg.name), "history: a segment ends in a damaged block (power cut?); its earlier blocks are read", "err", err)
 			default:
-				warn(path, "history: skipping a file that is not a readable segment; remove it", "err", err)
+				warn(d.Join(seg.name), "history: skipping a file that is not a readable segment; remove it", "err", err)
 			}
 		}
 	}
-	return nil
 }
 
-// readFile reads one segment file: no symbolic link, a regular file of at
-// most maxSegment bytes, read through a limit.
-func (q *query) readFile(path string) error {
-	f, err := os.OpenFile(path, os.O_RDONLY|oNoFollow|oNonblock, 0)
+// readFile reads one segment file, through statedir's checks: a regular
+// file with one name, of at most maxSegment bytes, read through a limit.
+func (q *query) readFile(d *statedir.Dir, name string) error {
+	f, fi, err := d.OpenFile(name, maxSegment)
 	if err != nil {
-		if isLinkErr(err) {
-			return errors.New("history: a symbolic link")
-		}
 		return err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("history: not a regular file (%v)", fi.Mode().Type())
-	}
-	if fi.Size() > maxSegment {
-		return fmt.Errorf("history: %d bytes, more than a segment can be (%d)", fi.Size(), maxSegment)
-	}
 	_, err = readSegment(io.LimitReader(f, fi.Size()), q.add)
 	return err
 }
@@ -223,10 +206,10 @@ const segmentLayout = "20060102T150405.000000Z"
 
 func segmentName(t time.Time) string { return t.UTC().Format(segmentLayout) + ".seg" }
 
-// listSegments lists the files in dir named as segments, oldest first.
+// listSegments lists the files in d named as segments, oldest first.
 // Anything else is left alone.
-func listSegments(dir string) []segmentFile {
-	entries, err := os.ReadDir(dir)
+func listSegments(d *statedir.Dir) []segmentFile {
+	entries, err := d.Entries()
 	if err != nil {
 		return nil
 	}
