@@ -612,3 +612,20 @@ func segmentsIn(t *testing.T, dir string) []segmentFile {
 	defer d.Close()
 	return listSegments(d)
 }
+
+// The leftover of a segment whose creation was cut short (before its
+// rename) is removed when the store opens.
+func TestLeftoverRemoved(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "history")
+	s := openStore(t, dir, &fakeNow{t0})
+	s.Close()
+	left := filepath.Join(dir, ".tmp-segment-12345")
+	if err := os.WriteFile(left, []byte(segmentMagic), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, dir, &fakeNow{t0})
+	defer s.Close()
+	if _, err := os.Lstat(left); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the leftover %s is still there: %v", left, err)
+	}
+}
