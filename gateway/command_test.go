@@ -1,0 +1,216 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/base64"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestParseCommand(t *testing.T) {
+	pic := base64.StdEncoding.EncodeToString([]byte("\xff\xd8\xff\xe0 a picture"))
+	ok := []struct {
+		in   string
+		want Command
+	}{
+		{`{"id": "1", "text": "hello"}`, Command{ID: "1", Text: "hello"}},
+		{`{"text": "two\nlines\tand tab", "id": "kitchen:42", "to": ["x", "mastodon"]}`,
+			Command{ID: "kitchen:42", Text: "two\nlines\tand tab", To: []string{"x", "mastodon"}}},
+		{`{"id": "p", "image": "` + pic + `", "alt": "a cat"}`,
+			Command{ID: "p", Image: []byte("\xff\xd8\xff\xe0 a picture"), Alt: "a cat"}},
+		{` {"id":"a.b@c/d_e-f", "text":"é ✓"} `, Command{ID: "a.b@c/d_e-f", Text: "é ✓"}},
+	}
+	for _, c := range ok {
+		got, err := ParseCommand([]byte(c.in))
+		if err != nil {
+			t.Errorf("%s: %v", c.in, err)
+			continue
+		}
+		if got.ID != c.want.ID || got.Text != c.want.Text || !slices.Equal(got.To, c.want.To) || !bytes.Equal(got.Image, c.want.Image) || got.Alt != c.want.Alt {
+			t.Errorf("%s: got %+v; want %+v", c.in, got, c.want)
+		}
+	}
+
+	bad := []struct{ in, want string }{
+		{``, "not a JSON object"},
+		{`[]`, "not a JSON object"},
+		{`"hi"`, "not a JSON object"},
+		{`{"id": "1", "text": "a"} {}`, "something after"},
+		{`{"id": "1", "text": "a"`, "not valid JSON"},
+		{`{"id": "1", "text": "a", "colour": "red"}`, `unknown key "colour"`},
+		{`{"id": "1", "text": "a", "text": "b"}`, `"text" twice`},
+		{`{"id": 1, "text": "a"}`, `"id": not a string`},
+		{`{"id": null, "text": "a"}`, `"id": not a string`},
+		{`{"id": "1", "to": "x", "text": "a"}`, `"to": not a list`},
+		{`{"id": "1", "to": [1], "text": "a"}`, `"to"`},
+		{`{"id": "1", "to": ["x", "x"], "text": "a"}`, `"x" twice`},
+		{`{"id": "1", "to": ["X"], "text": "a"}`, `destination "X"`},
+		{`{"id": "1", "to": [""], "text": "a"}`, `destination ""`},
+		{`{"id": "1", "to": ["a","b","c","d","e","f","g","h","i"], "text": "a"}`, "9 destinations"},
+		{`{"text": "a"}`, `no "id"`},
+		{`{"id": "", "text": "a"}`, `no "id"`},
+		{`{"id": "a b", "text": "a"}`, "command id"},
+		{`{"id": "` + strings.Repeat("a", MaxID+1) + `", "text": "a"}`, "command id"},
+		{`{"id": "1"}`, "neither text nor image"},
+		{`{"id": "1", "text": ""}`, "neither text nor image"},
+		{`{"id": "1", "text": "a\u0000b"}`, "control character"},
+		{`{"id": "1", "text": "a\rb"}`, "control character"},
+		{`{"id": "1", "text": "\ud800"}`, "control character"},
+		{`{"id": "1", "text": "` + strings.Repeat("a", MaxText+1) + `"}`, "text is"},
+		{`{"id": "1", "text": "a", "alt": "x"}`, "alt but no image"},
+		{`{"id": "1", "image": "not base64!"}`, "not base64"},
+		{`{"id": "1", "image": "AAA"}`, "not base64"},
+		{`{"id": "1", "image": "` + strings.Repeat("A", MaxImage/3*4+8) + `"}`, "larger than"},
+		{"{\"id\": \"1\", \"text\": \"\xff\"}", "not UTF-8"},
+		{`{"id": "1", "text": "` + strings.Repeat("a", MaxCommand) + `"}`, "bytes; at most"},
+	}
+	for _, c := range bad {
+		_, err := ParseCommand([]byte(c.in))
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "gateway: ") {
+			in := c.in
+			if len(in) > 80 {
+				in = in[:80] + "..."
+			}
+			t.Errorf("%s: error %v; want one with %q", in, err, c.want)
+		}
+	}
+	// The id is kept for the refusal even when something else is wrong.
+	if c, err := ParseCommand([]byte(`{"id": "keep", "text": "a", "x": 1}`)); err == nil || c.ID != "keep" {
+		t.Errorf("got %+v, %v; want the id kept with the error", c, err)
+	}
+}
+
+func TestEncodeCommandRoundTrip(t *testing.T) {
+	c := Command{ID: "shed:17", Text: "door \"open\"\n", To: []string{"x"}, Image: []byte{0, 1, 2, 255}, Alt: "the door"}
+	b, err := EncodeCommand(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseCommand(b)
+	if err != nil || got.ID != c.ID || got.Text != c.Text || !slices.Equal(got.To, c.To) || !bytes.Equal(got.Image, c.Image) || got.Alt != c.Alt {
+		t.Errorf("round trip of %s: %+v, %v", b, got, err)
+	}
+	if _, err := EncodeCommand(Command{ID: "no text"}); err == nil {
+		t.Error("EncodeCommand took a command the receiver refuses")
+	}
+}
+
+// FuzzParseCommand: any payload is refused with an error or gives a command
+// within the limits that encodes and parses back to itself.
+func FuzzParseCommand(f *testing.F) {
+	for _, s := range []string{
+		`{"id": "1", "text": "hello"}`,
+		`{"id": "kitchen:42", "text": "a\nb", "to": ["x", "mastodon"], "image": "/9j/4A==", "alt": "cat"}`,
+		`{"id": "1", "text": "a", "text": "b"}`,
+		`{"id": "1", "to": [null], "text": "a"}`,
+		`{"id": "1", "text": "\ud800"}`,
+		`{"id": "1"} x`,
+		`{`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := ParseCommand(b)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "gateway: ") {
+				t.Errorf("error without the package name: %v", err)
+			}
+			return
+		}
+		if c.ID == "" || len(c.ID) > MaxID || len(c.Text) > MaxText || len(c.Image) > MaxImage || len(c.To) > MaxTo || c.Text == "" && len(c.Image) == 0 {
+			t.Fatalf("accepted a command outside the limits: %+v", c)
+		}
+		enc, err := EncodeCommand(c)
+		if err != nil {
+			t.Fatalf("a parsed command does not encode: %v", err)
+		}
+		back, err := ParseCommand(enc)
+		if err != nil || back.ID != c.ID || back.Text != c.Text || !slices.Equal(back.To, c.To) || !bytes.Equal(back.Image, c.Image) || back.Alt != c.Alt {
+			t.Fatalf("round trip: %+v, %v; want %+v", back, err, c)
+		}
+	})
+}
+
+// FuzzParseRetainedConfig: whatever a retained discovery config on the
+// broker holds, reading it does not fail and yields only sane ids.
+func FuzzParseRetainedConfig(f *testing.F) {
+	s, err := check(Config{Broker: "mqtt://b", Hostname: "kitchen", Discovery: true,
+		Sensors: []Sensor{{Name: "room", Quantities: []string{"Temperature"}}}, Buttons: []Button{{Name: "door", LongPress: true}}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, p := range s.discovery() {
+		f.Add(p)
+	}
+	f.Add([]byte(`{"components": {"a": {"platform": "sensor", "state_topic": "x"}, "b": {}}}`))
+	f.Add([]byte(`{"platform": "sensor", "state_topic": "pitweet/kitchen/sensor/room/temperature"}`))
+	f.Add([]byte(`{"components": null}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		comps, states := parseRetainedConfig(b)
+		for id, p := range comps {
+			if id == "" || !validPlatform(p) {
+				t.Fatalf("component %q platform %q", id, p)
+			}
+		}
+		if !slices.IsSorted(states) {
+			t.Fatalf("state topics not sorted: %q", states)
+		}
+	})
+}
+
+func TestParseRetainedConfig(t *testing.T) {
+	comps, states := parseRetainedConfig([]byte(`{"components": {"room_temperature": {"platform": "sensor", "state_topic": "p/sensor/room/temperature"}, "door_short": {"platform": "device_automation"}, "bad": {"platform": "Sensor!"}}}`))
+	if len(comps) != 2 || comps["room_temperature"] != "sensor" || comps["door_short"] != "device_automation" {
+		t.Errorf("components %v", comps)
+	}
+	if !slices.Equal(states, []string{"p/sensor/room/temperature"}) {
+		t.Errorf("state topics %v", states)
+	}
+	if comps, _ := parseRetainedConfig([]byte("not json")); comps != nil {
+		t.Errorf("garbage gave %v", comps)
+	}
+}
+
+func TestCheckConfig(t *testing.T) {
+	good := Config{Broker: "mqtt://broker.lan", Hostname: "kitchen.lan"}
+	s, err := check(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.ClientID != "pitweet-kitchen" || s.TopicPrefix != "pitweet/kitchen" || s.addr != "broker.lan:1883" || s.nodeID != "pitweet_kitchen" || s.tls != nil {
+		t.Errorf("defaults: client id %q, prefix %q, addr %q, node %q", s.ClientID, s.TopicPrefix, s.addr, s.nodeID)
+	}
+	s, err = check(Config{Broker: "mqtts://broker.lan", Hostname: "k"})
+	if err != nil || s.addr != "broker.lan:8883" || s.tls == nil || s.tls.ServerName != "broker.lan" || s.tls.InsecureSkipVerify {
+		t.Errorf("mqtts: %v %+v", err, s)
+	}
+	for _, c := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Broker: "http://broker.lan"}, "mqtt:// or mqtts://"},
+		{Config{Broker: "broker.lan:1883"}, "not a URL"},
+		{Config{Broker: "mqtt://user:secret@broker.lan"}, "only scheme, host and port"},
+		{Config{Broker: "mqtt://broker.lan", CAFile: "/x"}, "not TLS"},
+		{Config{Broker: "mqtts://broker.lan", CAFile: "/nonexistent"}, "read ca_file"},
+		{Config{Broker: "mqtt://b", TopicPrefix: "a/+/b"}, "topic_prefix"},
+		{Config{Broker: "mqtt://b", TopicPrefix: "$SYS/x"}, "topic_prefix"},
+		{Config{Broker: "mqtt://b", TopicPrefix: "a/"}, "topic_prefix"},
+		{Config{Broker: "mqtt://b", DiscoveryStyle: "both"}, "discovery_style"},
+		{Config{Broker: "mqtt://b", ClientID: "has space"}, "client_id"},
+		{Config{Broker: "mqtt://b", Commands: true}, "no handler"},
+		{Config{Broker: "mqtt://b", Sensors: []Sensor{{Name: "a/b"}}}, "sensor name"},
+		{Config{Broker: "mqtt://b", Sensors: []Sensor{{Name: "a", Quantities: []string{"Wind"}}}}, "unknown quantity"},
+		{Config{Broker: "mqtt://b", Buttons: []Button{{Name: "a"}, {Name: "a"}}}, "button name"},
+	} {
+		c.cfg.Hostname = "k"
+		_, err := check(c.cfg)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v; want an error with %q", c.cfg, err, c.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "secret") {
+			t.Errorf("the error shows the password: %v", err)
+		}
+	}
+}
