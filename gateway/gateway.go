@@ -49,6 +49,9 @@ const (
 	// away. Past it the oldest is dropped and counted.
 	MaxQueued = 1000
 
+	// maxReason bounds a result's reason, and so a queued event's size.
+	maxReason = 1000
+
 	connectTimeout = 10 * time.Second
 	// keepAlive is the MQTT keep alive, in seconds: a dead connection is
 	// noticed within 1.5 times it.
@@ -199,8 +202,12 @@ func (g *Gateway) Press(p hw.Press) {
 	g.poke()
 }
 
-// Posted publishes r on <prefix>/posted. It never waits.
+// Posted publishes r on <prefix>/posted. It never waits. A reason longer
+// than 1,000 bytes is cut.
 func (g *Gateway) Posted(r Result) {
+	if len(r.Reason) > maxReason {
+		r.Reason = strings.ToValidUTF8(r.Reason[:maxReason], "") + "..."
+	}
 	b, err := json.Marshal(r)
 	if err != nil {
 		return
@@ -342,6 +349,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.running = true
 	g.mu.Unlock()
 	defer g.session.Close()
+	defer g.down(errors.New("gateway: stopped"))
 
 	delay := minBackoff
 	var last string
