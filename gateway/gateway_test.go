@@ -152,10 +152,14 @@ func TestDiscoveryAsHomeAssistantReceivesIt(t *testing.T) {
 	run(t, g)
 	online(t, b, "pitweet/kitchen")
 
+	isConfig := func(m mosquittotest.Message) bool { return strings.HasSuffix(m.Topic, "/config") }
+	first := b.Subscribe("ha", users["ha"], []string{"homeassistant/#"}, "-q", "1")
+	first.WaitFor(t, wait, "the discovery config", isConfig)
+	first.Stop()
 	// A fresh Home Assistant subscribes to homeassistant/# at QoS 1 and
 	// gets the retained config.
 	ha := b.Subscribe("ha", users["ha"], []string{"homeassistant/#"}, "-q", "1")
-	m := ha.WaitFor(t, wait, "the discovery config", func(m mosquittotest.Message) bool { return strings.HasSuffix(m.Topic, "/config") })
+	m := ha.WaitFor(t, wait, "the discovery config", isConfig)
 	if m.Topic != "homeassistant/device/pitweet_kitchen/config" || !configTopic.MatchString(m.Topic) {
 		t.Errorf("config topic %q", m.Topic)
 	}
@@ -277,9 +281,16 @@ func TestDiscoveryPerComponent(t *testing.T) {
 	cfg.Buttons = cfg.Buttons[:1]
 	run(t, newGateway(t, cfg))
 	online(t, b, "pitweet/kitchen")
+	// 3 sensors, 1 event, 2 triggers: once all are published, a new
+	// subscriber gets them retained.
+	first := b.Subscribe("ha", users["ha"], []string{"homeassistant/#"}, "-q", "1")
+	for seen := map[string]bool{}; len(seen) < 6; {
+		seen[first.Next(t, wait).Topic] = true
+	}
+	first.Stop()
 	ha := b.Subscribe("ha", users["ha"], []string{"homeassistant/#"}, "-q", "1")
 	got := map[string]string{}
-	for len(got) < 6 { // 3 sensors, 1 event, 2 triggers
+	for len(got) < 6 {
 		m := ha.Next(t, wait)
 		if !m.Retained || !configTopic.MatchString(m.Topic) {
 			t.Errorf("%s retained %v", m.Topic, m.Retained)

@@ -354,10 +354,17 @@ func (s *Sub) Output() string {
 	return s.out.String()
 }
 
-// Stop ends mosquitto_sub.
+// Stop ends mosquitto_sub: SIGTERM, so that it acknowledges what it
+// printed and disconnects; SIGKILL if it has not exited 2 s later (it
+// sometimes misses the signal).
 func (s *Sub) Stop() {
 	s.cmd.Process.Signal(syscall.SIGTERM) // an error means it has exited
-	<-s.done
+	select {
+	case <-s.done:
+	case <-time.After(2 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.done
+	}
 }
 
 // Next returns the next message, failing the test after timeout.
