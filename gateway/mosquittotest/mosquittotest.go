@@ -195,6 +195,7 @@ keyfile %s
 func (b *Broker) start(mosquitto string) {
 	b.t.Helper()
 	cmd := exec.Command(mosquitto, "-c", b.conf)
+	cmd.SysProcAttr = childAttr()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		b.t.Fatal(err)
@@ -302,6 +303,7 @@ func (b *Broker) Subscribe(user string, pass string, filters []string, extra ...
 	if stdbuf, err := exec.LookPath("stdbuf"); err == nil {
 		cmd = exec.Command(stdbuf, append([]string{"-oL", sub}, args...)...)
 	}
+	cmd.SysProcAttr = childAttr()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		b.t.Fatal(err)
