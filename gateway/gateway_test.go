@@ -36,15 +36,18 @@ const wait = 20 * time.Second
 const acl = `# pitweet devices: their own prefix, discovery, Home Assistant's status
 user kitchen
 topic readwrite pitweet/kitchen/#
-topic readwrite homeassistant/#
+topic readwrite homeassistant/+/pitweet_kitchen/#
+topic read homeassistant/status
 
 user poster
 topic readwrite pitweet/poster/#
-topic readwrite homeassistant/#
+topic readwrite homeassistant/+/pitweet_poster/#
+topic read homeassistant/status
 
 user shed
 topic readwrite pitweet/shed/#
-topic readwrite homeassistant/#
+topic readwrite homeassistant/+/pitweet_shed/#
+topic read homeassistant/status
 topic write pitweet/poster/post
 
 # Home Assistant (or Node-RED): reads everything, may send commands
