@@ -38,6 +38,11 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	// Other users may run it too (tests of a hostile local user).
+	if err := os.Chmod(dir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	pitweetBin = filepath.Join(dir, "pitweet")
 	out, err := exec.Command("go", "build", "-o", pitweetBin, ".").CombinedOutput()
 	if err != nil {
@@ -79,6 +84,11 @@ type e2e struct {
 	cmd    *exec.Cmd
 	exited chan error
 	log    *lockedBuffer
+
+	// wrap goes before the daemon's command line (a shell that sets a
+	// limit, say); env is added to its environment.
+	wrap []string
+	env  []string
 }
 
 type lockedBuffer struct {
@@ -156,8 +166,9 @@ func (e *e2e) startX(addr string) *fakex.Server {
 // answers with the room sensor read.
 func (e *e2e) start() {
 	e.t.Helper()
-	e.cmd = exec.Command(pitweetBin, "run", "--fake", "--config", e.config)
-	e.cmd.Env = e2eEnv("RUNTIME_DIRECTORY=" + e.dir)
+	argv := append(append([]string{}, e.wrap...), pitweetBin, "run", "--fake", "--config", e.config)
+	e.cmd = exec.Command(argv[0], argv[1:]...)
+	e.cmd.Env = e2eEnv(append([]string{"RUNTIME_DIRECTORY=" + filepath.Dir(e.socket)}, e.env...)...)
 	e.cmd.Stderr = e.log
 	e.cmd.Stdout = e.log
 	if err := e.cmd.Start(); err != nil {
@@ -214,7 +225,7 @@ func (e *e2e) kill() {
 // status.
 func (e *e2e) pitweet(args ...string) (string, string, int) {
 	e.t.Helper()
-	return execPitweet(e.t, "", e2eEnv("RUNTIME_DIRECTORY="+e.dir), args...)
+	return execPitweet(e.t, "", e2eEnv("RUNTIME_DIRECTORY="+filepath.Dir(e.socket)), args...)
 }
 
 // execPitweet runs the built binary in dir (the current one if empty) with
