@@ -6,6 +6,7 @@ package main
 // socket) with deadlines, never on fixed sleeps.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -532,5 +533,60 @@ func TestE2ESigtermMidDelivery(t *testing.T) {
 	e.waitStatus("the queue to empty", func(s *daemon.Status) bool { return s.Queue == 0 })
 	if len(e.x.Tweets()) != 2 || !strings.HasPrefix(tweets[1].Text, "Mail for") {
 		t.Fatalf("tweets %+v; want the doorbell then the mailbox", e.x.Tweets())
+	}
+}
+
+// dropAnswers listens on a socket of its own in front of the daemon's: it
+// passes each request on, waits for the daemon's answer, and then closes
+// the client's connection without passing the answer back, as when the
+// daemon dies between queueing a press and answering.
+func dropAnswers(t *testing.T, daemonSocket string) (socket string) {
+	t.Helper()
+	socket = filepath.Join(t.TempDir(), "front.sock")
+	ln, err := net.Listen("unix", socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				line, err := bufio.NewReader(c).ReadBytes('\n')
+				if err != nil {
+					return
+				}
+				d, err := net.Dial("unix", daemonSocket)
+				if err != nil {
+					return
+				}
+				defer d.Close()
+				d.Write(line)
+				bufio.NewReader(d).ReadBytes('\n') // the answer, dropped
+			}()
+		}
+	}()
+	return socket
+}
+
+func TestE2EPressWithLostAnswer(t *testing.T) {
+	t.Parallel()
+	e := newE2E(t, "127.0.0.1:0", "")
+	e.start()
+	front := dropAnswers(t, e.socket)
+	out, errOut, code := e.pitweet("press", "--socket", front, "doorbell")
+	if code != 1 || out != "" || strings.Count(errOut, "\n") != 1 ||
+		!strings.Contains(errOut, "whether it was queued is unknown") || !strings.Contains(errOut, "pitweet status") {
+		t.Fatalf("press with its answer lost: exit %d, stdout %q, stderr %q; want 1 and one line saying the outcome is unknown and to see pitweet status", code, out, errOut)
+	}
+	// It was queued: posted once, and status shows it.
+	tweets := e.waitTweets(1)
+	s := e.waitStatus("the press to be posted", func(s *daemon.Status) bool { return s.Queue == 0 && s.LastSuccess != nil })
+	if len(e.x.Tweets()) != 1 || s.LastSuccess.TweetID != tweets[0].ID || s.LastSuccess.Source != "button doorbell" {
+		t.Fatalf("tweets %+v, last success %+v; want the press posted once", e.x.Tweets(), s.LastSuccess)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -22,6 +23,12 @@ func cmdPress(args []string, stdout, stderr io.Writer) error {
 		return usageError("name one button")
 	}
 	resp, err := callDaemon(*socket, daemon.ControlRequest{Op: "press", Button: rest[0], Long: *long})
+	if errors.Is(err, daemon.ErrNoAnswer) {
+		// The daemon may have queued the press and died before answering:
+		// pressing again could post twice.
+		return fmt.Errorf("the press was sent but no answer came (%v); whether it was queued is unknown: "+
+			"see `pitweet status` (queue, last posted) before pressing again, so that it is not posted twice", err)
+	}
 	if err != nil {
 		return err
 	}
