@@ -656,6 +656,11 @@ func (v *validator) sensor(cfg *Config, i int, raw *rawSensor) {
 		if raw.Bus != nil {
 			v.problem(at("bus"), "sensor %q is the cpu's own temperature and has no I2C bus; remove bus", raw.Name)
 		}
+		if raw.Path != "" {
+			if err := hw.CheckCPUTempPath(raw.Path); err != nil {
+				v.problem(at("path"), "sensor %q: %s", raw.Name, strings.TrimPrefix(err.Error(), "hw: "))
+			}
+		}
 	} else if ok {
 		if raw.Path != "" {
 			v.problem(at("path"), "path is only for type \"cpu\"; sensor %q is a %s on I2C", raw.Name, raw.Type)

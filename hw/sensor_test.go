@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -207,6 +208,94 @@ func TestCPUSensor(t *testing.T) {
 		var se *hw.SensorError
 		if !errors.As(err, &se) || se.Sensor != "soc" || !strings.Contains(err.Error(), path) {
 			t.Errorf("%s: error = %v, want a *hw.SensorError naming the file", path, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "hot") {
+			t.Errorf("%s: error = %v, quotes the file", path, err)
+		}
+	}
+}
+
+// A cpu sensor whose path names something else than a temperature file
+// reads at most a few bytes, never waits, and never quotes what it read.
+func TestCPUSensorReadsOnlyATemperatureFile(t *testing.T) {
+	board := fakehw.New(fakehw.Options{NoChips: true})
+	defer board.Close()
+	dir := t.TempDir()
+	secrets := filepath.Join(dir, "credentials")
+	if err := os.WriteFile(secrets, []byte("api_key=SECRET\napi_secret=SECRET\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	digits := filepath.Join(dir, "digits")
+	if err := os.WriteFile(digits, []byte(strings.Repeat("1", 1<<20)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]string{
+		secrets:     "does not hold a temperature in millidegrees",
+		digits:      "does not hold a temperature in millidegrees",
+		"/dev/zero": "is not a regular file but a character device",
+		dir:         "is not a regular file but a directory",
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := mkfifo(fifo); err == nil {
+		cases[fifo] = "is not a regular file but a FIFO"
+	} else if !errors.Is(err, errors.ErrUnsupported) {
+		t.Fatal(err)
+	}
+	for path, want := range cases {
+		s := openSensor(t, board, hw.SensorConfig{Name: "soc", Type: "cpu", Path: path})
+		done := make(chan error, 1)
+		go func() {
+			_, err := s.Read(context.Background())
+			done <- err
+		}()
+		var err error
+		select {
+		case err = <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: Read still waiting after 10s", path)
+		}
+		if err == nil || !strings.Contains(err.Error(), path+" "+want) {
+			t.Errorf("%s: error %v, want %q", path, err, want)
+		}
+		if err != nil && (strings.Contains(err.Error(), "SECRET") || strings.Contains(err.Error(), "111")) {
+			t.Errorf("%s: error %v quotes the file", path, err)
+		}
+	}
+}
+
+func TestCheckCPUTempPath(t *testing.T) {
+	for _, path := range []string{
+		hw.DefaultCPUTempPath,
+		"/sys/class/thermal/thermal_zone12/temp",
+		"/sys/devices/virtual/thermal/thermal_zone0/temp",
+		"/sys/class/hwmon/hwmon0/temp1_input",
+		"/sys/devices/platform/soc/soc:firmware/raspberrypi-hwmon/hwmon/hwmon1/temp1_input",
+		"/sys/devices/pci0000:00/0000:00:18.3/hwmon/hwmon2/temp10_input",
+	} {
+		if err := hw.CheckCPUTempPath(path); err != nil {
+			t.Errorf("CheckCPUTempPath(%q) = %v, want nil", path, err)
+		}
+	}
+	for _, path := range []string{
+		"", "temp", "sys/class/thermal/thermal_zone0/temp",
+		"/etc/pitweet/credentials", "/dev/zero", "/proc/self/environ",
+		"/sys/class/thermal/thermal_zone0/type",
+		"/sys/class/thermal/thermal_zone/temp",
+		"/sys/class/thermal/thermal_zonex/temp",
+		"/sys/class/thermal/thermal_zone0/temp/",
+		"/sys/class/thermal/thermal_zone0/../../../../etc/shadow",
+		"/sys/class/thermal/thermal_zone0/./temp",
+		"/sys//class/thermal/thermal_zone0/temp",
+		"/sys/class/hwmon/hwmon0/temp1_label",
+		"/sys/class/hwmon/hwmon0/device/temp1_input",
+		"/sys/devices/hwmon/hwmon0/temp1_input",
+		"/sys/devices/x/hwmon/hwmon0/temp_input",
+		"/sys/kernel/security/hwmon/hwmon0/temp1_input",
+		"/tmp/sys/class/thermal/thermal_zone0/temp",
+	} {
+		err := hw.CheckCPUTempPath(path)
+		if err == nil || !strings.HasPrefix(err.Error(), "hw: "+path+" is not a temperature file of the kernel; use one such as") {
+			t.Errorf("CheckCPUTempPath(%q) = %v, want a refusal", path, err)
 		}
 	}
 }

@@ -140,7 +140,8 @@ func TestSensorsCommand(t *testing.T) {
 func TestSensorsCommandFailure(t *testing.T) {
 	dir, config := chkSensorsConfig(t)
 	// A cpu sensor whose file does not exist, next to one that works.
-	bad := "[hardware]\nmode = \"fake\"\n[[sensor]]\nname = \"room\"\ntype = \"aht20\"\n[[sensor]]\nname = \"soc\"\ntype = \"cpu\"\npath = \"" + filepath.Join(dir, "absent") + "\"\n"
+	absent := "/sys/class/thermal/thermal_zone99999/temp"
+	bad := "[hardware]\nmode = \"fake\"\n[[sensor]]\nname = \"room\"\ntype = \"aht20\"\n[[sensor]]\nname = \"soc\"\ntype = \"cpu\"\npath = \"" + absent + "\"\n"
 	if err := os.WriteFile(config, []byte(bad), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +153,7 @@ func TestSensorsCommandFailure(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
 		t.Fatalf("%v in\n%s", err, stdout)
 	}
-	if msg, _ := got["soc"]["error"].(string); !strings.Contains(msg, "absent") {
+	if msg, _ := got["soc"]["error"].(string); !strings.Contains(msg, absent) {
 		t.Errorf("soc = %v, want an error naming the file", got["soc"])
 	}
 	if _, ok := got["room"]["Temperature"]; !ok {
@@ -160,5 +161,28 @@ func TestSensorsCommandFailure(t *testing.T) {
 	}
 	if !strings.HasPrefix(stderr, "pitweet sensors: 1 of 2 sensors failed; first: ") || strings.Count(stderr, "\n") != 1 {
 		t.Errorf("stderr = %q", stderr)
+	}
+}
+
+// A cpu sensor's path that names another file (the keys, say) or a device
+// is refused with the config's line, before anything reads it.
+func TestSensorPathOutsideThermalFilesRefused(t *testing.T) {
+	dir, config := chkSensorsConfig(t)
+	chkWriteCredentials(t, dir, 0o600)
+	for _, path := range []string{filepath.Join(dir, "credentials"), "/dev/zero"} {
+		text := "[x]\ncredentials = \"credentials\"\n[hardware]\nmode = \"fake\"\n[[sensor]]\nname = \"soc\"\ntype = \"cpu\"\npath = \"" + path + "\"\n"
+		if err := os.WriteFile(config, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{{"sensors", "--json"}, {"check"}, {"run", "--fake"}} {
+			stdout, stderr, code := chkRun(t, dir, append(args, "--config", config)...)
+			want := config + ":8: sensor \"soc\": " + path + " is not a temperature file of the kernel; use one such as /sys/class/thermal/thermal_zone0/temp"
+			if code != 1 || !strings.Contains(stderr, want) || strings.Count(stderr, "\n") != 1 {
+				t.Errorf("%s with path %s: exit %d, stderr %q; want 1 and one line %q", args[0], path, code, stderr, want)
+			}
+			if strings.Contains(stdout+stderr, "api_secret") || strings.Contains(stdout+stderr, "=s") {
+				t.Errorf("%s with path %s printed the file:\n%s%s", args[0], path, stdout, stderr)
+			}
+		}
 	}
 }
