@@ -6,7 +6,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -304,9 +303,9 @@ func doubledUnit(text string) string {
 
 func checkCAFile(path string) CheckResult {
 	res := CheckResult{What: "ca_file", Detail: path}
-	data, err := os.ReadFile(path)
+	data, err := sender.ReadCAFile(path)
 	if err != nil {
-		res.Err = fmt.Errorf("%w; set ca_file in [x] to a PEM bundle, or remove it", err)
+		res.Err = errors.New(strings.TrimPrefix(err.Error(), "sender: "))
 		return res
 	}
 	pool := x509.NewCertPool()

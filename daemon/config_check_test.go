@@ -93,7 +93,9 @@ func TestCheckFailures(t *testing.T) {
 		{"credentials", strings.Replace(checkConfig, "CREDS", "CREDS.missing", 1),
 			"FAIL  credentials "},
 		{"ca_file", strings.Replace(checkConfig, "[x]\n", "[x]\nca_file = \"/nonexistent/ca.pem\"\n", 1),
-			"FAIL  ca_file /nonexistent/ca.pem: open /nonexistent/ca.pem: no such file or directory; set ca_file"},
+			"FAIL  ca_file /nonexistent/ca.pem: ca_file: open /nonexistent/ca.pem: no such file or directory; set ca_file in [x] to a PEM bundle, or remove it\n"},
+		{"ca_file a device", strings.Replace(checkConfig, "[x]\n", "[x]\nca_file = \"/dev/zero\"\n", 1),
+			"FAIL  ca_file /dev/zero is not a regular file; set ca_file in [x] to a PEM bundle, or remove it\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 )
@@ -89,9 +88,9 @@ func tlsConfig(serverName, caFile string) (*tls.Config, error) {
 		pool = x509.NewCertPool()
 	}
 	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
+		pem, err := ReadCAFile(caFile)
 		if err != nil {
-			return nil, fmt.Errorf("sender: read ca_file: %w", err)
+			return nil, err
 		}
 		if !pool.AppendCertsFromPEM(pem) {
 			return nil, fmt.Errorf("sender: ca_file %s holds no PEM certificate; give a PEM bundle (-----BEGIN CERTIFICATE-----)", caFile)

@@ -186,3 +186,21 @@ func TestSensorPathOutsideThermalFilesRefused(t *testing.T) {
 		}
 	}
 }
+
+// A ca_file that is a device is refused at once with one line, by every
+// command that reads it, instead of being read without end.
+func TestCAFileNotABundleRefused(t *testing.T) {
+	dir := t.TempDir()
+	chkWriteCredentials(t, dir, 0o600)
+	config := filepath.Join(dir, "pitweet.toml")
+	text := "state_dir = \"" + filepath.Join(dir, "state") + "\"\n[x]\nbase_url = \"https://127.0.0.1:9\"\nca_file = \"/dev/zero\"\ncredentials = \"credentials\"\n[hardware]\nmode = \"fake\"\n"
+	if err := os.WriteFile(config, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"check"}, {"tweet", "hello"}, {"run", "--fake"}} {
+		_, stderr, code := chkRun(t, dir, append(args, "--config", config)...)
+		if code != 1 || !strings.Contains(stderr, "ca_file /dev/zero is not a regular file") || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("%s: exit %d, stderr %q; want 1 and one line refusing the ca_file", args[0], code, stderr)
+		}
+	}
+}
