@@ -271,8 +271,14 @@ func (s *state) snapshot(now time.Time, box *outbox.Outbox) Status {
 	return st
 }
 
-// summary is the one-line STATUS= text for systemd.
+// summary is the one-line STATUS= text for systemd. It may hold what a
+// server said, so it goes through Printable: a newline in it would start
+// another notification field (WATCHDOG_USEC=, say).
 func (s *state) summary(queue int) string {
+	return Printable(s.summaryText(queue))
+}
+
+func (s *state) summaryText(queue int) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var b strings.Builder

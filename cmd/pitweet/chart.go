@@ -66,7 +66,7 @@ func cmdChart(args []string, stdout, stderr io.Writer) error {
 	}
 	info := stdout
 	if *out == "-" {
-		if _, err := stdout.Write(png.Bytes()); err != nil {
+		if _, err := binaryOutput(stdout).Write(png.Bytes()); err != nil {
 			return fmt.Errorf("write the chart: %w", err)
 		}
 		info = stderr

@@ -37,7 +37,8 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 
 	rep := daemon.Check(ctx, *config, daemon.CheckOptions{Online: *online, Fake: *fake, UserAgent: "pitweet/" + version, Now: time.Now})
 	for _, r := range rep.Results {
-		fmt.Fprintln(stdout, r)
+		// One line each, whatever X put in an answer (an account's name).
+		fmt.Fprintln(stdout, daemon.Printable(r.String()))
 	}
 	f := rep.Failed()
 	if f == nil {

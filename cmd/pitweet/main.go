@@ -15,6 +15,7 @@ import (
 	"os"
 	"runtime/debug"
 
+	"pitweet/daemon"
 	"pitweet/sdlog"
 )
 
@@ -62,6 +63,14 @@ func main() {
 }
 
 func realMain(args []string, stdout, stderr io.Writer) int {
+	out, errOut := newPrintableWriter(stdout), newPrintableWriter(stderr)
+	defer out.Flush()
+	defer errOut.Flush()
+	return runCommand(args, out, errOut)
+}
+
+// runCommand runs the subcommand args name and returns the exit status.
+func runCommand(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
 		printHelp(stdout)
 		if len(args) == 0 {
@@ -83,7 +92,8 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(errorOutput(stderr), "pitweet %s: %v\nusage: pitweet %s %s\n", c.name, err, c.name, c.usage)
 			return 2
 		default:
-			fmt.Fprintf(errorOutput(stderr), "pitweet %s: %v\n", c.name, err)
+			// One line, whatever a server put in the error.
+			fmt.Fprintf(errorOutput(stderr), "pitweet %s: %s\n", c.name, daemon.Printable(err.Error()))
 			return 1
 		}
 	}
@@ -106,6 +116,9 @@ func printHelp(w io.Writer) {
 // toJournal reports whether w is stderr and stderr is systemd's journal
 // (pitweet runs as a service, or as its ExecReload=).
 func toJournal(w io.Writer) bool {
+	if p, ok := w.(*printableWriter); ok {
+		w = p.w // what pitweet writes to stderr goes through it
+	}
 	return w == io.Writer(os.Stderr) && sdlog.StderrIsJournal()
 }
 

@@ -74,9 +74,11 @@ func accessHint(socket string) string {
 
 func printStatus(w io.Writer, s *daemon.Status) {
 	at := func(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05") }
+	// What X or a sensor said, and the texts, stay on their line.
+	line := daemon.Printable
 	fmt.Fprintf(w, "pitweet: running for %s (pid %d, %s hardware)\n", time.Duration(s.Uptime), s.PID, s.Hardware)
 	if s.HardwareError != "" {
-		fmt.Fprintf(w, "hardware:     NOT OPEN, trying again at %s: %s\n", at(s.HardwareRetry), s.HardwareError)
+		fmt.Fprintf(w, "hardware:     NOT OPEN, trying again at %s: %s\n", at(s.HardwareRetry), line(s.HardwareError))
 	}
 	delivery := s.Delivery
 	if !s.NextAttempt.IsZero() {
@@ -106,17 +108,17 @@ func printStatus(w io.Writer, s *daemon.Status) {
 		fmt.Fprintf(w, "last posted:  nothing yet\n")
 	}
 	if s.LastError != nil {
-		fmt.Fprintf(w, "last error:   %s %s: %s\n", at(s.LastError.At), s.LastError.Source, s.LastError.Error)
+		fmt.Fprintf(w, "last error:   %s %s: %s\n", at(s.LastError.At), s.LastError.Source, line(s.LastError.Error))
 	}
 	fmt.Fprintf(w, "dead letters: %d\n", s.DeadLetters)
 	for _, d := range s.RecentDead {
-		fmt.Fprintf(w, "  %s %s %q: %s\n", at(d.At), d.Source, clipText(d.Text, 40), d.Reason)
+		fmt.Fprintf(w, "  %s %s %q: %s\n", at(d.At), d.Source, clipText(d.Text, 40), line(d.Reason))
 	}
 	if len(s.Buttons) > 0 {
 		fmt.Fprintf(w, "buttons:      %s\n", strings.Join(s.Buttons, ", "))
 	}
 	for _, b := range s.ButtonErrors {
-		fmt.Fprintf(w, "  %s FAILING: %s\n", b.Name, strings.TrimPrefix(b.Error, "hw: "))
+		fmt.Fprintf(w, "  %s FAILING: %s\n", b.Name, line(strings.TrimPrefix(b.Error, "hw: ")))
 	}
 	if len(s.Sensors) == 0 {
 		fmt.Fprintf(w, "sensors:      none\n")
@@ -124,19 +126,19 @@ func printStatus(w io.Writer, s *daemon.Status) {
 		fmt.Fprintf(w, "sensors:\n")
 	}
 	for _, ss := range s.Sensors {
-		line := "  " + ss.Name + " (" + ss.Type + "):"
+		text := "  " + ss.Name + " (" + ss.Type + "):"
 		if ss.At.IsZero() {
-			line += " no reading yet"
+			text += " no reading yet"
 		} else {
 			for _, q := range sortedKeys(ss.Values) {
-				line += fmt.Sprintf(" %s=%g", q, ss.Values[q])
+				text += fmt.Sprintf(" %s=%g", q, ss.Values[q])
 			}
-			line += fmt.Sprintf(" (%s ago)", s.Clock.Now.Sub(ss.At).Round(time.Second))
+			text += fmt.Sprintf(" (%s ago)", s.Clock.Now.Sub(ss.At).Round(time.Second))
 		}
 		if ss.Error != "" {
-			line += "; FAILED, last read: " + strings.TrimPrefix(ss.Error, "hw: ")
+			text += "; FAILED, last read: " + line(strings.TrimPrefix(ss.Error, "hw: "))
 		}
-		fmt.Fprintln(w, line)
+		fmt.Fprintln(w, text)
 	}
 	if h := s.History; h != nil {
 		if strings.HasPrefix(h.Error, "not recorded") {
