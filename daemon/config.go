@@ -48,7 +48,7 @@ type XConfig struct {
 	API         string // "v2" or "v1.1"
 	BaseURL     string // https://api.x.com, without a trailing slash
 	CAFile      string // extra PEM bundle, "" for none
-	Credentials string // file or systemd credentials directory
+	Credentials string // the credentials file (under systemd, the one LoadCredential= copies); see XConfig.LoadCredentials
 }
 
 // HardwareConfig is the [hardware] table.
@@ -265,8 +265,7 @@ func LoadConfig(path string) (*Config, error) {
 }
 
 // ParseConfig decodes and validates a config; name is used in messages.
-// Defaults that come from the environment ($STATE_DIRECTORY,
-// $CREDENTIALS_DIRECTORY) are read now.
+// Defaults that come from the environment ($STATE_DIRECTORY) are read now.
 func ParseConfig(data []byte, name string) (*Config, error) {
 	var raw rawConfig
 	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
@@ -549,9 +548,6 @@ func (v *validator) x(cfg *Config, raw *rawX) {
 	x.Credentials = raw.Credentials
 	if x.Credentials == "" {
 		x.Credentials = defaultCredentials
-		if dir := os.Getenv("CREDENTIALS_DIRECTORY"); dir != "" {
-			x.Credentials = filepath.Join(dir, "x")
-		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -124,12 +125,16 @@ func Check(ctx context.Context, path string, opts CheckOptions) *CheckReport {
 	if cfg.X.CAFile != "" {
 		rep.add(checkCAFile(cfg.X.CAFile))
 	}
-	creds, info, err := LoadCredentialsInfo(cfg.X.Credentials)
+	creds, info, err := cfg.X.LoadCredentials()
 	if err != nil {
 		rep.add(CheckResult{What: "credentials", Detail: cfg.X.Credentials, Err: err})
 		return rep
 	}
-	rep.add(CheckResult{What: "credentials", Detail: describeCredentials(info)})
+	res := checkCredentialsMode(info)
+	rep.add(res)
+	if res.Err != nil && !res.Warn {
+		return rep
+	}
 	if !opts.Online {
 		return rep
 	}
@@ -328,10 +333,44 @@ func checkCAFile(path string) CheckResult {
 	return res
 }
 
+// checkCredentialsMode says how the credentials file is kept. The keys
+// should be root's alone (0600 root:root), as the service demands of the
+// file it is given: a file that is not is a failure when it is the
+// service's, /etc/pitweet/credentials, and a warning otherwise (a file of
+// one's own, mode 0640, is not refused).
+func checkCredentialsMode(info CredentialsInfo) CheckResult {
+	res := CheckResult{What: "credentials", Detail: describeCredentials(info)}
+	switch {
+	case info.Source != nil && info.Source.Unchecked != nil:
+		res.Err, res.Warn = info.Source.Unchecked, true
+	case info.File != "" && info.Source == nil:
+		st, err := os.Stat(info.File)
+		switch {
+		case err != nil:
+			res.Err = fmt.Errorf("daemon: credentials: %w", err)
+		case exposure(st) == "":
+		case info.File == defaultCredentials:
+			res.Err = fmt.Errorf("daemon: credentials %s is %s: whoever can read it posts as the account, and the service does not start with it; "+
+				"make the keys root's alone: sudo chown root:root %s && sudo chmod 0600 %s", info.File, exposure(st), info.File, info.File)
+		default:
+			res.Err = fmt.Errorf("daemon: credentials %s is %s: whoever can read it posts as the account; keep the keys to their owner: chmod 0600 %s",
+				info.File, exposure(st), info.File)
+			res.Warn = true
+		}
+	}
+	return res
+}
+
 func describeCredentials(info CredentialsInfo) string {
 	var parts []string
-	if info.File != "" {
-		parts = append(parts, fmt.Sprintf("%s: mode %04o", info.File, info.Mode))
+	switch s := info.Source; {
+	case info.File == "":
+	case s == nil:
+		parts = append(parts, fmt.Sprintf("%s: mode %04o %s", info.File, info.Mode, info.Owner))
+	case s.Unchecked != nil:
+		parts = append(parts, fmt.Sprintf("%s, systemd's copy of %s (not checked)", info.File, s.Path))
+	default:
+		parts = append(parts, fmt.Sprintf("%s, systemd's copy of %s: mode %04o %s", info.File, s.Path, s.Mode, s.Owner))
 	}
 	if len(info.Env) > 0 {
 		parts = append(parts, "from the environment: "+strings.Join(info.Env, ", "))

@@ -17,13 +17,23 @@ func checkFixture(t *testing.T, config string) string {
 	t.Helper()
 	clearCredentialEnv(t)
 	dir := t.TempDir()
-	creds := writeCreds(t, dir, credsFile, 0o640)
+	creds := writeCreds(t, dir, credsFile, 0o600)
 	path := filepath.Join(dir, "pitweet.toml")
 	config = strings.ReplaceAll(config, "CREDS", creds)
 	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// ownerOf is the owner and group of path as check names them.
+func ownerOf(t *testing.T, path string) string {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fileOwner(st)
 }
 
 func lines(rep *CheckReport) string {
@@ -68,7 +78,7 @@ func TestCheckOK(t *testing.T) {
 		`ok    template button doorbell text: 18 of 280 characters: "Ding dong, 21.5 °C"` + "\n",
 		`ok    template button doorbell long_text: 19 of 280 characters: "Long doorbell press"` + "\n",
 		`ok    template report 1 text: 9 of 280 characters: "Room 45 %"` + "\n",
-		"ok    credentials " + filepath.Dir(path) + "/credentials: mode 0640; all four keys present\n",
+		"ok    credentials " + filepath.Dir(path) + "/credentials: mode 0600 " + ownerOf(t, filepath.Dir(path)+"/credentials") + "; all four keys present\n",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("output lacks\n%s\ngot\n%s", want, got)

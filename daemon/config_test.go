@@ -69,7 +69,9 @@ text = "{{.Sensors.room.Pressure}}"
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := XConfig{API: "v2", BaseURL: "https://api.x.com", Credentials: "/run/credentials/pitweet.service/x"}
+	// Under systemd too, credentials names the file; XConfig.LoadCredentials
+	// reads systemd's copy of it.
+	want := XConfig{API: "v2", BaseURL: "https://api.x.com", Credentials: "/etc/pitweet/credentials"}
 	if cfg.X != want {
 		t.Errorf("X = %+v, want %+v", cfg.X, want)
 	}

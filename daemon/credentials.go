@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"pitweet/oauth"
@@ -22,11 +24,191 @@ var credentialKeys = []struct{ key, env string }{
 	{"access_secret", "PITWEET_ACCESS_SECRET"},
 }
 
-// CredentialsInfo says where LoadCredentials found the keys, for check.
+// CredentialsInfo says where the keys were found, for check and explain.
 type CredentialsInfo struct {
-	File string      // the file read; "" when the environment gave all four
-	Mode fs.FileMode // its permission bits
-	Env  []string    // the environment variables that were used
+	File  string      // the file read; "" when the environment gave all four
+	Mode  fs.FileMode // its permission bits
+	Owner string      // its owner and group, as "root:root"
+	// Source is set when File is systemd's copy in $CREDENTIALS_DIRECTORY:
+	// the file it was copied from, which was checked with stat.
+	Source *CredentialsSource
+	Env    []string // the environment variables that were used
+}
+
+// CredentialsSource is the file systemd copies the keys from
+// (LoadCredential=), as XConfig.LoadCredentials checked it.
+type CredentialsSource struct {
+	Path  string
+	Mode  fs.FileMode
+	Owner string
+	// Unchecked, when not nil, says why the file could not be checked (a
+	// directory on its path keeps the daemon's user out); the keys were
+	// loaded all the same.
+	Unchecked error
+}
+
+// LoadCredentials loads the keys x names. Under systemd the unit passes the
+// credentials file in with LoadCredential=x:FILE, as root, and the daemon
+// (as user pitweet) reads systemd's copy, $CREDENTIALS_DIRECTORY/x; then
+// x.Credentials names FILE, the copy's source, which is checked with stat:
+// unless it is root's alone (owned by root, or by the user the daemon runs
+// as, with no access for group or others), the keys are refused and the
+// daemon does not start. Without such a copy the keys are read from
+// x.Credentials itself (see LoadCredentialsInfo). The PITWEET_* variables
+// override either.
+func (x XConfig) LoadCredentials() (oauth.Credentials, CredentialsInfo, error) {
+	copied := systemdCopy()
+	if copied == "" || allInEnvironment() {
+		return LoadCredentialsInfo(x.Credentials)
+	}
+	path := x.Credentials
+	if path == "" || underCredentialsDirectory(path) {
+		path = defaultCredentials
+	}
+	src, err := checkCredentialsSource(path)
+	if err != nil {
+		return oauth.Credentials{}, CredentialsInfo{}, err
+	}
+	creds, info, err := LoadCredentialsInfo(copied)
+	if err != nil {
+		return creds, info, fmt.Errorf("%w (systemd's copy of %s: edit that file, then systemctl restart pitweet)", err, src.Path)
+	}
+	if info.File != "" {
+		info.Source = src
+	}
+	return creds, info, nil
+}
+
+// CredentialsConfigured reports whether x's keys are meant to be loaded:
+// the credentials file exists (or cannot be looked at), a PITWEET_*
+// variable is set (not empty), or systemd passes credentials
+// ($CREDENTIALS_DIRECTORY). Only when none holds does explain sign with
+// the example keys.
+func (x XConfig) CredentialsConfigured() bool {
+	for _, k := range credentialKeys {
+		if os.Getenv(k.env) != "" {
+			return true
+		}
+	}
+	if os.Getenv("CREDENTIALS_DIRECTORY") != "" {
+		return true
+	}
+	_, err := os.Lstat(x.Credentials)
+	return x.Credentials != "" && !errors.Is(err, fs.ErrNotExist)
+}
+
+// systemdCopy is systemd's copy of the credentials file,
+// $CREDENTIALS_DIRECTORY/x, or "" when there is none.
+func systemdCopy() string {
+	dir := os.Getenv("CREDENTIALS_DIRECTORY")
+	if dir == "" {
+		return ""
+	}
+	path := filepath.Join(dir, "x")
+	if _, err := os.Lstat(path); err != nil {
+		return ""
+	}
+	return path
+}
+
+func allInEnvironment() bool {
+	for _, k := range credentialKeys {
+		if os.Getenv(k.env) == "" {
+			return false
+		}
+	}
+	return true
+}
+
+// checkCredentialsSource checks, with stat only, the file systemd copies
+// the keys from.
+func checkCredentialsSource(path string) (*CredentialsSource, error) {
+	st, err := os.Stat(path)
+	if err == nil && st.IsDir() {
+		path = filepath.Join(path, "x")
+		st, err = os.Stat(path)
+	}
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("daemon: systemd passed credentials in $CREDENTIALS_DIRECTORY, but %s, where they should come from, does not exist; "+
+			"set credentials in [x] to the file the unit's LoadCredential=x:... names (systemctl cat pitweet)", path)
+	case errors.Is(err, fs.ErrPermission):
+		// A directory keeps the daemon's user out, and so its group, which
+		// the control socket's users share; the keys are loaded from
+		// systemd's copy all the same.
+		return &CredentialsSource{Path: path, Unchecked: fmt.Errorf("daemon: cannot check the mode of %s, which systemd passes in as the keys: %w; "+
+			"a directory on its path keeps this user out; check it with sudo pitweet check", path, err)}, nil
+	case err != nil:
+		return nil, fmt.Errorf("daemon: check the credentials systemd passes in: %w", err)
+	}
+	if what := exposure(st); what != "" {
+		return nil, fmt.Errorf("daemon: credentials %s, which systemd passes in, is %s: whoever can read it posts as the account; "+
+			"make the keys root's alone: sudo chown root:root %s && sudo chmod 0600 %s; the daemon does not start until then", path, what, path, path)
+	}
+	return &CredentialsSource{Path: path, Mode: st.Mode().Perm(), Owner: fileOwner(st)}, nil
+}
+
+// exposure says how a credentials file is open to others than root, as
+// "readable by group pitweet (mode 0640, root:pitweet)", or "" when it is
+// root's alone: owned by root (or by the user pitweet runs as), with no
+// access for its group or others.
+func exposure(st fs.FileInfo) string {
+	uid, _, known := fileIDs(st)
+	mode := st.Mode().Perm()
+	var what []string
+	if known && uid != 0 && int(uid) != os.Geteuid() {
+		what = append(what, "owned by "+fileOwner(st))
+	}
+	if g := mode >> 3 & 7; g != 0 {
+		what = append(what, access(g)+" by group "+fileGroup(st))
+	}
+	if o := mode & 7; o != 0 {
+		what = append(what, access(o)+" by others")
+	}
+	if len(what) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s (mode %04o, %s)", strings.Join(what, " and "), mode, fileOwner(st))
+}
+
+// access says what the permission bits rwx of one class allow.
+func access(bits fs.FileMode) string {
+	switch bits & 6 {
+	case 6:
+		return "readable and writable"
+	case 4:
+		return "readable"
+	case 2:
+		return "writable"
+	}
+	return "usable"
+}
+
+// fileOwner is the owner and group of a file, as "root:pitweet", with
+// numbers for names that are not known.
+func fileOwner(st fs.FileInfo) string {
+	uid, _, known := fileIDs(st)
+	if !known {
+		return "owner unknown"
+	}
+	name := strconv.FormatUint(uint64(uid), 10)
+	if u, err := user.LookupId(name); err == nil {
+		name = u.Username
+	}
+	return name + ":" + fileGroup(st)
+}
+
+// fileGroup is the group of a file, by name if it has one.
+func fileGroup(st fs.FileInfo) string {
+	_, gid, known := fileIDs(st)
+	if !known {
+		return "unknown"
+	}
+	name := strconv.FormatUint(uint64(gid), 10)
+	if g, err := user.LookupGroupId(name); err == nil {
+		name = g.Name
+	}
+	return name
 }
 
 // LoadCredentials reads X's four keys from path, a file of lines
@@ -41,8 +223,8 @@ type CredentialsInfo struct {
 // $CREDENTIALS_DIRECTORY, from the file "x" in it. The environment variables
 // PITWEET_API_KEY, PITWEET_API_SECRET, PITWEET_ACCESS_TOKEN and
 // PITWEET_ACCESS_SECRET override the file; with all four set no file is
-// needed. Like ssh with a private key, it refuses a file that users other
-// than its owner and group can read or write, except under
+// needed. Like ssh with a private key, it refuses a file that its group
+// may write or that others may use at all, except under
 // $CREDENTIALS_DIRECTORY, which systemd protects.
 func LoadCredentials(path string) (oauth.Credentials, error) {
 	c, _, err := LoadCredentialsInfo(path)
@@ -61,11 +243,11 @@ func LoadCredentialsInfo(path string) (oauth.Credentials, CredentialsInfo, error
 		}
 	}
 	if len(values) < len(credentialKeys) {
-		file, mode, err := readCredentialsFile(path, values)
+		file, st, err := readCredentialsFile(path, values)
 		if err != nil {
 			return oauth.Credentials{}, info, err
 		}
-		info.File, info.Mode = file, mode
+		info.File, info.Mode, info.Owner = file, st.Mode().Perm(), fileOwner(st)
 	}
 	var missing []string
 	for _, k := range credentialKeys {
@@ -91,9 +273,9 @@ func LoadCredentialsInfo(path string) (oauth.Credentials, CredentialsInfo, error
 
 // readCredentialsFile adds the keys in the file at path (or path/x) to
 // values, keeping those already there (from the environment).
-func readCredentialsFile(path string, values map[string]string) (string, fs.FileMode, error) {
+func readCredentialsFile(path string, values map[string]string) (string, fs.FileInfo, error) {
 	if path == "" {
-		return "", 0, errors.New("daemon: no credentials file configured; set credentials in [x] or the PITWEET_API_KEY, PITWEET_API_SECRET, PITWEET_ACCESS_TOKEN and PITWEET_ACCESS_SECRET variables")
+		return "", nil, errors.New("daemon: no credentials file configured; set credentials in [x] or the PITWEET_API_KEY, PITWEET_API_SECRET, PITWEET_ACCESS_TOKEN and PITWEET_ACCESS_SECRET variables")
 	}
 	st, err := os.Stat(path)
 	if err == nil && st.IsDir() {
@@ -101,36 +283,32 @@ func readCredentialsFile(path string, values map[string]string) (string, fs.File
 		st, err = os.Stat(path)
 	}
 	if errors.Is(err, fs.ErrNotExist) {
-		return "", 0, fmt.Errorf("daemon: credentials %s does not exist; create it with the four keys from the X developer portal: "+
-			"sudo install -m 0640 -g pitweet /dev/null %s, then add lines api_key=..., api_secret=..., access_token=..., access_secret=...", path, path)
+		return "", nil, fmt.Errorf("daemon: credentials %s does not exist; create it with the four keys from the X developer portal: "+
+			"sudo install -m 0600 /dev/null %s, then add lines api_key=..., api_secret=..., access_token=..., access_secret=...", path, path)
 	}
 	if err != nil {
-		return "", 0, fmt.Errorf("daemon: credentials: %w", err)
+		return "", nil, fmt.Errorf("daemon: credentials: %w", err)
 	}
 	mode := st.Mode().Perm()
-	if mode&0o007 != 0 && !underCredentialsDirectory(path) {
-		what := "readable"
+	if !underCredentialsDirectory(path) {
 		switch {
-		case mode&0o006 == 0o006:
-			what = "readable and writable"
-		case mode&0o002 != 0:
-			what = "writable"
-		case mode&0o004 == 0:
-			what = "usable"
+		case mode&0o007 != 0:
+			return "", nil, fmt.Errorf("daemon: credentials %s is %s by others (mode %04o); fix: sudo chmod 0600 %s", path, access(mode&7), mode, path)
+		case mode&0o020 != 0:
+			return "", nil, fmt.Errorf("daemon: credentials %s is writable by its group (mode %04o); fix: sudo chmod 0600 %s", path, mode, path)
 		}
-		return "", mode, fmt.Errorf("daemon: credentials %s is %s by others (mode %04o); fix: sudo chmod %04o %s", path, what, mode, mode&^0o007, path)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrPermission) {
-			return "", mode, fmt.Errorf("daemon: credentials %s: permission denied; run as root or as the pitweet user (sudo -u pitweet), or add yourself to its group", path)
+			return "", nil, fmt.Errorf("daemon: credentials %s: permission denied; the keys are root's: run this as root (sudo)", path)
 		}
-		return "", mode, fmt.Errorf("daemon: credentials: %w", err)
+		return "", nil, fmt.Errorf("daemon: credentials: %w", err)
 	}
 	if err := parseCredentials(data, path, values); err != nil {
-		return "", mode, err
+		return "", nil, err
 	}
-	return path, mode, nil
+	return path, st, nil
 }
 
 // underCredentialsDirectory reports whether path is inside systemd's

@@ -54,15 +54,131 @@ func TestLoadCredentials(t *testing.T) {
 func TestLoadCredentialsRefusesOpenFile(t *testing.T) {
 	clearCredentialEnv(t)
 	for mode, want := range map[os.FileMode]string{
-		0o644: "is readable by others (mode 0644); fix: sudo chmod 0640 ",
+		0o644: "is readable by others (mode 0644); fix: sudo chmod 0600 ",
 		0o606: "is readable and writable by others (mode 0606); fix: sudo chmod 0600 ",
-		0o662: "is writable by others (mode 0662); fix: sudo chmod 0660 ",
+		0o662: "is writable by others (mode 0662); fix: sudo chmod 0600 ",
+		0o601: "is usable by others (mode 0601); fix: sudo chmod 0600 ",
+		0o660: "is writable by its group (mode 0660); fix: sudo chmod 0600 ",
+		0o620: "is writable by its group (mode 0620); fix: sudo chmod 0600 ",
 	} {
 		path := writeCreds(t, t.TempDir(), credsFile, mode)
 		_, err := LoadCredentials(path)
 		if err == nil || !strings.Contains(err.Error(), "credentials "+path+" "+want+path) {
 			t.Errorf("mode %04o: err = %v", mode, err)
 		}
+	}
+	// The owner's group may read a file of the owner's own.
+	for _, mode := range []os.FileMode{0o600, 0o400, 0o640} {
+		if _, err := LoadCredentials(writeCreds(t, t.TempDir(), credsFile, mode)); err != nil {
+			t.Errorf("mode %04o: %v", mode, err)
+		}
+	}
+}
+
+// systemdCredentials lays out what the unit gives the daemon: the source
+// file with mode, and systemd's copy of it in $CREDENTIALS_DIRECTORY/x. It
+// returns the source's path.
+func systemdCredentials(t *testing.T, copy string, mode os.FileMode) string {
+	t.Helper()
+	clearCredentialEnv(t)
+	src := writeCreds(t, t.TempDir(), credsFile, mode)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "x"), []byte(copy), 0o400); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CREDENTIALS_DIRECTORY", dir)
+	return src
+}
+
+func TestXConfigLoadCredentialsFromSystemd(t *testing.T) {
+	// The copy is read; the source is only looked at.
+	src := systemdCredentials(t, "api_key=ck\napi_secret=cs\naccess_token=t\naccess_secret=copy\n", 0o600)
+	got, info, err := XConfig{Credentials: src}.LoadCredentials()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.TokenSecret != "copy" || info.File != filepath.Join(os.Getenv("CREDENTIALS_DIRECTORY"), "x") ||
+		info.Source == nil || info.Source.Path != src || info.Source.Mode != 0o600 || info.Source.Unchecked != nil {
+		t.Errorf("got %+v, info %+v %+v", got, info, info.Source)
+	}
+
+	// A source others than root may read: refused, though the copy is fine.
+	for mode, want := range map[os.FileMode]string{
+		0o640: "is readable by group ",
+		0o660: "is readable and writable by group ",
+		0o604: "is readable by others (mode 0604, ",
+		0o610: "is usable by group ",
+	} {
+		src := systemdCredentials(t, credsFile, mode)
+		_, _, err := XConfig{Credentials: src}.LoadCredentials()
+		if err == nil || !strings.HasPrefix(err.Error(), "daemon: credentials "+src+", which systemd passes in, "+want) ||
+			!strings.Contains(err.Error(), "sudo chown root:root "+src+" && sudo chmod 0600 "+src+"; the daemon does not start until then") {
+			t.Errorf("source mode %04o: err = %v", mode, err)
+		}
+	}
+
+	// A source that does not exist: the unit passes another file.
+	src = systemdCredentials(t, credsFile, 0o600)
+	_, _, err = XConfig{Credentials: src + ".other"}.LoadCredentials()
+	if err == nil || !strings.Contains(err.Error(), src+".other, where they should come from, does not exist; set credentials in [x] to the file the unit's LoadCredential=x:... names") {
+		t.Errorf("absent source: err = %v", err)
+	}
+
+	// An incomplete copy says which file to edit.
+	src = systemdCredentials(t, "api_key=ck\n", 0o600)
+	_, _, err = XConfig{Credentials: src}.LoadCredentials()
+	if err == nil || !strings.Contains(err.Error(), "lacks api_secret") || !strings.Contains(err.Error(), "systemd's copy of "+src+": edit that file") {
+		t.Errorf("incomplete copy: err = %v", err)
+	}
+
+	// All four keys in the environment: neither file matters.
+	systemdCredentials(t, credsFile, 0o644)
+	for _, k := range credentialKeys {
+		t.Setenv(k.env, "from-env")
+	}
+	if got, _, err := (XConfig{Credentials: "/nonexistent"}).LoadCredentials(); err != nil || got.ConsumerKey != "from-env" {
+		t.Errorf("from the environment: %+v, %v", got, err)
+	}
+}
+
+func TestXConfigLoadCredentialsRefusesSourceOfAnotherUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root, to give the file to another user")
+	}
+	src := systemdCredentials(t, credsFile, 0o600)
+	if err := os.Chown(src, 65534, 0); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := XConfig{Credentials: src}.LoadCredentials()
+	if err == nil || !strings.HasPrefix(err.Error(), "daemon: credentials "+src+", which systemd passes in, is owned by ") {
+		t.Errorf("source of uid 65534: err = %v", err)
+	}
+}
+
+func TestCredentialsConfigured(t *testing.T) {
+	clearCredentialEnv(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "credentials")
+	x := XConfig{Credentials: path}
+	if x.CredentialsConfigured() {
+		t.Error("configured with no file, no variable and no $CREDENTIALS_DIRECTORY")
+	}
+	// A link to nowhere is a file that is there, and does not load.
+	if err := os.Symlink(filepath.Join(dir, "nowhere"), path); err != nil {
+		t.Fatal(err)
+	}
+	if !x.CredentialsConfigured() {
+		t.Error("not configured with a credentials file in place")
+	}
+	os.Remove(path)
+	t.Setenv("PITWEET_API_KEY", "k")
+	if !x.CredentialsConfigured() {
+		t.Error("not configured with PITWEET_API_KEY set")
+	}
+	clearCredentialEnv(t)
+	t.Setenv("CREDENTIALS_DIRECTORY", dir)
+	if !x.CredentialsConfigured() {
+		t.Error("not configured with $CREDENTIALS_DIRECTORY set")
 	}
 }
 

@@ -160,7 +160,7 @@ type sensorState struct {
 }
 
 func (d *runner) run(ctx context.Context, cfg *Config) error {
-	creds, err := LoadCredentials(cfg.X.Credentials)
+	creds, err := d.loadCredentials(cfg)
 	if err != nil {
 		return err
 	}
@@ -306,6 +306,16 @@ func (d *runner) run(ctx context.Context, cfg *Config) error {
 		}
 		timer.Stop()
 	}
+}
+
+// loadCredentials loads the keys cfg names, saying in the log when the
+// file systemd copies them from could not be checked.
+func (d *runner) loadCredentials(cfg *Config) (oauth.Credentials, error) {
+	creds, info, err := cfg.X.LoadCredentials()
+	if err == nil && info.Source != nil && info.Source.Unchecked != nil {
+		d.log.Warn("daemon: the credentials file was not checked", "err", info.Source.Unchecked)
+	}
+	return creds, err
 }
 
 // newClient makes the X client for cfg.
@@ -716,7 +726,7 @@ func (d *runner) reload(ctx context.Context, presses chan<- hw.Press) error {
 	var client *sender.Client
 	if err == nil {
 		var creds oauth.Credentials
-		if creds, err = LoadCredentials(cfg.X.Credentials); err == nil {
+		if creds, err = d.loadCredentials(cfg); err == nil {
 			client, err = d.newClient(cfg, creds)
 		}
 	}

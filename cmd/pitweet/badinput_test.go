@@ -54,7 +54,9 @@ func TestBadInputCatalogue(t *testing.T) {
 		{name: "missing credentials", config: goodButton, noCreds: true,
 			want: []string{"does not exist", "api_key="}},
 		{name: "world-readable credentials", config: goodButton, credsMode: 0o644,
-			want: []string{"readable by others", "chmod 0640"}},
+			want: []string{"readable by others", "chmod 0600"}},
+		{name: "group-writable credentials", config: goodButton, credsMode: 0o660,
+			want: []string{"writable by its group", "chmod 0600"}},
 		{name: "world-writable credentials", config: goodButton, credsMode: 0o602,
 			want: []string{"writable by others", "chmod 0600"}},
 	} {

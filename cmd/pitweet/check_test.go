@@ -61,17 +61,30 @@ func TestCheckCommand(t *testing.T) {
 		t.Errorf("stderr = %q, want one line starting %q", stderr, want)
 	}
 
-	// Readable by everyone.
+	// Readable by everyone, or writable by the group: refused.
 	chkWriteCredentials(t, dir, 0o644)
 	_, stderr, code = chkRun(t, dir, "check", "--config", config)
-	if want := "pitweet check: credentials credentials is readable by others (mode 0644); fix: sudo chmod 0640 credentials\n"; code != 1 || stderr != want {
+	if want := "pitweet check: credentials credentials is readable by others (mode 0644); fix: sudo chmod 0600 credentials\n"; code != 1 || stderr != want {
+		t.Errorf("exit %d, stderr %q; want 1, %q", code, stderr, want)
+	}
+	chkWriteCredentials(t, dir, 0o660)
+	_, stderr, code = chkRun(t, dir, "check", "--config", config)
+	if want := "pitweet check: credentials credentials is writable by its group (mode 0660); fix: sudo chmod 0600 credentials\n"; code != 1 || stderr != want {
 		t.Errorf("exit %d, stderr %q; want 1, %q", code, stderr, want)
 	}
 
-	// All good.
+	// Readable by the group: a warning, the keys should be the owner's.
 	chkWriteCredentials(t, dir, 0o640)
+	owner := fileOwnerName(t, filepath.Join(dir, "credentials"))
 	stdout, stderr, code = chkRun(t, dir, "check", "--config", config)
-	if code != 0 || stderr != "" || !strings.HasSuffix(stdout, "ok    credentials credentials: mode 0640; all four keys present\n") {
+	if want := "warn  credentials credentials is readable by group " + owner[strings.Index(owner, ":")+1:] + " (mode 0640, " + owner + "): whoever can read it posts as the account; keep the keys to their owner: chmod 0600 credentials\n"; code != 0 || stderr != "" || !strings.HasSuffix(stdout, want) {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s\nwant the last line %q", code, stdout, stderr, want)
+	}
+
+	// All good: 0600.
+	chkWriteCredentials(t, dir, 0o600)
+	stdout, stderr, code = chkRun(t, dir, "check", "--config", config)
+	if code != 0 || stderr != "" || !strings.HasSuffix(stdout, "ok    credentials credentials: mode 0600 "+owner+"; all four keys present\n") {
 		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 

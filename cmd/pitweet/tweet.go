@@ -10,7 +10,6 @@ import (
 	"syscall"
 	"time"
 
-	"pitweet/daemon"
 	"pitweet/sender"
 )
 
@@ -24,7 +23,7 @@ func cmdTweet(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	creds, err := daemon.LoadCredentials(cfg.X.Credentials)
+	creds, _, err := cfg.X.LoadCredentials()
 	if err != nil {
 		return err
 	}
