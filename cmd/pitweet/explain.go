@@ -52,12 +52,16 @@ func cmdExplain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	creds, err := daemon.LoadCredentials(cfg.X.Credentials)
-	source := "yours, from " + cfg.X.Credentials
-	example := false
-	if err != nil {
-		creds, example = exampleCredentials, true
-		source = "the example keys of X's \"Creating a signature\" guide (no credentials configured; pitweet check says how)"
+	// The example keys only when no credentials are configured at all:
+	// keys that are configured but do not load are the same error as for
+	// tweet, never a quiet switch to keys that X refuses.
+	creds, source, example := exampleCredentials, "the example keys of X's \"Creating a signature\" guide (no credentials configured; pitweet check says how)", true
+	if cfg.X.CredentialsConfigured() {
+		var info daemon.CredentialsInfo
+		if creds, info, err = cfg.X.LoadCredentials(); err != nil {
+			return err
+		}
+		source, example = "yours, from "+credentialsWhere(info), false
 	}
 	client, err := newClient(cfg, creds)
 	if err != nil {
@@ -100,6 +104,19 @@ func cmdExplain(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, "\nThis request is signed with your keys: anyone who has these bytes can send them to X within a few minutes (X's timestamp window). Share them after that, or explain with --timestamp set in the past.")
 	}
 	return nil
+}
+
+// credentialsWhere says where the keys came from: a file, the
+// environment, or both.
+func credentialsWhere(info daemon.CredentialsInfo) string {
+	var where []string
+	if info.File != "" {
+		where = append(where, info.File)
+	}
+	if len(info.Env) > 0 {
+		where = append(where, strings.Join(info.Env, ", "))
+	}
+	return strings.Join(where, " and ")
 }
 
 // requestTarget returns the path of a request's first line.

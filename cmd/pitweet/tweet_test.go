@@ -255,3 +255,55 @@ func TestExplain(t *testing.T) {
 		t.Errorf("explain text: exit %d %s\n%s", code, errOut, out)
 	}
 }
+
+// Keys that are configured but do not load are an error for explain, the
+// same line as for tweet; the example keys are only for when no keys are
+// configured at all.
+func TestExplainNeverFallsBackFromConfiguredKeys(t *testing.T) {
+	x := startX(t, "v2", fakex.DemoCredentials)
+	dir := filepath.Dir(x.config)
+	creds := filepath.Join(dir, "credentials")
+	for _, tc := range []struct {
+		name  string
+		setup func()
+		env   []string
+	}{
+		{name: "readable by others", setup: func() { writeTestCredentials(t, dir, fakex.DemoCredentials, 0o644) }},
+		{name: "writable by its group", setup: func() { writeTestCredentials(t, dir, fakex.DemoCredentials, 0o660) }},
+		{name: "incomplete", setup: func() {
+			if err := os.WriteFile(creds, []byte("api_key=k\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "a link to nowhere", setup: func() {
+			os.Remove(creds)
+			if err := os.Symlink(filepath.Join(dir, "nowhere"), creds); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "one key in the environment", setup: func() { os.Remove(creds) }, env: []string{"PITWEET_API_KEY=k"}},
+		{name: "systemd's directory without the keys", setup: func() { os.Remove(creds) }, env: []string{"CREDENTIALS_DIRECTORY=" + t.TempDir()}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.setup()
+			_, errTweet, code := execPitweet(t, "", e2eEnv(tc.env...), "tweet", "--config", x.config, "hello")
+			if code != 1 {
+				t.Fatalf("tweet: exit %d, %q", code, errTweet)
+			}
+			out, errExplain, code := execPitweet(t, "", e2eEnv(tc.env...), "explain", "--config", x.config, "hello")
+			if code != 1 || out != "" || strings.Count(errExplain, "\n") != 1 ||
+				strings.TrimPrefix(errExplain, "pitweet explain: ") != strings.TrimPrefix(errTweet, "pitweet tweet: ") {
+				t.Errorf("explain: exit %d, stdout %q, stderr %q; want 1 and tweet's line %q", code, out, errExplain, errTweet)
+			}
+		})
+	}
+	// Nothing configured: the example keys, said so.
+	os.Remove(creds)
+	code, out, errOut := runPitweet(t, "explain", "--config", x.config, "hello")
+	if code != 0 || !strings.Contains(out, `Credentials: the example keys of X's "Creating a signature" guide (no credentials configured`) {
+		t.Errorf("no credentials: exit %d, %s\n%s", code, errOut, out)
+	}
+	if len(x.srv.Requests()) != 0 {
+		t.Errorf("a request was sent")
+	}
+}
