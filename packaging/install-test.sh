@@ -4,9 +4,10 @@
 # install_test ARCH installs dist/pitweet_<version>_ARCH.deb into a fresh
 # Debian bookworm root made with debootstrap --variant=minbase, then checks
 # the user, groups, files, modes and enabled service; runs pitweet in it;
-# upgrades to a newer version and checks that the configuration, the
-# credentials and the outbox survive; removes (they still survive) and
-# purges (they are gone).
+# upgrades to a newer version from credentials kept as the first release
+# kept them (root:pitweet 0640) and checks that the configuration, the
+# credentials and the outbox survive and the credentials are root's alone
+# again; removes (they still survive) and purges (they are gone).
 
 # shellcheck shell=bash disable=SC2154 # work, version: set by packaging/test
 
@@ -100,7 +101,7 @@ install_test() {
 	fi
 	stat_is /usr/bin/pitweet "755 root:root"
 	stat_is /etc/pitweet/pitweet.toml "644 root:root"
-	stat_is /etc/pitweet/credentials "640 root:pitweet"
+	stat_is /etc/pitweet/credentials "600 root:root"
 	stat_is /usr/lib/systemd/system/pitweet.service "644 root:root"
 	if [ "$(in_root readlink -f /etc/systemd/system/multi-user.target.wants/pitweet.service)" = /usr/lib/systemd/system/pitweet.service ]; then
 		pass "$label: pitweet.service is enabled (multi-user.target.wants)"
@@ -123,11 +124,20 @@ install_test() {
 	creds_sum=$(sha256sum <"$chroot_dir/etc/pitweet/credentials")
 	config_sum=$(sha256sum <"$chroot_dir/etc/pitweet/pitweet.toml")
 
-	# As the daemon's user: the installed config (real hardware, which this
-	# root does not have, so 1 with a message is a fair answer), then the
-	# same config in fake mode, which must pass.
+	# The keys are root's alone: the daemon's user, in group pitweet like
+	# everyone who may use the control socket, cannot read them.
+	if out=$(as_pitweet cat /etc/pitweet/credentials 2>&1); then
+		fail "$label: user pitweet (group pitweet) can read the keys"
+	else
+		pass "$label: user pitweet (group pitweet) cannot read the keys: $out"
+	fi
+
+	# As root, as the manual says: the installed config (real hardware,
+	# which this root does not have, so 1 with a message is a fair answer),
+	# then the same config in fake mode, which must pass and say how the
+	# keys are kept.
 	rc=0
-	out=$(as_pitweet pitweet check --config /etc/pitweet/pitweet.toml 2>&1) || rc=$?
+	out=$(in_root pitweet check --config /etc/pitweet/pitweet.toml 2>&1) || rc=$?
 	if [[ "$out" == *"not built yet"* ]]; then
 		skip "$label: 'pitweet check' is not built yet"
 	else
@@ -138,14 +148,26 @@ install_test() {
 		fi
 		sed 's/^mode = "real"/mode = "fake"/' "$chroot_dir/etc/pitweet/pitweet.toml" >"$chroot_dir/tmp/fake.toml"
 		rc=0
-		out=$(as_pitweet pitweet check --config /tmp/fake.toml 2>&1) || rc=$?
-		if [ $rc -eq 0 ]; then
-			pass "$label: pitweet check passes on the installed config in fake mode"
+		out=$(in_root pitweet check --config /tmp/fake.toml 2>&1) || rc=$?
+		if [ $rc -eq 0 ] && grep -q '^ok    credentials /etc/pitweet/credentials: mode 0600 root:root; ' <<<"$out"; then
+			pass "$label: pitweet check passes on the installed config in fake mode: $(grep '^ok    credentials' <<<"$out")"
 		else
-			fail "$label: pitweet check on the installed config in fake mode exits $rc:"
+			fail "$label: pitweet check on the installed config in fake mode exits $rc, or does not say mode 0600 root:root:"
 			indent <<<"$out"
 		fi
+		rc=0
+		out=$(as_pitweet pitweet check --config /tmp/fake.toml 2>&1) || rc=$?
+		if [ $rc -eq 1 ] && [[ "$out" == *"permission denied; the keys are root's: run this as root (sudo)"* ]]; then
+			pass "$label: pitweet check as user pitweet is refused the keys and says to run it as root"
+		else
+			fail "$label: pitweet check as user pitweet exits $rc: $out"
+		fi
 	fi
+
+	# As the first release left it: group pitweet may read the keys. The
+	# upgrade must take that away and keep the keys.
+	in_root chown root:pitweet /etc/pitweet/credentials
+	in_root chmod 0640 /etc/pitweet/credentials
 
 	# Upgrade to the same package under a newer version.
 	newer="$work/pitweet_${version}+1_$arch.deb"
@@ -169,7 +191,7 @@ install_test() {
 		fi
 	}
 	keeps "upgrade"
-	stat_is /etc/pitweet/credentials "640 root:pitweet"
+	stat_is /etc/pitweet/credentials "600 root:root"
 
 	if out=$(in_root dpkg -r pitweet 2>&1) && [ ! -e "$chroot_dir/usr/bin/pitweet" ]; then
 		pass "$label: dpkg -r removes the program"
