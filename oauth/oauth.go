@@ -44,6 +44,15 @@ type Request struct {
 	// application/x-www-form-urlencoded body. It is nil for any other body
 	// (JSON, multipart): those are never signed.
 	Form []Param
+	// Callback is oauth_callback, sent only to ask for a request token
+	// (temporary credentials, RFC 5849 section 2.1), and then signed like
+	// every oauth_* parameter: "oob" when the user will type a PIN instead
+	// of being sent back to a web site. Empty for every other request.
+	Callback string
+	// Verifier is oauth_verifier, sent only to exchange a request token
+	// for an access token (section 2.3), and signed: the PIN the user was
+	// shown. Empty for every other request.
+	Verifier string
 }
 
 // A Breakdown holds every intermediate value of one signature, in the order
@@ -74,6 +83,10 @@ type Signer struct {
 	Now func() time.Time
 	// Nonce returns a fresh oauth_nonce; nil means NewNonce.
 	Nonce func() string
+	// NoVersion leaves out oauth_version="1.0", which is optional (RFC 5849
+	// section 3.1) and left out of the RFC's own examples. X's examples
+	// send it, and so does pitweet.
+	NoVersion bool
 }
 
 // Errors returned by this package, wrapped with detail.
@@ -96,17 +109,38 @@ func (s *Signer) Sign(r Request) (*Breakdown, error) {
 }
 
 // SignWith signs r with the given nonce and timestamp.
+//
+// The oauth_* parameters are collected in name order: oauth_callback when
+// r asks for a request token, oauth_consumer_key, oauth_nonce,
+// oauth_signature_method, oauth_timestamp, oauth_token when the signer has
+// a token (an access token, or the request token being exchanged),
+// oauth_verifier when r exchanges one, and oauth_version.
 func (s *Signer) SignWith(r Request, nonce, timestamp string) (*Breakdown, error) {
-	oauthParams := []Param{
-		{"oauth_consumer_key", s.ConsumerKey},
-		{"oauth_nonce", nonce},
-		{"oauth_signature_method", "HMAC-SHA1"},
-		{"oauth_timestamp", timestamp},
+	if r.Callback != "" && (s.Token != "" || r.Verifier != "") {
+		return nil, fmt.Errorf("%w: oauth_callback is sent only to ask for a request token, with no token and no verifier", ErrMalformed)
 	}
+	var oauthParams []Param
+	if r.Callback != "" {
+		oauthParams = append(oauthParams, Param{"oauth_callback", r.Callback})
+	}
+	oauthParams = append(oauthParams,
+		Param{"oauth_consumer_key", s.ConsumerKey},
+		Param{"oauth_nonce", nonce},
+		Param{"oauth_signature_method", "HMAC-SHA1"},
+		Param{"oauth_timestamp", timestamp},
+	)
 	if s.Token != "" {
 		oauthParams = append(oauthParams, Param{"oauth_token", s.Token})
 	}
-	oauthParams = append(oauthParams, Param{"oauth_version", "1.0"})
+	if r.Verifier != "" {
+		if s.Token == "" {
+			return nil, fmt.Errorf("%w: oauth_verifier needs the request token it was issued for", ErrMalformed)
+		}
+		oauthParams = append(oauthParams, Param{"oauth_verifier", r.Verifier})
+	}
+	if !s.NoVersion {
+		oauthParams = append(oauthParams, Param{"oauth_version", "1.0"})
+	}
 
 	b, err := compute(r, oauthParams, s.ConsumerSecret, s.TokenSecret)
 	if err != nil {

@@ -14,7 +14,11 @@ type VerifyResult struct {
 	Token       string
 	Nonce       string
 	Timestamp   time.Time
-	Breakdown   *Breakdown
+	// Callback and Verifier are oauth_callback and oauth_verifier, from
+	// the header, the query or the form body (wherever the client put
+	// them, they are signed); empty when absent.
+	Callback, Verifier string
+	Breakdown          *Breakdown
 }
 
 // ParseHeader parses an Authorization header value of the form
@@ -104,6 +108,21 @@ func Verify(method, url, authHeader string, form []Param, consumerSecret, tokenS
 	b.Nonce = res.Nonce
 	b.Timestamp = strconv.FormatInt(res.Timestamp.Unix(), 10)
 	res.Breakdown = b
+	for _, f := range []struct {
+		name string
+		to   *string
+	}{{"oauth_callback", &res.Callback}, {"oauth_verifier", &res.Verifier}} {
+		n := 0
+		for _, p := range b.Params {
+			if p.Name == f.name {
+				*f.to = p.Value
+				n++
+			}
+		}
+		if n > 1 {
+			return nil, fmt.Errorf("%w: %s appears %d times", ErrMalformed, f.name, n)
+		}
+	}
 	if !hmac.Equal([]byte(b.Signature), []byte(signature)) {
 		return &res, ErrBadSignature
 	}
