@@ -43,6 +43,12 @@ func (s *Server) handle(w *httpd.Response, r *httpd.Request) {
 		s.post(w, r, "v1.1")
 	case "GET /2/users/me":
 		s.me(w, r)
+	case "POST /oauth/request_token":
+		s.requestTokenEndpoint(w, r)
+	case "GET /oauth/authorize":
+		s.authorizePage(w, r)
+	case "POST /oauth/access_token":
+		s.accessTokenEndpoint(w, r)
 	case "GET /fakex/tweets":
 		s.controlTweets(w, r)
 	case "GET /fakex/requests":
@@ -60,21 +66,21 @@ func (s *Server) handle(w *httpd.Response, r *httpd.Request) {
 type exchange struct {
 	w     *httpd.Response
 	r     *httpd.Request
-	api   string
+	api   string    // "v2", "v1.1", or "oauth" for the login endpoints
 	at    int       // index in s.requests
 	now   time.Time // the server's clock when it arrived, skew included
 	fault Fault
 	rate  *rateHeaders // nil: no rate-limit headers
 }
 
-// begin takes the fault for a posting request and logs the arrival.
-func (s *Server) begin(w *httpd.Response, r *httpd.Request, api string, posting bool) *exchange {
+// begin takes the fault for a request of kind k, if the fault in force
+// applies to it, and logs the arrival.
+func (s *Server) begin(w *httpd.Response, r *httpd.Request, api string, k kind) *exchange {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ex := &exchange{w: w, r: r, api: api}
 	skew := s.skew()
-	if posting {
-		ex.fault = s.takeFault()
+	if ex.fault = s.takeFault(k); k == kindPosting {
 		skew = 0
 		if ex.fault.Mode == ModeSkew {
 			skew = ex.fault.Skew
@@ -102,7 +108,7 @@ func (s *Server) finish(ex *exchange, status int, reason string) {
 // post serves POST /2/tweets (api "v2") and POST /1.1/statuses/update.json
 // (api "v1.1").
 func (s *Server) post(w *httpd.Response, r *httpd.Request, api string) {
-	ex := s.begin(w, r, api, true)
+	ex := s.begin(w, r, api, kindPosting)
 	f := ex.fault
 	// Faults at X's edge come before authentication.
 	switch f.Mode {
@@ -127,7 +133,8 @@ func (s *Server) post(w *httpd.Response, r *httpd.Request, api string) {
 		s.tooMany(ex, "fault 429")
 		return
 	}
-	if !s.authenticate(ex) {
+	grant, ok := s.authenticate(ex)
+	if !ok {
 		return
 	}
 	if !s.countRate(ex) {
@@ -143,6 +150,11 @@ func (s *Server) post(w *httpd.Response, r *httpd.Request, api string) {
 		return
 	case Mode403Dup:
 		s.duplicate(ex, "fault 403dup")
+		return
+	}
+	if grant.readOnly {
+		ex.w.Header.Set("x-access-level", "read")
+		s.forbiddenReadOnly(ex)
 		return
 	}
 	text, ok := s.text(ex)
@@ -167,11 +179,15 @@ func (s *Server) post(w *httpd.Response, r *httpd.Request, api string) {
 
 // me serves GET /2/users/me.
 func (s *Server) me(w *httpd.Response, r *httpd.Request) {
-	ex := s.begin(w, r, "v2", false)
-	if !s.authenticate(ex) {
+	ex := s.begin(w, r, "v2", kindOther)
+	grant, ok := s.authenticate(ex)
+	if !ok {
 		return
 	}
 	w.Header.Set("x-access-level", "read-write")
+	if grant.readOnly {
+		w.Header.Set("x-access-level", "read")
+	}
 	body, _ := json.Marshal(map[string]any{"data": map[string]string{
 		"id": s.User.ID, "name": s.User.Name, "username": s.User.Username}})
 	s.reply(ex, 200, body, "")
@@ -182,7 +198,7 @@ func (s *Server) notFound(w *httpd.Response, r *httpd.Request) {
 	if strings.HasPrefix(r.Path, "/1.1/") {
 		api = "v1.1"
 	}
-	ex := s.begin(w, r, api, false)
+	ex := s.begin(w, r, api, kindOther)
 	if api == "v1.1" {
 		s.reply(ex, 404, v1Errors(34, "Sorry, that page does not exist."), "no such endpoint")
 		return
@@ -190,21 +206,48 @@ func (s *Server) notFound(w *httpd.Response, r *httpd.Request) {
 	s.problem(ex, 404, "Not Found Error", "Sorry, that page does not exist.", "no such endpoint")
 }
 
-// authenticate checks the Authorization header as X does: the account, the
-// signature over the URL as the client addressed it, the timestamp window
-// on the server's clock, and nonce reuse. On failure it answers and returns
-// false.
-func (s *Server) authenticate(ex *exchange) bool {
+// authenticate checks an API request's Authorization header: signed with
+// the account's access token or one issued by POST /oauth/access_token
+// (see verify). It returns what the token may do. On failure it answers
+// and returns false.
+func (s *Server) authenticate(ex *exchange) (accessGrant, bool) {
+	var grant accessGrant
+	_, ok := s.verify(ex, func(token string) (string, bool) {
+		if token == s.creds.Token {
+			grant = accessGrant{secret: s.creds.TokenSecret}
+			return grant.secret, true
+		}
+		s.mu.Lock()
+		g, issued := s.accessTokens[token]
+		s.mu.Unlock()
+		if !issued {
+			s.unauthorized(ex, 89, v1MsgToken, "unknown access token")
+			return "", false
+		}
+		grant = g
+		return g.secret, true
+	})
+	return grant, ok
+}
+
+// verify checks the Authorization header as X does: the app's consumer
+// key, the token (tokenSecret returns the secret of the token the header
+// names, or answers itself and returns false when the token will not do),
+// the signature over the URL as the client addressed it with every signed
+// parameter (oauth_callback and oauth_verifier included, wherever the
+// client put them), the timestamp window on the server's clock, and nonce
+// reuse. On failure it answers and returns false.
+func (s *Server) verify(ex *exchange, tokenSecret func(token string) (string, bool)) (*oauth.VerifyResult, bool) {
 	r := ex.r
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		s.badAuth(ex, "no Authorization header")
-		return false
+		return nil, false
 	}
 	params, err := oauth.ParseHeader(h)
 	if err != nil {
 		s.badAuth(ex, err.Error())
-		return false
+		return nil, false
 	}
 	var key, token string
 	for _, p := range params {
@@ -217,29 +260,29 @@ func (s *Server) authenticate(ex *exchange) bool {
 	}
 	if key != s.creds.ConsumerKey {
 		s.unauthorized(ex, 32, v1MsgAuth, "unknown consumer key")
-		return false
+		return nil, false
 	}
-	if token != s.creds.Token {
-		s.unauthorized(ex, 89, v1MsgToken, "unknown access token")
-		return false
+	secret, ok := tokenSecret(token)
+	if !ok {
+		return nil, false
 	}
 	var form []oauth.Param
 	if httpd.MediaType(r.Header.Get("Content-Type")) == "application/x-www-form-urlencoded" {
 		form = oauth.ParseQuery(string(r.Body))
 	}
 	url := "https://" + r.Host + r.Target
-	res, err := oauth.Verify(r.Method, url, h, form, s.creds.ConsumerSecret, s.creds.TokenSecret)
+	res, err := oauth.Verify(r.Method, url, h, form, s.creds.ConsumerSecret, secret)
 	if errors.Is(err, oauth.ErrMalformed) {
 		s.badAuth(ex, err.Error())
-		return false
+		return nil, false
 	}
 	if err != nil {
 		s.unauthorized(ex, 32, v1MsgAuth, "signature does not match (signed URL must be "+url+")")
-		return false
+		return nil, false
 	}
 	if d := res.Timestamp.Sub(ex.now); d > s.Window || d < -s.Window {
 		s.unauthorized(ex, 135, v1MsgTimestamp, "oauth_timestamp is "+d.Round(time.Second).String()+" from the server's clock")
-		return false
+		return nil, false
 	}
 	s.mu.Lock()
 	if ex.now.Sub(s.pruned) > s.Window || ex.now.Before(s.pruned) {
@@ -259,9 +302,9 @@ func (s *Server) authenticate(ex *exchange) bool {
 	s.mu.Unlock()
 	if reused {
 		s.unauthorized(ex, 32, v1MsgAuth, "nonce reused")
-		return false
+		return nil, false
 	}
-	return true
+	return res, true
 }
 
 // text extracts the tweet text: the JSON "text" for v2, the status form
@@ -355,6 +398,18 @@ func (s *Server) badAuth(ex *exchange, reason string) {
 		return
 	}
 	s.reply(ex, 400, v1Errors(215, v1MsgBadAuth), reason)
+}
+
+// forbiddenReadOnly answers a post signed with a read-only access token.
+func (s *Server) forbiddenReadOnly(ex *exchange) {
+	if ex.api == "v2" {
+		body, _ := json.Marshal(map[string]any{"title": msgPermissionsTitle, "type": typePermissions, "status": 403, "detail": msgPermissions})
+		ex.w.Header.Set("Content-Type", "application/problem+json")
+		s.reply(ex, 403, body, "read-only access token")
+		return
+	}
+	body, _ := json.Marshal(map[string]string{"request": ex.r.Path, "error": "Read-only application cannot POST."})
+	s.reply(ex, 401, body, "read-only access token")
 }
 
 func (s *Server) duplicate(ex *exchange, reason string) {

@@ -1,10 +1,14 @@
 // Package fakex is a local stand-in for the X API: an HTTPS server on
-// loopback that serves the two posting endpoints and GET /2/users/me the way
-// X does, verifies every OAuth 1.0a signature with package oauth, records
-// the tweets it accepts, and misbehaves on request (rate limits, duplicates,
-// a skewed clock, resets, hangs) so clients can be tested against each.
+// loopback that serves the two posting endpoints, GET /2/users/me and the
+// PIN-based login flow (POST /oauth/request_token, GET /oauth/authorize,
+// POST /oauth/access_token) the way X does, verifies every OAuth 1.0a
+// signature with package oauth, records the tweets it accepts, and
+// misbehaves on request (rate limits, duplicates, a skewed clock, resets,
+// hangs, a wrong PIN, an expired request token, a read-only app) so clients
+// can be tested against each.
 //
-// It accepts one account, the credentials given to New. Its TLS certificate
+// It accepts one account, the credentials given to New, and the access
+// tokens it issues to that app through the login flow. Its TLS certificate
 // comes from a certificate authority generated in memory at StartTLS; clients
 // trust it through CAPEM or WriteCA.
 package fakex
@@ -75,6 +79,10 @@ type Server struct {
 	// x-user-limit-24hour-* headers. The defaults are high enough for
 	// benchmarks; set them low to test real exhaustion.
 	RateLimit, DailyLimit int
+	// RequestTokenTTL is how long a request token from POST
+	// /oauth/request_token may be exchanged (X does not say); 0 means 15
+	// minutes.
+	RequestTokenTTL time.Duration
 
 	creds oauth.Credentials
 
@@ -86,9 +94,14 @@ type Server struct {
 	nonces   map[string]time.Time // nonce → its oauth_timestamp
 	pruned   time.Time            // when nonces were last pruned
 	lastID   int64
-	window   rateWindow
-	day      rateWindow
-	changed  chan struct{} // closed and replaced whenever tweets or requests grow
+	// The login flow's tokens: request tokens waiting for approval and
+	// exchange, and the access tokens issued (in order, in issued).
+	requestTokens map[string]*requestToken
+	accessTokens  map[string]accessGrant
+	issued        []string
+	window        rateWindow
+	day           rateWindow
+	changed       chan struct{} // closed and replaced whenever tweets or requests grow
 
 	http httpd.Server
 }
@@ -107,6 +120,9 @@ func New(creds oauth.Credentials) *Server {
 		texts:      map[string]bool{},
 		nonces:     map[string]time.Time{},
 		changed:    make(chan struct{}),
+
+		requestTokens: map[string]*requestToken{},
+		accessTokens:  map[string]accessGrant{},
 	}
 }
 

@@ -7,8 +7,11 @@ import (
 )
 
 // Fault modes. A fault applies to the posting endpoints (POST /2/tweets and
-// POST /1.1/statuses/update.json); the skewed clock of ModeSkew is the
-// server's clock, so every endpoint sees it while the fault is in force.
+// POST /1.1/statuses/update.json), except the login modes (ModeWrongPIN,
+// ModeExpiredToken, ModeReadOnly), which apply to POST /oauth/access_token;
+// a fault counts only the requests it applies to. The skewed clock of
+// ModeSkew is the server's clock, so every endpoint sees it while the fault
+// is in force.
 const (
 	ModeNone             = ""
 	Mode429              = "429"                // 429 Too Many Requests, x-rate-limit-remaining 0, reset at now+Reset
@@ -21,17 +24,44 @@ const (
 	ModeChunked          = "chunked"            // answer normally with Transfer-Encoding: chunked
 	Mode453              = "453"                // 403 code 453: the access level allows a subset of endpoints only
 	ModeHang             = "hang"               // never answer, until the client gives up or the server closes
+
+	ModeWrongPIN     = "wrong-pin"     // refuse the PIN (oauth_verifier), whatever it is, as X refuses a mistyped one
+	ModeExpiredToken = "expired-token" // the request token has expired by the time it is exchanged
+	ModeReadOnly     = "read-only"     // the app has read-only permission: the access token says x-access-level: read, and posts with it are refused
 )
 
 // Modes lists every fault mode, for flag help and validation.
 var Modes = []string{Mode429, Mode403Dup, Mode401, ModeSkew, Mode503, ModeSlow,
-	ModeResetAfterAccept, ModeChunked, Mode453, ModeHang}
+	ModeResetAfterAccept, ModeChunked, Mode453, ModeHang, ModeWrongPIN, ModeExpiredToken, ModeReadOnly}
+
+// A kind is what a request is, for deciding which fault applies to it.
+type kind int
+
+const (
+	kindOther        kind = iota // GET /2/users/me, unknown paths
+	kindPosting                  // POST /2/tweets, POST /1.1/statuses/update.json
+	kindRequestToken             // POST /oauth/request_token
+	kindPage                     // GET /oauth/authorize
+	kindAccessToken              // POST /oauth/access_token
+)
+
+// appliesTo reports whether f applies to a request of kind k.
+func (f Fault) appliesTo(k kind) bool {
+	switch f.Mode {
+	case ModeNone:
+		return false
+	case ModeWrongPIN, ModeExpiredToken, ModeReadOnly:
+		return k == kindAccessToken
+	}
+	return k == kindPosting
+}
 
 // A Fault makes the server misbehave on purpose.
 type Fault struct {
 	Mode string
-	// Count is how many posting requests the fault applies to; 0 means
-	// until it is replaced or cleared.
+	// Count is how many requests the fault applies to (posting requests,
+	// or access-token requests for the login modes); 0 means until it is
+	// replaced or cleared.
 	Count int
 	// Reset is how far after now x-rate-limit-reset points, for Mode429
 	// (default 15 minutes).
@@ -123,10 +153,11 @@ func (s *Server) Fault() Fault {
 	return s.faults[0]
 }
 
-// takeFault returns the fault for one posting request and counts it
-// against the fault's Count. s.mu must be held.
-func (s *Server) takeFault() Fault {
-	if len(s.faults) == 0 {
+// takeFault returns the fault for one request of kind k, when the fault
+// in force applies to it, and counts it against the fault's Count. s.mu
+// must be held.
+func (s *Server) takeFault(k kind) Fault {
+	if len(s.faults) == 0 || !s.faults[0].appliesTo(k) {
 		return Fault{}
 	}
 	f := s.faults[0]
