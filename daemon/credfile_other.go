@@ -1,0 +1,14 @@
+//go:build !unix
+
+package daemon
+
+import "io/fs"
+
+// ownerID cannot tell a file's owner here.
+func ownerID(st fs.FileInfo) (uint32, bool) { return 0, false }
+
+// canWriteDir cannot tell here; the write itself will say.
+func canWriteDir(dir string) bool { return true }
+
+// syncDir has nothing to sync here: a directory cannot be opened for it.
+func syncDir(dir string) error { return nil }
