@@ -80,6 +80,15 @@ type Client struct {
 // New checks cfg and returns a Client that signs with creds. It reads
 // CAFile and the proxy environment now, so a mistake shows at start-up.
 func New(cfg Config, creds oauth.Credentials) (*Client, error) {
+	if creds.ConsumerKey == "" || creds.ConsumerSecret == "" || creds.Token == "" || creds.TokenSecret == "" {
+		return nil, errors.New("sender: credentials incomplete: api_key, api_secret, access_token and access_secret are all needed")
+	}
+	return newClient(cfg, creds)
+}
+
+// newClient is New without the check that creds hold a token: the login
+// flow signs with the app's keys alone, then with a request token.
+func newClient(cfg Config, creds oauth.Credentials) (*Client, error) {
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = DefaultBaseURL
 	}
@@ -98,9 +107,6 @@ func New(cfg Config, creds oauth.Credentials) (*Client, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if creds.ConsumerKey == "" || creds.ConsumerSecret == "" || creds.Token == "" || creds.TokenSecret == "" {
-		return nil, errors.New("sender: credentials incomplete: api_key, api_secret, access_token and access_secret are all needed")
 	}
 	u, err := url.Parse(cfg.BaseURL)
 	if err != nil {
@@ -178,6 +184,11 @@ type call struct {
 	method, path, contentType string
 	body                      []byte
 	form                      []oauth.Param // signed form parameters, for v1.1
+	// The login flow's signed extras: oauth_callback to ask for a request
+	// token; the request token (in place of the client's token) and
+	// oauth_verifier to exchange it.
+	callback, verifier string
+	token              *RequestToken
 }
 
 func (c *Client) postCall(text string) (call, error) {
@@ -201,7 +212,12 @@ func (c *Client) postCall(text string) (call, error) {
 
 // prepare signs k with s and renders its bytes.
 func (c *Client) prepare(s *oauth.Signer, k call) (*Prepared, error) {
-	bd, err := s.Sign(oauth.Request{Method: k.method, URL: c.base + k.path, Form: k.form})
+	if k.token != nil {
+		withToken := *s
+		withToken.Token, withToken.TokenSecret = k.token.Token, k.token.Secret
+		s = &withToken
+	}
+	bd, err := s.Sign(oauth.Request{Method: k.method, URL: c.base + k.path, Form: k.form, Callback: k.callback, Verifier: k.verifier})
 	if err != nil {
 		return nil, fmt.Errorf("sender: sign request: %w", err)
 	}
@@ -229,6 +245,12 @@ func (c *Client) BuildPost(text, nonce, timestamp string) (*Prepared, error) {
 	if err != nil {
 		return nil, err
 	}
+	return c.build(k, nonce, timestamp)
+}
+
+// build is prepare with the nonce and timestamp chosen by the caller
+// (explain), or as a request would choose them when empty.
+func (c *Client) build(k call, nonce, timestamp string) (*Prepared, error) {
 	s := c.signer()
 	if nonce != "" {
 		s.Nonce = func() string { return nonce }
