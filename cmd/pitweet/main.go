@@ -35,6 +35,7 @@ var commands = []command{
 	{"tweet", "[--config F] [--api v2|v1.1] TEXT", "post one tweet now and print its id", cmdTweet},
 	{"explain", "[--config F] [--api v2|v1.1] [--nonce N] [--timestamp T] [--json] TEXT", "print the signature steps and the exact request bytes; send nothing", cmdExplain},
 	{"chart", "[--config F] [--since DUR] [--sensor NAME[.QUANTITY]]... -o FILE.png", "draw the recorded sensor history as a PNG line chart", cmdChart},
+	{"login", "[--config F]", "log in to X with the PIN shown in the browser; writes the account's access token into the credentials file", cmdLogin},
 	{"sensors", "[--config F] [--fake] [--json]", "read every configured sensor once", cmdSensors},
 	{"press", "[--socket S] NAME [--long]", "ask the running daemon to act as if button NAME was pressed", cmdPress},
 	{"status", "[--socket S] [--json]", "outbox depth, last result, rate-limit state, sensors, uptime", cmdStatus},
