@@ -32,6 +32,18 @@ type KeyValue struct{ Key, Value string }
 // $CREDENTIALS_DIRECTORY, or cannot be replaced by this process: not
 // root, and the file or its directory belongs to someone else.
 func OpenCredentialsFile(path string) (*CredentialsFile, error) {
+	return readCredentialsFileFor(path, mayReplace)
+}
+
+// ReadCredentialsFile is OpenCredentialsFile for reading only (explain
+// --login): it does not check that the file could be replaced.
+func ReadCredentialsFile(path string) (*CredentialsFile, error) {
+	return readCredentialsFileFor(path, nil)
+}
+
+// readCredentialsFileFor finds the file, runs check on it (st is nil when
+// it does not exist), and reads it.
+func readCredentialsFileFor(path string, check func(path string, st fs.FileInfo) error) (*CredentialsFile, error) {
 	if path == "" {
 		return nil, errors.New("daemon: no credentials file configured; set credentials in [x] to the file that should hold the keys")
 	}
@@ -60,17 +72,20 @@ func OpenCredentialsFile(path string) (*CredentialsFile, error) {
 	default:
 		f.Exists = true
 	}
-	if err := mayReplace(path, st); err != nil {
+	if check != nil {
+		if err := check(path, st); err != nil {
+			return nil, err
+		}
+	}
+	if !f.Exists {
+		return f, nil
+	}
+	data, err := readCredentialsData(path)
+	if err != nil {
 		return nil, err
 	}
-	if f.Exists {
-		data, err := readCredentialsData(path)
-		if err != nil {
-			return nil, err
-		}
-		if err := parseCredentials(data, path, f.values); err != nil {
-			return nil, err
-		}
+	if err := parseCredentials(data, path, f.values); err != nil {
+		return nil, err
 	}
 	return f, nil
 }
@@ -122,7 +137,7 @@ func readCredentialsData(path string) ([]byte, error) {
 	data, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, fs.ErrPermission):
-		return nil, fmt.Errorf("daemon: credentials %s is root's; run pitweet login as root: sudo pitweet login", path)
+		return nil, fmt.Errorf("daemon: credentials %s: permission denied; the keys are root's: run this as root (sudo)", path)
 	case err != nil:
 		return nil, fmt.Errorf("daemon: credentials: %w", err)
 	case len(data) > limit:

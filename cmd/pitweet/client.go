@@ -56,6 +56,12 @@ func (f *xFlags) parseText(fs *flag.FlagSet, args []string, missing string) (str
 	if err != nil {
 		return "", nil, err
 	}
+	return f.textAndConfig(rest, missing)
+}
+
+// textAndConfig joins the positional arguments into the tweet text,
+// checks its length, and loads the config.
+func (f *xFlags) textAndConfig(rest []string, missing string) (string, *daemon.Config, error) {
 	if len(rest) == 0 {
 		return "", nil, usageError("%s", missing)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"pitweet/daemon"
 	"pitweet/oauth"
+	"pitweet/sender"
 )
 
 // exampleCredentials are the keys of X's "Creating a signature" guide,
@@ -48,7 +49,18 @@ func cmdExplain(args []string, stdout, stderr io.Writer) error {
 	timestamp := fs.String("timestamp", "", "use this oauth_timestamp (Unix seconds) instead of now")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	showSecrets := fs.Bool("show-secrets", false, "print the signing key in full (it holds your two secrets)")
-	text, cfg, err := xf.parseText(fs, args, `say what to explain: pitweet explain "hello"`)
+	login := fs.Bool("login", false, "explain pitweet login's requests instead of a post: the request token, the authorize page, the access token")
+	rest, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if *login {
+		if len(rest) > 0 {
+			return usageError("--login explains the login's own requests; it takes no TEXT")
+		}
+		return explainLogin(&xf, *nonce, *timestamp, *asJSON, *showSecrets, stdout)
+	}
+	text, cfg, err := xf.textAndConfig(rest, `say what to explain: pitweet explain "hello"`)
 	if err != nil {
 		return err
 	}
@@ -71,28 +83,9 @@ func cmdExplain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	b := p.Breakdown
-	key := b.SigningKey
+	e := explain(cfg.X.BaseURL, source, p, cfg.X.API == "v1.1")
 	if !example && !*showSecrets {
-		key = maskKey(key)
-	}
-	head, body, _ := strings.Cut(string(p.Request), "\r\n\r\n")
-	e := explanation{
-		Credentials:      source,
-		Method:           b.Method,
-		URL:              cfg.X.BaseURL + requestTarget(head),
-		Body:             body,
-		BodySigned:       cfg.X.API == "v1.1",
-		Params:           b.Params,
-		Encoded:          b.Encoded,
-		NormalizedParams: b.NormalizedParams,
-		BaseStringURI:    b.BaseStringURI,
-		BaseString:       b.BaseString,
-		SigningKey:       key,
-		Signature:        b.Signature,
-		Authorization:    b.Header,
-		Request:          string(p.Request),
-		Dial:             p.Addr,
+		e.SigningKey = maskKey(e.SigningKey)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -119,6 +112,30 @@ func credentialsWhere(info daemon.CredentialsInfo) string {
 	return strings.Join(where, " and ")
 }
 
+// explain lays out the signing of the prepared request p, sent to
+// baseURL with the keys source names.
+func explain(baseURL, source string, p *sender.Prepared, bodySigned bool) explanation {
+	b := p.Breakdown
+	head, body, _ := strings.Cut(string(p.Request), "\r\n\r\n")
+	return explanation{
+		Credentials:      source,
+		Method:           b.Method,
+		URL:              baseURL + requestTarget(head),
+		Body:             body,
+		BodySigned:       bodySigned,
+		Params:           b.Params,
+		Encoded:          b.Encoded,
+		NormalizedParams: b.NormalizedParams,
+		BaseStringURI:    b.BaseStringURI,
+		BaseString:       b.BaseString,
+		SigningKey:       b.SigningKey,
+		Signature:        b.Signature,
+		Authorization:    b.Header,
+		Request:          string(p.Request),
+		Dial:             p.Addr,
+	}
+}
+
 // requestTarget returns the path of a request's first line.
 func requestTarget(head string) string {
 	line, _, _ := strings.Cut(head, "\r\n")
@@ -142,20 +159,31 @@ func maskKey(key string) string {
 }
 
 func printExplanation(w io.Writer, e explanation) {
+	fmt.Fprintf(w, "Signing a post with OAuth 1.0a HMAC-SHA1 (RFC 5849 section 3.4).\nCredentials: %s\n", e.Credentials)
+	body := "The body is JSON: it is not signed, only the method, URL and oauth_* parameters are."
+	if e.BodySigned {
+		body = "The body is a form (application/x-www-form-urlencoded): its parameters are signed."
+	}
+	printSteps(w, e, "", body, "API key secret", "access token secret")
+	fmt.Fprintln(w, "\nNothing was sent. `pitweet tweet` sends the same request with a fresh nonce and timestamp.")
+}
+
+// printSteps prints the signing steps of one request, numbered under
+// prefix ("" or "1."), with a note on its body and the names of the two
+// secrets its signing key is made of.
+func printSteps(w io.Writer, e explanation, prefix, bodyNote, secret1, secret2 string) {
 	step := 0
 	section := func(title string) {
 		step++
-		fmt.Fprintf(w, "\n%d. %s\n", step, title)
+		fmt.Fprintf(w, "\n%s%d. %s\n", prefix, step, title)
 	}
-	fmt.Fprintf(w, "Signing a post with OAuth 1.0a HMAC-SHA1 (RFC 5849 section 3.4).\nCredentials: %s\n", e.Credentials)
 
 	section("The request")
-	fmt.Fprintf(w, "   %s %s\n   body: %s\n", e.Method, e.URL, e.Body)
-	if e.BodySigned {
-		fmt.Fprintln(w, "   The body is a form (application/x-www-form-urlencoded): its parameters are signed.")
-	} else {
-		fmt.Fprintln(w, "   The body is JSON: it is not signed, only the method, URL and oauth_* parameters are.")
+	fmt.Fprintf(w, "   %s %s\n", e.Method, e.URL)
+	if e.Body != "" {
+		fmt.Fprintf(w, "   body: %s\n", e.Body)
 	}
+	fmt.Fprintf(w, "   %s\n", bodyNote)
 
 	section("Collect the parameters (query, form body, oauth_*), decoded")
 	for _, p := range e.Params {
@@ -176,7 +204,7 @@ func printExplanation(w io.Writer, e explanation) {
 	section("Signature base string: METHOD & encode(URI) & encode(parameter string)")
 	fmt.Fprintf(w, "   %s\n", e.BaseString)
 
-	section("Signing key: encode(API key secret) & encode(access token secret)")
+	section(fmt.Sprintf("Signing key: encode(%s) & encode(%s)", secret1, secret2))
 	fmt.Fprintf(w, "   %s\n", e.SigningKey)
 
 	section("Signature: base64(HMAC-SHA1(signing key, base string))")
@@ -187,7 +215,8 @@ func printExplanation(w io.Writer, e explanation) {
 
 	section(fmt.Sprintf("The exact bytes sent over TLS to %s (\\r\\n line ends shown as ⏎)", e.Dial))
 	for _, line := range strings.SplitAfter(e.Request, "\r\n") {
-		fmt.Fprintf(w, "   %s\n", strings.ReplaceAll(line, "\r\n", "⏎"))
+		if line != "" {
+			fmt.Fprintf(w, "   %s\n", strings.ReplaceAll(line, "\r\n", "⏎"))
+		}
 	}
-	fmt.Fprintln(w, "\nNothing was sent. `pitweet tweet` sends the same request with a fresh nonce and timestamp.")
 }

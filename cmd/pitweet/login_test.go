@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -23,6 +24,7 @@ import (
 	"time"
 
 	"pitweet/fakex"
+	"pitweet/oauth"
 )
 
 // loginCredentials is a credentials file as a user keeps it: comments,
@@ -355,5 +357,88 @@ func TestLoginWhileTheDaemonRuns(t *testing.T) {
 	run := r.login(t, e2eEnv("RUNTIME_DIRECTORY="+e.dir), func(pin string) string { return pin + "\n" })
 	if run.code != 0 || !strings.Contains(run.stdout, "the running daemon still has the old ones: restart it to use them: sudo systemctl restart pitweet") {
 		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", run.code, run.stdout, run.stderr)
+	}
+}
+
+// TestExplainLogin shows login's two signed requests with the callback and
+// the verifier signed, reproducibly, secrets masked; and the request
+// token request it shows is one X accepts, byte for byte.
+func TestExplainLogin(t *testing.T) {
+	t.Parallel()
+	r := newLoginRig(t, loginCredentials)
+	nonce, ts := "kYjzVBB8Y0ZFabxSWbWovY3uYSQ2pTgmZeNu2VS4cg", "1318622958"
+	code, out, errOut := runPitweet(t, "explain", "--login", "--config", r.config, "--json", "--nonce", nonce, "--timestamp", ts)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var e loginExplanation
+	if err := json.Unmarshal([]byte(out), &e); err != nil {
+		t.Fatalf("explain --login --json: %v\n%s", err, out)
+	}
+	app := oauth.Credentials{ConsumerKey: fakex.DemoCredentials.ConsumerKey, ConsumerSecret: fakex.DemoCredentials.ConsumerSecret}
+	s := oauth.Signer{Credentials: app}
+	b, err := s.SignWith(oauth.Request{Method: "POST", URL: r.x.URL() + "/oauth/request_token", Callback: "oob"}, nonce, ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.RequestToken.Signature != b.Signature || e.RequestToken.BaseString != b.BaseString || e.RequestToken.Authorization != b.Header {
+		t.Errorf("request token: signature %q base %q; want %q %q", e.RequestToken.Signature, e.RequestToken.BaseString, b.Signature, b.BaseString)
+	}
+	if !strings.Contains(e.RequestToken.BaseString, "oauth_callback%3Doob") || e.RequestToken.SigningKey != "pitw*******************&" {
+		t.Errorf("request token: base %q, signing key %q", e.RequestToken.BaseString, e.RequestToken.SigningKey)
+	}
+	if e.AuthorizeURL != r.x.URL()+"/oauth/authorize?oauth_token="+exampleRequestToken.Token {
+		t.Errorf("authorize URL %s", e.AuthorizeURL)
+	}
+	s.Credentials.Token, s.Credentials.TokenSecret = exampleRequestToken.Token, exampleRequestToken.Secret
+	b, err = s.SignWith(oauth.Request{Method: "POST", URL: r.x.URL() + "/oauth/access_token", Verifier: examplePIN}, nonce, ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.AccessToken.Signature != b.Signature || e.AccessToken.Authorization != b.Header || !strings.Contains(e.AccessToken.NormalizedParams, "oauth_verifier="+examplePIN) {
+		t.Errorf("access token: signature %q params %q; want %q", e.AccessToken.Signature, e.AccessToken.NormalizedParams, b.Signature)
+	}
+	if strings.Contains(out, fakex.DemoCredentials.ConsumerSecret) || strings.Contains(out, exampleRequestToken.Secret) {
+		t.Errorf("explain --login printed a secret without --show-secrets")
+	}
+	if len(r.x.Requests()) != 0 {
+		t.Errorf("explain sent a request")
+	}
+
+	// The text, and the bytes it shows sent as they are: fakex gives a
+	// request token for them.
+	code, out, errOut = runPitweet(t, "explain", "--login", "--config", r.config, "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if err := json.Unmarshal([]byte(out), &e); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := tls.Dial("tcp", strings.TrimPrefix(r.x.URL(), "https://"), r.client.Transport.(*http.Transport).TLSClientConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, e.RequestToken.Request); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "oauth_callback_confirmed=true") {
+		t.Errorf("the request explain shows, sent: %d %s", resp.StatusCode, body)
+	}
+
+	code, out, _ = runPitweet(t, "explain", "--login", "--config", r.config)
+	for _, want := range []string{"1.6. Signature base string", "oauth_callback=oob", "2. The user opens the authorize page", "3.7. Signing key: encode(API key secret) & encode(request token secret)",
+		"oauth_verifier=" + examplePIN, "Nothing was sent."} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("explain --login text lacks %q:\n%s", want, out)
+		}
+	}
+	if code, _, errOut := runPitweet(t, "explain", "--login", "--config", r.config, "hello"); code != 2 || !strings.Contains(errOut, "takes no TEXT") {
+		t.Errorf("explain --login TEXT: exit %d %s", code, errOut)
 	}
 }
