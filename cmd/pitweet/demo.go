@@ -13,7 +13,7 @@ import (
 	"pitweet/daemon"
 	"pitweet/fakex"
 	"pitweet/hw/fakehw"
-	"pitweet/oauth"
+	"pitweet/sender"
 )
 
 // demoConfig is the daemon's config in the demo: two buttons on the
@@ -56,12 +56,41 @@ every = "2s"
 text = "Room report {{.Count}} at {{.Time.Format \"15:04:05\"}}: {{.Sensors.room.Temperature}}, {{.Sensors.room.Humidity}}, {{.Sensors.room.Pressure}}; CPU {{.Sensors.cpu.Temperature}}"
 `
 
-// writeCredentials writes creds as a credentials file readable by its
-// owner only.
-func writeCredentials(path string, c oauth.Credentials) error {
-	text := fmt.Sprintf("api_key=%s\napi_secret=%s\naccess_token=%s\naccess_secret=%s\n",
-		c.ConsumerKey, c.ConsumerSecret, c.Token, c.TokenSecret)
-	return os.WriteFile(path, []byte(text), 0o600)
+// demoLogin logs in as pitweet login does, with fakex approving in place
+// of the account's owner, and writes the access token into creds.
+func demoLogin(ctx context.Context, stdout io.Writer, x *fakex.Server, ca, creds string) error {
+	file, err := daemon.OpenCredentialsFile(creds)
+	if err != nil {
+		return err
+	}
+	key, secret, _, err := file.AppKeys()
+	if err != nil {
+		return err
+	}
+	login, err := sender.NewLogin(sender.Config{BaseURL: x.URL(), CAFile: ca, Proxy: "none", UserAgent: "pitweet/" + version}, key, secret)
+	if err != nil {
+		return err
+	}
+	defer login.Close()
+	rt, err := login.RequestToken(ctx)
+	if err != nil {
+		return fmt.Errorf("demo login: %w", err)
+	}
+	fmt.Fprintf(stdout, "pitweet login: request token from POST /oauth/request_token (oauth_callback=\"oob\" signed); authorize at\n    %s\n", login.AuthorizeURL(rt))
+	pin, err := x.Authorize(rt.Token)
+	if err != nil {
+		return fmt.Errorf("demo login: %w", err)
+	}
+	fmt.Fprintf(stdout, "fakex approves at once, as the account's owner would in the browser, and shows PIN %s\n", pin)
+	at, err := login.AccessToken(ctx, rt, pin)
+	if err != nil {
+		return fmt.Errorf("demo login: %w", err)
+	}
+	if err := file.Update([]daemon.KeyValue{{Key: "access_token", Value: at.Token}, {Key: "access_secret", Value: at.Secret}}); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "pitweet login: POST /oauth/access_token with oauth_verifier=%s signed: logged in as @%s; the access token is in %s\n", pin, at.ScreenName, file.Path)
+	return nil
 }
 
 func cmdDemo(args []string, stdout, stderr io.Writer) error {
@@ -97,13 +126,18 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	if err := x.WriteCA(ca); err != nil {
 		return err
 	}
-	if err := writeCredentials(creds, fakex.DemoCredentials); err != nil {
+	// Only the app's keys: the access token comes from a login.
+	app := fakex.DemoCredentials
+	if err := os.WriteFile(creds, fmt.Appendf(nil, "api_key=%s\napi_secret=%s\n", app.ConsumerKey, app.ConsumerSecret), 0o600); err != nil {
 		return fmt.Errorf("write demo credentials: %w", err)
 	}
 	if err := os.WriteFile(config, fmt.Appendf(nil, demoConfig, filepath.Join(dir, "state"), x.URL(), ca, creds), 0o644); err != nil {
 		return fmt.Errorf("write demo config: %w", err)
 	}
 	fmt.Fprintf(stdout, "fakex (local X API emulator) listening on %s\n", x.URL())
+	if err := demoLogin(context.Background(), stdout, x, ca, creds); err != nil {
+		return err
+	}
 
 	board := fakehw.New(fakehw.Options{RealTime: true, Daily: true})
 	defer board.Close()

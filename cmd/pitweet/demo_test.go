@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
 
 	"pitweet/daemon"
 	"pitweet/fakex"
+	"pitweet/oauth"
 )
 
 // The demo's buttons give each press a text of its own, as check sees it.
@@ -27,6 +29,34 @@ func TestDemoTextsAreDistinct(t *testing.T) {
 	for _, r := range rep.Results {
 		if r.Err != nil {
 			t.Errorf("%s", r)
+		}
+	}
+}
+
+// writeCredentials writes creds as a credentials file readable by its
+// owner only.
+func writeCredentials(path string, c oauth.Credentials) error {
+	text := fmt.Sprintf("api_key=%s\napi_secret=%s\naccess_token=%s\naccess_secret=%s\n",
+		c.ConsumerKey, c.ConsumerSecret, c.Token, c.TokenSecret)
+	return os.WriteFile(path, []byte(text), 0o600)
+}
+
+// TestDemo runs the demo: it logs in through fakex's PIN flow, then the
+// daemon posts with the access token that login wrote.
+func TestDemo(t *testing.T) {
+	t.Parallel()
+	code, out, errOut := runPitweet(t, "demo")
+	if code != 0 {
+		t.Fatalf("pitweet demo: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, re := range []string{
+		`pitweet login: request token from POST /oauth/request_token \(oauth_callback="oob" signed\); authorize at\n    https://127\.0\.0\.1:\d+/oauth/authorize\?oauth_token=\w+\n`,
+		`fakex approves at once, .* and shows PIN (\d{7})\n`,
+		`pitweet login: POST /oauth/access_token with oauth_verifier=\d{7} signed: logged in as @pitweet_demo; the access token is in \S+/credentials\n`,
+		`fakex accepted tweet \d+: Ding dong #1 at .* — signature verified\n`,
+	} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("demo output lacks %s:\n%s", re, out)
 		}
 	}
 }
