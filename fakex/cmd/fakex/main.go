@@ -4,7 +4,10 @@
 //	fakex -addr 127.0.0.1:0 -ca-out /tmp/fakex-ca.pem -fault 429 -count 2
 //
 // It prints "fakex listening on https://127.0.0.1:PORT", then one line per
-// accepted tweet, and runs until SIGINT or SIGTERM. While it runs,
+// accepted tweet, and runs until SIGINT or SIGTERM. It also runs X's PIN
+// login for the app: `pitweet login` against it prints the authorize page,
+// which shows the PIN at once (-fault wrong-pin, expired-token or read-only
+// make the exchange fail as X does). While it runs,
 // GET /fakex/tweets lists the accepted tweets, GET /fakex/requests every
 // request, and POST /fakex/fault (form or JSON: mode, count, reset, delay,
 // skew) changes the fault; these need no signature.
@@ -49,7 +52,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	caOut := fs.String("ca-out", "", "write the CA certificate (PEM) clients must trust to this `file`")
 	credsFile := fs.String("creds", "", "credentials `file` (api_key=, api_secret=, access_token=, access_secret=); default: the built-in demo credentials")
 	mode := fs.String("fault", "", "fault `mode` to start with: "+strings.Join(fakex.Modes, ", "))
-	count := fs.Int("count", 0, "how many posting requests the fault applies to (0: until changed)")
+	count := fs.Int("count", 0, "how many requests the fault applies to, posting ones (access-token ones for the login faults); 0: until changed")
 	reset := fs.Duration("reset", 0, "for -fault 429: how far ahead x-rate-limit-reset points (default 15m)")
 	delay := fs.Duration("delay", 0, "for -fault slow: how long to wait before answering")
 	skew := fs.Duration("skew", 0, "for -fault skew: how far the server's clock is off (negative: behind)")
