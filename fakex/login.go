@@ -4,8 +4,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"html"
 	"math/big"
+	"strings"
 	"time"
 
 	"pitweet/httpd"
@@ -152,18 +152,22 @@ func (s *Server) authorizePage(w *httpd.Response, r *httpd.Request) {
 	token := formValue(oauth.ParseQuery(r.RawQuery), "oauth_token")
 	pin, err := s.Authorize(token)
 	if err != nil {
-		s.reply(ex, 403, []byte(page("Error", "<p>"+html.EscapeString(pageInvalid)+"</p>")), "authorize: unknown, used or expired request token")
+		s.reply(ex, 403, []byte(page("Error", "<p>"+escapeHTML(pageInvalid)+"</p>")), "authorize: unknown, used or expired request token")
 		return
 	}
 	body := page("Redirecting you back to the application",
 		fmt.Sprintf(`<p>fakex stands in for X and has approved at once, as if @%s had pressed "Authorize app".</p>
 <div id="oauth_pin"><p><span id="code-desc">Next, return to the application and enter this PIN to complete the authorization process:</span>
-<kbd aria-labelledby="code-desc"><code>%s</code></kbd></p></div>`, html.EscapeString(s.User.Username), pin))
+<kbd aria-labelledby="code-desc"><code>%s</code></kbd></p></div>`, escapeHTML(s.User.Username), pin))
 	s.reply(ex, 200, []byte(body), "")
 }
 
+// escapeHTML escapes text for an HTML page (the html package would bring
+// its table of every named entity into the binary: some 100 KB).
+var escapeHTML = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;").Replace
+
 func page(title, body string) string {
-	return "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>fakex: " + html.EscapeString(title) +
+	return "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>fakex: " + escapeHTML(title) +
 		"</title></head>\n<body>\n" + body + "\n</body></html>\n"
 }
 
