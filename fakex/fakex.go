@@ -46,7 +46,7 @@ type Tweet struct {
 type Request struct {
 	Method string    `json:"method"`
 	Path   string    `json:"path"`
-	API    string    `json:"api"` // "v2" or "v1.1"; "" for unknown paths
+	API    string    `json:"api"` // "v2" or "v1.1"; "oauth" for the login endpoints
 	At     time.Time `json:"at"`  // arrival, by the server's clock
 	// Status is the HTTP status answered; 0 while the request is being
 	// handled, and for a reset or hung connection.
