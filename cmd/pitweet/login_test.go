@@ -442,3 +442,22 @@ func TestExplainLogin(t *testing.T) {
 		t.Errorf("explain --login TEXT: exit %d %s", code, errOut)
 	}
 }
+
+// TestLoginClockOff logs in with X's clock 10 minutes ahead: X refuses the
+// timestamp, login corrects its clock from X's Date once, says so, and
+// goes on.
+func TestLoginClockOff(t *testing.T) {
+	t.Parallel()
+	r := newLoginRig(t, loginCredentials)
+	if err := r.x.SetFault(fakex.Fault{Mode: fakex.ModeSkew, Skew: 10 * time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	run := r.login(t, e2eEnv("RUNTIME_DIRECTORY="+r.dir), func(pin string) string { return pin + "\n" })
+	if run.code != 0 || strings.Count(run.stderr, "\n") != 1 || !strings.Contains(run.stderr, "X says our clock is off") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", run.code, run.stdout, run.stderr)
+	}
+	at := r.x.AccessTokens()
+	if data, _ := os.ReadFile(r.creds); len(at) != 1 || !strings.Contains(string(data), "access_token="+at[0].Token+"\n") {
+		t.Errorf("credentials file:\n%s", data)
+	}
+}
