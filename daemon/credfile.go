@@ -120,7 +120,7 @@ func mayReplace(path string, st fs.FileInfo) error {
 	}
 	sudo := fmt.Errorf("daemon: credentials %s is root's; run pitweet login as root: sudo pitweet login", path)
 	if st != nil {
-		if uid, ok := ownerID(st); ok && int(uid) != os.Geteuid() {
+		if uid, _, ok := ownerIDs(st); ok && int(uid) != os.Geteuid() {
 			return sudo
 		}
 	}
@@ -270,8 +270,16 @@ func replaceFile(path string, data []byte) (err error) {
 		return fmt.Errorf("daemon: credentials: %w", err)
 	}
 	if os.Geteuid() == 0 {
-		if err := tmp.Chown(0, 0); err != nil {
-			return fmt.Errorf("daemon: credentials: make %s root's: %w", tmp.Name(), err)
+		// Root's new file is root:root already, unless the directory
+		// gives its own group (set-group-ID): then make it root's.
+		st, err := tmp.Stat()
+		if err != nil {
+			return fmt.Errorf("daemon: credentials: %w", err)
+		}
+		if uid, gid, ok := ownerIDs(st); !ok || uid != 0 || gid != 0 {
+			if err := tmp.Chown(0, 0); err != nil {
+				return fmt.Errorf("daemon: credentials: make %s root's: %w", tmp.Name(), err)
+			}
 		}
 	}
 	if _, err := tmp.Write(data); err != nil {

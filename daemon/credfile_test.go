@@ -1,3 +1,5 @@
+//go:build unix
+
 package daemon
 
 import (
@@ -73,7 +75,7 @@ func TestUpdateKeepsTheRest(t *testing.T) {
 			if os.SameFile(before, after) {
 				t.Error("the file was written in place, not replaced by a new one")
 			}
-			if uid, ok := ownerID(after); ok && int(uid) != os.Geteuid() {
+			if uid, _, ok := ownerIDs(after); ok && int(uid) != os.Geteuid() {
 				t.Errorf("owner %d, want %d", uid, os.Geteuid())
 			}
 			if os.Geteuid() == 0 {
@@ -260,4 +262,35 @@ func matches(s, pattern string) bool {
 	}
 	i := strings.Index(s, before)
 	return i >= 0 && strings.Contains(s[i+len(before):], after)
+}
+
+// TestUpdateInASetGIDDirectory writes as root in a directory whose
+// set-group-ID bit would give new files its group: the file is made
+// root:root all the same.
+func TestUpdateInASetGIDDirectory(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	dir := t.TempDir()
+	if err := os.Chown(dir, 0, 65534); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755|fs.ModeSetgid); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "credentials")
+	f, err := OpenCredentialsFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Update(newTokens); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := st.Sys().(*syscall.Stat_t); s.Uid != 0 || s.Gid != 0 || st.Mode().Perm() != 0o600 {
+		t.Errorf("file %d:%d mode %04o, want root:root 0600", s.Uid, s.Gid, st.Mode().Perm())
+	}
 }

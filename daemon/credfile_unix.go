@@ -8,13 +8,13 @@ import (
 	"syscall"
 )
 
-// ownerID returns the user id that owns a file.
-func ownerID(st fs.FileInfo) (uint32, bool) {
+// ownerIDs returns the user and group ids that own a file.
+func ownerIDs(st fs.FileInfo) (uid, gid uint32, ok bool) {
 	s, ok := st.Sys().(*syscall.Stat_t)
 	if !ok {
-		return 0, false
+		return 0, 0, false
 	}
-	return s.Uid, true
+	return s.Uid, s.Gid, true
 }
 
 // canWriteDir reports whether this process may create and rename entries
