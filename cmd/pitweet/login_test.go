@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 // The real `pitweet login` against fakex over TLS on loopback: the test
