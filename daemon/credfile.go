@@ -120,7 +120,7 @@ func mayReplace(path string, st fs.FileInfo) error {
 	}
 	sudo := fmt.Errorf("daemon: credentials %s is root's; run pitweet login as root: sudo pitweet login", path)
 	if st != nil {
-		if uid, _, ok := ownerIDs(st); ok && int(uid) != os.Geteuid() {
+		if uid, _, ok := fileIDs(st); ok && int(uid) != os.Geteuid() {
 			return sudo
 		}
 	}
@@ -276,7 +276,7 @@ func replaceFile(path string, data []byte) (err error) {
 		if err != nil {
 			return fmt.Errorf("daemon: credentials: %w", err)
 		}
-		if uid, gid, ok := ownerIDs(st); !ok || uid != 0 || gid != 0 {
+		if uid, gid, ok := fileIDs(st); !ok || uid != 0 || gid != 0 {
 			if err := tmp.Chown(0, 0); err != nil {
 				return fmt.Errorf("daemon: credentials: make %s root's: %w", tmp.Name(), err)
 			}

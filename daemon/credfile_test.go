@@ -75,7 +75,7 @@ func TestUpdateKeepsTheRest(t *testing.T) {
 			if os.SameFile(before, after) {
 				t.Error("the file was written in place, not replaced by a new one")
 			}
-			if uid, _, ok := ownerIDs(after); ok && int(uid) != os.Geteuid() {
+			if uid, _, ok := fileIDs(after); ok && int(uid) != os.Geteuid() {
 				t.Errorf("owner %d, want %d", uid, os.Geteuid())
 			}
 			if os.Geteuid() == 0 {

@@ -3,19 +3,9 @@
 package daemon
 
 import (
-	"io/fs"
 	"os"
 	"syscall"
 )
-
-// ownerIDs returns the user and group ids that own a file.
-func ownerIDs(st fs.FileInfo) (uid, gid uint32, ok bool) {
-	s, ok := st.Sys().(*syscall.Stat_t)
-	if !ok {
-		return 0, 0, false
-	}
-	return s.Uid, s.Gid, true
-}
 
 // canWriteDir reports whether this process may create and rename entries
 // in dir.

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"pitweet/daemon"
@@ -42,7 +41,7 @@ func explainLogin(xf *xFlags, nonce, timestamp string, asJSON, showSecrets bool,
 	key, secret := exampleCredentials.ConsumerKey, exampleCredentials.ConsumerSecret
 	source := "the example keys of X's \"Creating a signature\" guide (no credentials configured)"
 	example := true
-	if appKeysConfigured(cfg.X.Credentials) {
+	if cfg.X.CredentialsConfigured() {
 		file, err := daemon.ReadCredentialsFile(cfg.X.Credentials)
 		if err != nil {
 			return err
@@ -86,17 +85,6 @@ func explainLogin(xf *xFlags, nonce, timestamp string, asJSON, showSecrets bool,
 	}
 	printLoginExplanation(stdout, e)
 	return nil
-}
-
-// appKeysConfigured reports whether the app's keys are meant to come from
-// the credentials file or the environment: only when neither holds any
-// does explain use the example keys.
-func appKeysConfigured(path string) bool {
-	if os.Getenv("PITWEET_API_KEY") != "" || os.Getenv("PITWEET_API_SECRET") != "" {
-		return true
-	}
-	_, err := os.Stat(path)
-	return path != "" && err == nil
 }
 
 func printLoginExplanation(w io.Writer, e loginExplanation) {
