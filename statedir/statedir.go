@@ -262,6 +262,16 @@ func (d *Dir) CreateTemp(pattern string, perm fs.FileMode) (*os.File, string, er
 	return nil, "", fmt.Errorf("statedir: no free temporary name in %s", d.path)
 }
 
+// Create creates the new file name for writing, with mode perm (before
+// the umask). It never opens an existing name, a link included.
+func (d *Dir) Create(name string, perm fs.FileMode) (*os.File, error) {
+	f, err := d.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return nil, fmt.Errorf("statedir: %w", err)
+	}
+	return f, nil
+}
+
 // Rename renames oldname to newname; both may name entries of
 // sub-directories ("dead/x.msg"). A link is renamed, never followed.
 func (d *Dir) Rename(oldname, newname string) error {
@@ -274,6 +284,16 @@ func (d *Dir) Rename(oldname, newname string) error {
 // Remove removes name (a link itself, not its target).
 func (d *Dir) Remove(name string) error {
 	if err := d.root.Remove(name); err != nil {
+		return fmt.Errorf("statedir: %w", err)
+	}
+	return nil
+}
+
+// RemoveAll removes name and, when it is a directory, everything in it.
+// No link is followed: a link is removed, never what it points to. A name
+// that does not exist is no error.
+func (d *Dir) RemoveAll(name string) error {
+	if err := d.root.RemoveAll(name); err != nil {
 		return fmt.Errorf("statedir: %w", err)
 	}
 	return nil
