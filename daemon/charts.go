@@ -9,6 +9,7 @@ import (
 
 	"pitweet/chart"
 	"pitweet/history"
+	"pitweet/outbox"
 )
 
 // The sensor history over the control socket ("history"), and the charts
@@ -166,21 +167,15 @@ func (c *Config) chartSeries(spec *ChartSpec) []string {
 	return out
 }
 
-// A Picture is an image to post, with its alt text.
-type Picture struct {
-	PNG []byte
-	Alt string
-}
-
 // ruleChart draws the chart of a report or alert for a post made at at:
 // its series over the window before at, from the history including the
 // samples not yet written, with its alt text (the rule's alt rendered with
 // data, else a description of the chart). A series with no samples is
 // drawn as an empty panel, so the chart is made whatever the sensors did.
 //
-// It is called when the rule's message is queued, once outbox messages
-// carry pictures.
-func (d *runner) ruleChart(spec *ChartSpec, data TemplateData, at time.Time) (*Picture, error) {
+// The picture is in the form outbox.Put takes, to queue it with the rule's
+// message once the X destination uploads pictures.
+func (d *runner) ruleChart(spec *ChartSpec, data TemplateData, at time.Time) (*outbox.NewImage, error) {
 	if d.hist == nil {
 		return nil, fmt.Errorf("daemon: sensor history is not recorded: %v", d.histErr)
 	}
@@ -214,7 +209,7 @@ func (d *runner) ruleChart(spec *ChartSpec, data TemplateData, at time.Time) (*P
 			alt = string([]rune(alt)[:chart.MaxAlt])
 		}
 	}
-	return &Picture{PNG: buf.Bytes(), Alt: alt}, nil
+	return &outbox.NewImage{Data: buf.Bytes(), Alt: alt}, nil
 }
 
 // warnCharts says, for each rule with a chart, that its posts go out as

@@ -31,13 +31,18 @@ const DefaultConfigPath = "/etc/pitweet/pitweet.toml"
 type Config struct {
 	Path     string // the file it came from, for messages
 	StateDir string // the outbox lives here
-	X        XConfig
-	Hardware HardwareConfig
-	Buttons  []ButtonConfig
-	Sensors  []SensorConfig
-	Reports  []ReportConfig
-	Alerts   []AlertConfig
-	LEDs     []LEDConfig
+	// Destinations are where messages go, in this order: "x",
+	// "mastodon", "bluesky", "forward". A destination is configured by
+	// its section ([x], [mastodon], [bluesky], [mqtt] with forward); with
+	// none of them, X is the one destination.
+	Destinations []string
+	X            XConfig
+	Hardware     HardwareConfig
+	Buttons      []ButtonConfig
+	Sensors      []SensorConfig
+	Reports      []ReportConfig
+	Alerts       []AlertConfig
+	LEDs         []LEDConfig
 	// Warnings are "FILE:LINE: ..." lines about what the file says that
 	// works but should be written otherwise.
 	Warnings []string
@@ -72,6 +77,7 @@ type ButtonConfig struct {
 	LongPress time.Duration // 0: no long press
 	Text      *Template
 	LongText  *Template // nil when LongPress is 0
+	To        []string  // destinations; every configured one unless the rule says
 }
 
 // GPIOPull is the periph.io pull resistor setting for the button's pin.
@@ -111,6 +117,7 @@ type ReportConfig struct {
 	Text    *Template
 	Sensors []string   // sensors to read first: as configured, or those Text names
 	Chart   *ChartSpec // nil: no chart
+	To      []string   // destinations; every configured one unless the rule says
 }
 
 // AlertConfig is one [[alert]]: post Text when When becomes true, at most
@@ -121,6 +128,7 @@ type AlertConfig struct {
 	Cooldown time.Duration
 	Every    time.Duration // how often the condition's sensors are read
 	Chart    *ChartSpec    // nil: no chart
+	To       []string      // destinations; every configured one unless the rule says
 }
 
 // ChartSpec is a rule's chart = "24h" (and alt): a chart of its sensors'
@@ -179,14 +187,17 @@ const (
 // The file's shape, as decoded. Durations stay strings so that errors can
 // point at them.
 type rawConfig struct {
-	StateDir string      `toml:"state_dir"`
-	X        rawX        `toml:"x"`
-	Hardware rawHardware `toml:"hardware"`
-	Button   []rawButton `toml:"button"`
-	Sensor   []rawSensor `toml:"sensor"`
-	Report   []rawReport `toml:"report"`
-	Alert    []rawAlert  `toml:"alert"`
-	LED      []rawLED    `toml:"led"`
+	StateDir string       `toml:"state_dir"`
+	X        rawX         `toml:"x"`
+	Mastodon *rawMastodon `toml:"mastodon"`
+	Bluesky  *rawBluesky  `toml:"bluesky"`
+	MQTT     *rawMQTT     `toml:"mqtt"`
+	Hardware rawHardware  `toml:"hardware"`
+	Button   []rawButton  `toml:"button"`
+	Sensor   []rawSensor  `toml:"sensor"`
+	Report   []rawReport  `toml:"report"`
+	Alert    []rawAlert   `toml:"alert"`
+	LED      []rawLED     `toml:"led"`
 }
 
 type rawX struct {
@@ -196,6 +207,20 @@ type rawX struct {
 	Credentials string `toml:"credentials"`
 }
 
+// rawMastodon is the [mastodon] table: its presence makes Mastodon a
+// destination.
+type rawMastodon struct{}
+
+// rawBluesky is the [bluesky] table: its presence makes Bluesky a
+// destination.
+type rawBluesky struct{}
+
+// rawMQTT is the [mqtt] table. With forward, a fleet member's messages go
+// to the poster's command topic: the destination "forward".
+type rawMQTT struct {
+	Forward string `toml:"forward"`
+}
+
 type rawHardware struct {
 	Mode        string `toml:"mode"`
 	I2CBus      any    `toml:"i2c_bus"`
@@ -203,13 +228,14 @@ type rawHardware struct {
 }
 
 type rawButton struct {
-	Name      string `toml:"name"`
-	Pin       any    `toml:"pin"`
-	Pull      string `toml:"pull"`
-	Debounce  string `toml:"debounce"`
-	Text      string `toml:"text"`
-	LongPress string `toml:"long_press"`
-	LongText  string `toml:"long_text"`
+	Name      string   `toml:"name"`
+	Pin       any      `toml:"pin"`
+	Pull      string   `toml:"pull"`
+	Debounce  string   `toml:"debounce"`
+	Text      string   `toml:"text"`
+	LongPress string   `toml:"long_press"`
+	LongText  string   `toml:"long_text"`
+	To        []string `toml:"to"`
 }
 
 type rawSensor struct {
@@ -228,15 +254,17 @@ type rawReport struct {
 	Sensors []string `toml:"sensors"`
 	Chart   string   `toml:"chart"`
 	Alt     string   `toml:"alt"`
+	To      []string `toml:"to"`
 }
 
 type rawAlert struct {
-	When     string `toml:"when"`
-	Text     string `toml:"text"`
-	Cooldown string `toml:"cooldown"`
-	Every    string `toml:"every"`
-	Chart    string `toml:"chart"`
-	Alt      string `toml:"alt"`
+	When     string   `toml:"when"`
+	Text     string   `toml:"text"`
+	Cooldown string   `toml:"cooldown"`
+	Every    string   `toml:"every"`
+	Chart    string   `toml:"chart"`
+	Alt      string   `toml:"alt"`
+	To       []string `toml:"to"`
 }
 
 type rawLED struct {
@@ -294,6 +322,11 @@ func decodeError(err error, name string) error {
 			if len(key) > 1 {
 				section, known = sectionKeys(key[0])
 			}
+			if len(known) == 0 {
+				problems = append(problems, fmt.Sprintf("%s:%d: unknown key %q in %s; this pitweet knows no keys there",
+					name, line, key[len(key)-1], section))
+				continue
+			}
 			problems = append(problems, fmt.Sprintf("%s:%d: unknown key %q in %s; known keys: %s",
 				name, line, key[len(key)-1], section, strings.Join(known, ", ")))
 		}
@@ -341,8 +374,11 @@ func sectionKeys(section string) (string, []string) {
 		if f.Tag.Get("toml") != section {
 			continue
 		}
-		if f.Type.Kind() == reflect.Slice {
+		switch f.Type.Kind() {
+		case reflect.Slice:
 			return "[[" + section + "]]", knownKeys(f.Type.Elem())
+		case reflect.Pointer:
+			return "[" + section + "]", knownKeys(f.Type.Elem())
 		}
 		return "[" + section + "]", knownKeys(f.Type)
 	}
@@ -495,6 +531,7 @@ func (v *validator) config(raw *rawConfig) *Config {
 	}
 
 	v.x(cfg, &raw.X)
+	v.destinations(cfg, raw)
 	v.hardware(cfg, &raw.Hardware)
 	// Sensors first: templates and conditions refer to them.
 	for i := range raw.Sensor {
@@ -766,6 +803,7 @@ func (v *validator) button(cfg *Config, i int, raw *rawButton, sample TemplateDa
 		v.problem(at("pull"), "pull = %q is not known; use \"up\" (button to ground), \"down\" (button to 3.3V) or \"keep\" (leave the pin's resistor as it is, for a button with its own pull-up)", raw.Pull)
 	}
 	b.Debounce = v.duration(path("debounce"), raw.Debounce, defaultDebounce)
+	b.To = v.to(cfg, path("to"), raw.To)
 	if b.Debounce > time.Second {
 		v.problem(at("debounce"), "debounce = %q is longer than a second; switches settle within 20ms, so 30ms is plenty", raw.Debounce)
 	}
@@ -811,6 +849,7 @@ func (v *validator) report(cfg *Config, i int, raw *rawReport, sample TemplateDa
 		}
 	}
 	r.Expires = v.duration(path("expires"), raw.Expires, r.Every)
+	r.To = v.to(cfg, path("to"), raw.To)
 	if raw.Expires != "" && r.Expires == 0 {
 		v.problem(at("expires"), "expires = %q would drop every report; leave it out to use every", raw.Expires)
 	}
@@ -919,6 +958,7 @@ func (v *validator) alert(cfg *Config, i int, raw *rawAlert, sample TemplateData
 	}
 	a.Chart = v.chart(cfg, path, fmt.Sprintf("alert %d", i+1), raw.Chart, raw.Alt, series, sample)
 	a.Cooldown = v.duration(path("cooldown"), raw.Cooldown, defaultCooldown)
+	a.To = v.to(cfg, path("to"), raw.To)
 	a.Every = v.duration(path("every"), raw.Every, defaultAlertEvery)
 	if a.Every < minEvery(cfg) && raw.Every != "" {
 		v.problem(at("every"), "every = %q is too often; sensors are read at most once a %v", raw.Every, minEvery(cfg))

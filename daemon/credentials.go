@@ -9,19 +9,53 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
 	"pitweet/oauth"
 )
 
-// credentialKeys are the credentials file's keys (the names X's developer
-// portal uses) and the environment variables that override them.
-var credentialKeys = []struct{ key, env string }{
-	{"api_key", "PITWEET_API_KEY"},
-	{"api_secret", "PITWEET_API_SECRET"},
-	{"access_token", "PITWEET_ACCESS_TOKEN"},
-	{"access_secret", "PITWEET_ACCESS_SECRET"},
+// credentialKeys are the credentials file's keys, the environment
+// variables that override them, and the destination that needs each ("":
+// none needs it; the MQTT broker may take no password).
+var credentialKeys = []struct{ key, env, dest string }{
+	// The names X's developer portal uses.
+	{"api_key", "PITWEET_API_KEY", "x"},
+	{"api_secret", "PITWEET_API_SECRET", "x"},
+	{"access_token", "PITWEET_ACCESS_TOKEN", "x"},
+	{"access_secret", "PITWEET_ACCESS_SECRET", "x"},
+	{"mastodon_token", "PITWEET_MASTODON_TOKEN", "mastodon"},
+	{"bluesky_app_password", "PITWEET_BLUESKY_APP_PASSWORD", "bluesky"},
+	{"mqtt_password", "PITWEET_MQTT_PASSWORD", ""},
+}
+
+// Credentials are the keys of every destination; those of a destination
+// that is not configured may be empty.
+type Credentials struct {
+	APIKey             string // X's API key (consumer key)
+	APISecret          string
+	AccessToken        string
+	AccessSecret       string
+	MastodonToken      string // an access token of the Mastodon account
+	BlueskyAppPassword string // an app password of the Bluesky account
+	MQTTPassword       string // the MQTT broker's password for [mqtt] username
+}
+
+// X returns the keys X's requests are signed with.
+func (c Credentials) X() oauth.Credentials {
+	return oauth.Credentials{ConsumerKey: c.APIKey, ConsumerSecret: c.APISecret, Token: c.AccessToken, TokenSecret: c.AccessSecret}
+}
+
+// keyHint says where the keys of a destination come from.
+func keyHint(dest string) string {
+	switch dest {
+	case "mastodon":
+		return "an access token made in the Mastodon server's Preferences, Development, with the write:statuses and write:media scopes"
+	case "bluesky":
+		return "an app password made in Bluesky's Settings, Privacy and security, App passwords"
+	}
+	return "copied from the X developer portal (Keys and tokens)"
 }
 
 // CredentialsInfo says where the keys were found, for check and explain.
@@ -57,9 +91,17 @@ type CredentialsSource struct {
 // x.Credentials itself (see LoadCredentialsInfo). The PITWEET_* variables
 // override either.
 func (x XConfig) LoadCredentials() (oauth.Credentials, CredentialsInfo, error) {
+	c, info, err := x.LoadCredentialsFor([]string{"x"})
+	return c.X(), info, err
+}
+
+// LoadCredentialsFor is LoadCredentials for the destinations dests: it
+// requires the keys each of them needs (see the package function
+// LoadCredentialsFor), and reads the others the file has.
+func (x XConfig) LoadCredentialsFor(dests []string) (Credentials, CredentialsInfo, error) {
 	copied := systemdCopy()
-	if copied == "" || allInEnvironment() {
-		return LoadCredentialsInfo(x.Credentials)
+	if copied == "" || allInEnvironment(dests) {
+		return LoadCredentialsFor(x.Credentials, dests)
 	}
 	path := x.Credentials
 	if path == "" || underCredentialsDirectory(path) {
@@ -67,9 +109,9 @@ func (x XConfig) LoadCredentials() (oauth.Credentials, CredentialsInfo, error) {
 	}
 	src, err := checkCredentialsSource(path)
 	if err != nil {
-		return oauth.Credentials{}, CredentialsInfo{}, err
+		return Credentials{}, CredentialsInfo{}, err
 	}
-	creds, info, err := LoadCredentialsInfo(copied)
+	creds, info, err := LoadCredentialsFor(copied, dests)
 	if err != nil {
 		return creds, info, fmt.Errorf("%w (systemd's copy of %s: edit that file, then systemctl restart pitweet)", err, src.Path)
 	}
@@ -111,9 +153,11 @@ func systemdCopy() string {
 	return path
 }
 
-func allInEnvironment() bool {
+// allInEnvironment reports whether the environment gives every key the
+// destinations dests need.
+func allInEnvironment(dests []string) bool {
 	for _, k := range credentialKeys {
-		if os.Getenv(k.env) == "" {
+		if k.dest != "" && slices.Contains(dests, k.dest) && os.Getenv(k.env) == "" {
 			return false
 		}
 	}
@@ -234,6 +278,16 @@ func LoadCredentials(path string) (oauth.Credentials, error) {
 // LoadCredentialsInfo is LoadCredentials that also says where the keys
 // came from.
 func LoadCredentialsInfo(path string) (oauth.Credentials, CredentialsInfo, error) {
+	c, info, err := LoadCredentialsFor(path, []string{"x"})
+	return c.X(), info, err
+}
+
+// LoadCredentialsFor reads the keys from path as LoadCredentials does and
+// requires those the destinations dests need: X's four for "x",
+// mastodon_token for "mastodon", bluesky_app_password for "bluesky". The
+// other keys are read when the file has them. When the environment gives
+// every key needed, no file is read.
+func LoadCredentialsFor(path string, dests []string) (Credentials, CredentialsInfo, error) {
 	var info CredentialsInfo
 	values := map[string]string{}
 	for _, k := range credentialKeys {
@@ -242,32 +296,51 @@ func LoadCredentialsInfo(path string) (oauth.Credentials, CredentialsInfo, error
 			info.Env = append(info.Env, k.env)
 		}
 	}
-	if len(values) < len(credentialKeys) {
-		file, st, err := readCredentialsFile(path, values)
-		if err != nil {
-			return oauth.Credentials{}, info, err
+	needed := func(k string) bool {
+		for _, c := range credentialKeys {
+			if c.key == k {
+				return c.dest != "" && slices.Contains(dests, c.dest)
+			}
 		}
-		info.File, info.Mode, info.Owner = file, st.Mode().Perm(), fileOwner(st)
+		return false
 	}
 	var missing []string
-	for _, k := range credentialKeys {
-		if values[k.key] == "" {
-			missing = append(missing, k.key)
+	missingDest := ""
+	check := func() {
+		missing, missingDest = nil, ""
+		for _, k := range credentialKeys {
+			if needed(k.key) && values[k.key] == "" {
+				missing = append(missing, k.key)
+				if missingDest == "" {
+					missingDest = k.dest
+				}
+			}
 		}
+	}
+	if check(); len(missing) > 0 {
+		file, st, err := readCredentialsFile(path, values)
+		if err != nil {
+			return Credentials{}, info, err
+		}
+		info.File, info.Mode, info.Owner = file, st.Mode().Perm(), fileOwner(st)
+		check()
 	}
 	if len(missing) > 0 {
 		where := path
 		if info.File != "" {
 			where = info.File
 		}
-		return oauth.Credentials{}, info, fmt.Errorf("daemon: credentials %s lacks %s; add a line %s=... for each, copied from the X developer portal (Keys and tokens)",
-			where, strings.Join(missing, ", "), missing[0])
+		return Credentials{}, info, fmt.Errorf("daemon: credentials %s lacks %s; add a line %s=... for each, %s",
+			where, strings.Join(missing, ", "), missing[0], keyHint(missingDest))
 	}
-	return oauth.Credentials{
-		ConsumerKey:    values["api_key"],
-		ConsumerSecret: values["api_secret"],
-		Token:          values["access_token"],
-		TokenSecret:    values["access_secret"],
+	return Credentials{
+		APIKey:             values["api_key"],
+		APISecret:          values["api_secret"],
+		AccessToken:        values["access_token"],
+		AccessSecret:       values["access_secret"],
+		MastodonToken:      values["mastodon_token"],
+		BlueskyAppPassword: values["bluesky_app_password"],
+		MQTTPassword:       values["mqtt_password"],
 	}, info, nil
 }
 
@@ -346,7 +419,11 @@ func parseCredentials(data []byte, path string, values map[string]string) error 
 			known = known || k.key == key
 		}
 		if !known {
-			return fmt.Errorf("daemon: credentials %s:%d: unknown key %q; the keys are api_key, api_secret, access_token and access_secret", path, line, key)
+			var keys []string
+			for _, k := range credentialKeys {
+				keys = append(keys, k.key)
+			}
+			return fmt.Errorf("daemon: credentials %s:%d: unknown key %q; the keys are %s", path, line, key, strings.Join(keys, ", "))
 		}
 		if prev, dup := seen[key]; dup {
 			return fmt.Errorf("daemon: credentials %s:%d: %s is set twice (first on line %d); keep one", path, line, key, prev)

@@ -156,7 +156,7 @@ func readCredentialsData(path string) ([]byte, error) {
 // root (by the user who runs pitweet otherwise).
 func (f *CredentialsFile) Update(keys []KeyValue) error {
 	for _, kv := range keys {
-		if !slices.ContainsFunc(credentialKeys, func(k struct{ key, env string }) bool { return k.key == kv.Key }) {
+		if !slices.ContainsFunc(credentialKeys, func(k struct{ key, env, dest string }) bool { return k.key == kv.Key }) {
 			return fmt.Errorf("daemon: credentials: %q is not a credentials key", kv.Key)
 		}
 		if !plainValue(kv.Value) {

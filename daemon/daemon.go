@@ -1,8 +1,9 @@
 // Package daemon is pitweet's daemon: it loads the configuration, turns
 // button presses, sensor reports and alerts into messages, queues them in
-// the durable outbox and posts them to X in order, and answers on a control
-// socket. It tells systemd its state (READY, STATUS, WATCHDOG, RELOADING,
-// STOPPING) through go-systemd's daemon package.
+// the durable outbox and posts them to each configured destination (X,
+// and the others as they are configured) in order, each on its own, and
+// answers on a control socket. It tells systemd its state (READY, STATUS,
+// WATCHDOG, RELOADING, STOPPING) through go-systemd's daemon package.
 package daemon
 
 import (
@@ -13,13 +14,14 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"pitweet/history"
 	"pitweet/hw"
-	"pitweet/oauth"
 	"pitweet/outbox"
 	"pitweet/sender"
 	"pitweet/statedir"
@@ -105,7 +107,7 @@ func Run(ctx context.Context, opts Options) error {
 	if opts.Fake {
 		cfg.Hardware.Mode = "fake"
 	}
-	d := &runner{opts: opts, log: opts.Log, wake: make(chan struct{}, 1), dirty: make(chan struct{}, 1), fired: map[string]int{}}
+	d := &runner{opts: opts, log: opts.Log, dirty: make(chan struct{}, 1), fired: map[string]int{}, failedFor: map[string]bool{}}
 	return d.run(ctx, cfg)
 }
 
@@ -117,11 +119,14 @@ type runner struct {
 
 	box     *outbox.Outbox
 	st      *state
-	del     *deliverer
+	dels    []*deliverer // one per destination, in the config's order
 	board   hw.Board
 	hist    *history.Store // nil when it could not be opened
 	histErr error          // why not
 	histDir string
+
+	ledMu     sync.Mutex
+	failedFor map[string]bool // destinations whose last outcome lit the error LED
 
 	rigMu sync.Mutex // guards rig, which the delivery goroutine reads for its LEDs
 	rig   *rig       // written only by the main loop
@@ -135,7 +140,6 @@ type runner struct {
 	lastSt  string
 	fired   map[string]int // times each source (button, report, alert) fired: .Count
 
-	wake  chan struct{} // a message was queued
 	dirty chan struct{} // status changed: send STATUS=
 
 	// While the hardware does not open (owned by the main loop).
@@ -160,11 +164,7 @@ type sensorState struct {
 }
 
 func (d *runner) run(ctx context.Context, cfg *Config) error {
-	creds, err := d.loadCredentials(cfg)
-	if err != nil {
-		return err
-	}
-	client, err := d.newClient(cfg, creds)
+	dests, err := d.newDestinations(cfg)
 	if err != nil {
 		return err
 	}
@@ -210,13 +210,22 @@ func (d *runner) run(ctx context.Context, cfg *Config) error {
 		d.log.Warn("daemon: config: " + w)
 	}
 
-	d.st = &state{pid: os.Getpid(), started: time.Now(), hardware: cfg.Hardware.Mode, delivery: "starting"}
+	d.st = &state{pid: os.Getpid(), started: time.Now(), hardware: cfg.Hardware.Mode}
 	d.st.changed = d.markDirty
-	d.del = newDeliverer(d.box, client, d.st, d.log)
-	d.del.sent = d.ledSent
-	d.del.failed = d.ledFailed
-	d.del.clock = &clockStore{dir: stateDir, log: d.log}
-	d.del.restoreOffset()
+	for _, dest := range dests {
+		del := newDeliverer(d.box, dest, d.st, d.log)
+		name := del.name
+		del.sent = d.ledSent
+		del.failed = func(on bool) { d.ledFailed(name, on) }
+		del.idleHook = d.idle
+		del.wake = make(chan struct{}, 1)
+		if name == "x" {
+			// X signs with the time: its clock offset outlives a restart.
+			del.clock = &clockStore{dir: stateDir, log: d.log}
+			del.restoreOffset()
+		}
+		d.dels = append(d.dels, del)
+	}
 
 	hwCtx, stopHW := context.WithCancel(ctx)
 	defer stopHW()
@@ -245,18 +254,23 @@ func (d *runner) run(ctx context.Context, cfg *Config) error {
 		return d.handleControl(ctx, controls, req)
 	})
 
-	// The delivery loop: loopCtx stops it between attempts; sendCtx cancels
-	// a request in flight, only once its time is up at shutdown.
+	// The delivery loops, one per destination: loopCtx stops them between
+	// attempts; sendCtx cancels a request in flight, only once its time is
+	// up at shutdown.
 	loopCtx, stopLoop := context.WithCancel(context.Background())
 	sendCtx, cancelSend := context.WithCancel(context.Background())
 	defer cancelSend()
+	var loops sync.WaitGroup
+	for _, del := range d.dels {
+		loops.Go(func() { del.run(loopCtx, sendCtx, del.wake) })
+	}
 	delivered := make(chan struct{})
 	go func() {
-		defer close(delivered)
-		d.del.run(loopCtx, sendCtx, d.wake)
+		loops.Wait()
+		close(delivered)
 	}()
 
-	d.log.Info("daemon: started", "config", cfg.Path, "hardware", cfg.Hardware.Mode, "rules", cfg.Summary(),
+	d.log.Info("daemon: started", "config", cfg.Path, "hardware", cfg.Hardware.Mode, "rules", cfg.Summary(), "destinations", cfg.Destinations,
 		"state_dir", cfg.StateDir, "socket", d.opts.Socket, "queued", d.box.Len())
 	d.notify("READY=1")
 	d.sendStatus()
@@ -308,26 +322,30 @@ func (d *runner) run(ctx context.Context, cfg *Config) error {
 	}
 }
 
-// loadCredentials loads the keys cfg names, saying in the log when the
-// file systemd copies them from could not be checked.
-func (d *runner) loadCredentials(cfg *Config) (oauth.Credentials, error) {
-	creds, info, err := cfg.X.LoadCredentials()
-	if err == nil && info.Source != nil && info.Source.Unchecked != nil {
+// newDestinations loads the keys cfg's destinations need, saying in the
+// log when the file systemd copies them from could not be checked, and
+// makes each destination.
+func (d *runner) newDestinations(cfg *Config) ([]destination, error) {
+	creds, info, err := cfg.X.LoadCredentialsFor(cfg.Destinations)
+	if err != nil {
+		return nil, err
+	}
+	if info.Source != nil && info.Source.Unchecked != nil {
 		d.log.Warn("daemon: the credentials file was not checked", "err", info.Source.Unchecked)
 	}
-	return creds, err
-}
-
-// newClient makes the X client for cfg.
-func (d *runner) newClient(cfg *Config, creds oauth.Credentials) (*sender.Client, error) {
-	return sender.New(sender.Config{
-		BaseURL:   cfg.X.BaseURL,
-		API:       cfg.X.API,
-		CAFile:    cfg.X.CAFile,
-		UserAgent: d.opts.UserAgent,
-		Logger:    d.log,
-		KeepAlive: keepAlive,
-	}, creds)
+	opts := destOptions{UserAgent: d.opts.UserAgent, Log: d.log, KeepAlive: keepAlive}
+	var dests []destination
+	for _, name := range cfg.Destinations {
+		dest, err := newDestination(name, cfg, creds, opts)
+		if err != nil {
+			for _, made := range dests {
+				made.Close()
+			}
+			return nil, err
+		}
+		dests = append(dests, dest)
+	}
+	return dests, nil
 }
 
 // apply makes cfg the running config's rules, keeping the alert states of
@@ -566,8 +584,9 @@ func (d *runner) readDone(r readResult) {
 		rep := d.cfg.Reports[r.index]
 		src := fmt.Sprintf("report %d", r.index+1)
 		// With rep.Chart, d.ruleChart draws the picture for this post,
-		// to be queued with it once outbox messages carry pictures.
-		if _, _, err := d.queue(src, rep.Text, d.data(r.due, "", false), r.due.Add(rep.Expires)); err != nil {
+		// to be queued with it (outbox.Put takes pictures) once the X
+		// destination uploads them.
+		if _, _, err := d.queue(src, "report", rep.Text, rep.To, d.data(r.due, "", false), r.due.Add(rep.Expires)); err != nil {
 			d.log.Error("daemon: queue a report", "report", r.index+1, "err", err)
 		}
 	case "alert":
@@ -587,7 +606,7 @@ func (d *runner) readDone(r readResult) {
 		a.armed, a.lastFired = false, now
 		src := fmt.Sprintf("alert %d", r.index+1)
 		// With al.Chart, as for a report's chart.
-		if _, _, err := d.queue(src, al.Text, d.data(now, "", false), time.Time{}); err != nil {
+		if _, _, err := d.queue(src, "alert", al.Text, al.To, d.data(now, "", false), time.Time{}); err != nil {
 			d.log.Error("daemon: queue an alert", "alert", al.When.String(), "err", err)
 		}
 	}
@@ -619,35 +638,49 @@ func (d *runner) press(p hw.Press) (outbox.Message, bool, error) {
 		kind = "long press"
 	}
 	d.log.Info("daemon: button pressed", "button", p.Button, "long", p.Long)
-	m, _, err := d.queue("button "+p.Button, t, d.data(p.At, p.Button, p.Long), time.Time{})
+	m, _, err := d.queue("button "+p.Button, "press", t, b.To, d.data(p.At, p.Button, p.Long), time.Time{})
 	if err != nil {
 		return m, true, fmt.Errorf("%s of %s: %w", kind, p.Button, err)
 	}
 	return m, true, nil
 }
 
-// queue renders t, shortens it to X's limit if needed, and puts it in the
-// outbox. data.Count is set to the number of times source has fired.
-func (d *runner) queue(source string, t *Template, data TemplateData, expires time.Time) (outbox.Message, string, error) {
+// queue renders t and puts it in the outbox for the destinations to, as
+// kind ("press", "report", "alert"). A destination whose limit the text
+// exceeds gets it shortened, as its own text. data.Count is set to the
+// number of times source has fired.
+func (d *runner) queue(source, kind string, t *Template, to []string, data TemplateData, expires time.Time) (outbox.Message, string, error) {
 	d.fired[source]++
 	data.Count = d.fired[source]
 	text, err := t.Render(data)
 	if err != nil {
 		return outbox.Message{}, "", err
 	}
-	if n := TweetLength(text); n > MaxTweetLength {
-		short := Truncate(text, MaxTweetLength)
-		d.log.Warn("daemon: message longer than X allows; shortened", "source", source, "length", n, "limit", MaxTweetLength, "text", short)
-		text = short
+	m := outbox.Message{Text: text, Source: source, Kind: kind, Expires: expires, To: to, Dest: map[string]outbox.Delivery{}}
+	for _, name := range to {
+		rule, ok := textRules[name]
+		if !ok {
+			continue
+		}
+		if n := rule.length(text); n > rule.max {
+			short := rule.truncate(text, rule.max)
+			d.log.Warn("daemon: message longer than a destination allows; shortened for it", "destination", name,
+				"source", source, "length", n, "limit", rule.max, "text", short)
+			m.Dest[name] = outbox.Delivery{Text: short}
+		}
 	}
-	m, err := d.box.Put(outbox.Message{Text: text, Source: source, Expires: expires})
+	m, err = d.box.Put(m, nil)
 	if err != nil {
 		return m, text, err
 	}
-	d.log.Info("daemon: queued", "id", m.ID, "source", source, "queue", d.box.Len())
-	select {
-	case d.wake <- struct{}{}:
-	default:
+	d.log.Info("daemon: queued", "id", m.ID, "source", source, "to", to, "queue", d.box.Len())
+	for _, del := range d.dels {
+		if slices.Contains(to, del.name) {
+			select {
+			case del.wake <- struct{}{}:
+			default:
+			}
+		}
 	}
 	d.markDirty()
 	return m, text, nil
@@ -723,12 +756,12 @@ func (d *runner) reload(ctx context.Context, presses chan<- hw.Press) error {
 	if err == nil && cfg.StateDir != d.cfg.StateDir {
 		err = fmt.Errorf("daemon: state_dir changed; restart pitweet for that")
 	}
-	var client *sender.Client
+	if err == nil && !slices.Equal(cfg.Destinations, d.cfg.Destinations) {
+		err = fmt.Errorf("daemon: the destinations changed from %v to %v; restart pitweet for that", d.cfg.Destinations, cfg.Destinations)
+	}
+	var dests []destination
 	if err == nil {
-		var creds oauth.Credentials
-		if creds, err = d.loadCredentials(cfg); err == nil {
-			client, err = d.newClient(cfg, creds)
-		}
+		dests, err = d.newDestinations(cfg)
 	}
 	if err != nil {
 		d.log.Error("daemon: reload refused; keeping the running config", "err", err)
@@ -737,6 +770,9 @@ func (d *runner) reload(ctx context.Context, presses chan<- hw.Press) error {
 	d.rig.stop()
 	r, err := openRig(ctx, d.board, cfg, presses, d.log)
 	if err != nil {
+		for _, dest := range dests {
+			dest.Close()
+		}
 		d.log.Error("daemon: reload refused: the new config's hardware does not open; keeping the running config", "err", err)
 		old, oerr := openRig(ctx, d.board, d.cfg, presses, d.log)
 		if oerr != nil {
@@ -746,7 +782,9 @@ func (d *runner) reload(ctx context.Context, presses chan<- hw.Press) error {
 		return fmt.Errorf("daemon: the new config's hardware does not open: %w", err)
 	}
 	d.setRig(r)
-	d.del.setPoster(client)
+	for i, del := range d.dels {
+		del.setDestination(dests[i])
+	}
 	go d.flushHistory("reload")
 	d.apply(cfg, time.Now())
 	d.hardwareOpen()
@@ -851,20 +889,34 @@ func (d *runner) shutdown(stopHW, stopLoop, cancelSend context.CancelFunc, deliv
 		cancelSend()
 		<-delivered
 	}
-	closePoster(d.del.poster())
+	for _, del := range d.dels {
+		del.destination().Close()
+	}
 	d.notify("STOPPING=1")
 	d.log.Info("daemon: stopped", "queued", d.box.Len())
 	return nil
 }
 
-// pingWatchdog tells systemd the daemon is alive, unless the delivery loop
+// pingWatchdog tells systemd the daemon is alive, unless a delivery loop
 // has been stuck in one request for longer than any request may take.
 func (d *runner) pingWatchdog() {
-	if stuck := d.del.stuckFor(time.Now()); stuck > sender.DefaultTimeout+shutdownGrace {
-		d.log.Error("daemon: a request has been running too long; not pinging the watchdog", "for", stuck.Round(time.Second))
-		return
+	for _, del := range d.dels {
+		if stuck := del.stuckFor(time.Now()); stuck > sender.DefaultTimeout+shutdownGrace {
+			d.log.Error("daemon: a request has been running too long; not pinging the watchdog", "destination", del.name, "for", stuck.Round(time.Second))
+			return
+		}
 	}
 	d.notify("WATCHDOG=1")
+}
+
+// idle is called by a delivery loop that has nothing left to post. When
+// the outbox is empty, the memory a burst of requests used (TLS state, the
+// parsed system roots) goes back to the kernel, so a small Pi sees the
+// daemon at its idle size.
+func (d *runner) idle() {
+	if d.box.Len() == 0 {
+		debug.FreeOSMemory()
+	}
 }
 
 func (d *runner) markDirty() {
@@ -890,9 +942,18 @@ func (d *runner) ledSent() {
 	}
 }
 
-func (d *runner) ledFailed(on bool) {
+// ledFailed records whether destination name's last outcome was a
+// failure; the error LED is lit while any destination's was.
+func (d *runner) ledFailed(name string, on bool) {
+	d.ledMu.Lock()
+	d.failedFor[name] = on
+	any := false
+	for _, f := range d.failedFor {
+		any = any || f
+	}
+	d.ledMu.Unlock()
 	if r := d.currentRig(); r != nil {
-		r.showError(on)
+		r.showError(any)
 	}
 }
 

@@ -4,23 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
-	"runtime/debug"
 	"sync"
 	"time"
 
 	"pitweet/outbox"
 	"pitweet/sender"
 )
-
-// poster is what the delivery loop needs from an X client; *sender.Client
-// provides it.
-type poster interface {
-	Post(ctx context.Context, text string) (*sender.Tweet, error)
-	SetClockOffset(d time.Duration)
-}
 
 // Backoff after transient failures: 1s, 2s, 4s, … up to maxBackoff, each
 // with jitter so a fleet of Pis that lost the network together does not
@@ -39,16 +30,25 @@ var plausibleClock = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 // implausible.
 const clockPoll = 5 * time.Second
 
-// idle is returned by deliverOnce when the outbox is empty: wait until a
-// message is queued.
+// idle is returned by deliverOnce when the destination has nothing to
+// post: wait until a message is queued.
 const idle time.Duration = -1
 
-// deliverer posts the outbox's messages, oldest first.
+// deliverer posts the outbox's messages to one destination, oldest first.
+// Each configured destination has its own, on its own goroutine: one that
+// is down, rate limited or waiting holds back no other.
 type deliverer struct {
-	box *outbox.Outbox
-	x   poster
-	log *slog.Logger
-	st  *state
+	name string
+	box  *outbox.Outbox
+	dest destination // guarded by mu: a reload replaces it
+	log  *slog.Logger
+	st   *state
+	text textRule // how the destination counts a text; zero: no limit
+	// idleHook, when not nil, is called each time the destination has
+	// nothing left to post.
+	idleHook func()
+	// wake receives a value when a message for the destination is queued.
+	wake chan struct{}
 
 	// Seams for tests.
 	now    func() time.Time
@@ -58,16 +58,16 @@ type deliverer struct {
 	sent   func()
 	failed func(on bool)
 
-	// mayBeOnX holds the messages that may already be on X: those queued
-	// before this run started (the run that crashed or was killed may
-	// have sent them and never read the answer) and those this run has
-	// sent at least once. A "duplicate" answer for one of them means X has
-	// it. Kept in memory, so a failed disk write cannot turn a delivered
-	// message into a dead letter.
-	mayBeOnX map[string]bool
-	// posted holds the texts X has taken or refused as duplicates in this
-	// run; numbers the messages renumbered because X had their text
-	// (duplicate.go).
+	// mayBeSent holds the messages that may already be at the destination:
+	// those queued before this run started (the run that crashed or was
+	// killed may have sent them and never read the answer) and those this
+	// run has sent at least once. A "duplicate" answer for one of them
+	// means the service has this very message. Kept in memory, so a
+	// failed disk write cannot turn a delivered message into a dead letter.
+	mayBeSent map[string]bool
+	// posted holds the texts the destination has taken or refused as
+	// duplicates in this run; numbers the messages renumbered because it
+	// had their text (duplicate.go).
 	posted  postedTexts
 	numbers map[string]renumbered
 
@@ -77,48 +77,76 @@ type deliverer struct {
 
 	mu        sync.Mutex
 	busySince time.Time     // start of the request in flight; zero when none
-	offset    time.Duration // server clock minus local clock, as last measured (clock.go)
+	offset    time.Duration // the service's clock minus ours, as last measured (clock.go)
 }
 
-// poster returns the X client; setPoster replaces it after a reload.
-func (d *deliverer) poster() poster {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.x
-}
-
-// setPoster replaces the X client, handing it the clock offset measured so
-// far (under the same lock a correction takes, so none is lost).
-func (d *deliverer) setPoster(x poster) {
-	d.mu.Lock()
-	old := d.x
-	x.SetClockOffset(d.offset)
-	d.x = x
-	d.mu.Unlock()
-	closePoster(old)
-}
-
-// closePoster closes the connection a client keeps open, if it keeps one.
-func closePoster(x poster) {
-	if c, ok := x.(io.Closer); ok {
-		c.Close()
+// newDeliverer returns the delivery loop of dest; every message queued for
+// it now may have been sent by an earlier run.
+func newDeliverer(box *outbox.Outbox, dest destination, st *state, log *slog.Logger) *deliverer {
+	name := dest.Name()
+	mayBeSent := map[string]bool{}
+	for _, m := range box.Pending() {
+		if m.Needs(name) {
+			mayBeSent[m.ID] = true
+		}
+	}
+	st.addDestination(name)
+	return &deliverer{
+		name:      name,
+		mayBeSent: mayBeSent,
+		posted:    postedTexts{},
+		numbers:   map[string]renumbered{},
+		box:       box,
+		dest:      dest,
+		st:        st,
+		text:      textRules[name],
+		log:       log.With("destination", name),
+		now:       time.Now,
+		jitter:    rand.Float64,
 	}
 }
 
-// clockOffset is X's clock minus ours, as last measured.
+// destination returns the destination; setDestination replaces it after
+// a reload.
+func (d *deliverer) destination() destination {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.dest
+}
+
+// setDestination replaces the destination, handing it the clock offset
+// measured so far (under the same lock a correction takes, so none is
+// lost).
+func (d *deliverer) setDestination(dest destination) {
+	d.mu.Lock()
+	old := d.dest
+	if c, ok := dest.(clockSetter); ok {
+		c.SetClockOffset(d.offset)
+	}
+	d.dest = dest
+	d.mu.Unlock()
+	old.Close()
+}
+
+// clockOffset is the service's clock minus ours, as last measured.
 func (d *deliverer) clockOffset() time.Duration {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.offset
 }
 
-// setOffset makes offset the clock offset the X client signs with.
+// setOffset makes offset the clock offset the destination signs with.
 func (d *deliverer) setOffset(offset time.Duration) {
 	d.mu.Lock()
 	d.offset = offset
-	d.x.SetClockOffset(offset)
+	if c, ok := d.dest.(clockSetter); ok {
+		c.SetClockOffset(offset)
+	}
 	d.mu.Unlock()
-	d.st.setOffset(offset)
+	if d.name == "x" {
+		// Status shows X's clock offset: the one that signs.
+		d.st.setOffset(offset)
+	}
 }
 
 // restoreOffset starts with the offset an earlier run kept, if any.
@@ -146,27 +174,9 @@ func (d *deliverer) observeDate(date, sent, received time.Time, force bool) {
 		return
 	}
 	d.setOffset(est)
-	d.log.Info("daemon: clock offset corrected from X's Date header", "offset", est.Round(time.Millisecond), "was", cur.Round(time.Millisecond))
+	d.log.Info("daemon: clock offset corrected from the service's Date header", "offset", est.Round(time.Millisecond), "was", cur.Round(time.Millisecond))
 	if d.clock != nil {
 		d.clock.save(est, received)
-	}
-}
-
-func newDeliverer(box *outbox.Outbox, x poster, st *state, log *slog.Logger) *deliverer {
-	mayBeOnX := map[string]bool{}
-	for _, m := range box.Pending() {
-		mayBeOnX[m.ID] = true
-	}
-	return &deliverer{
-		mayBeOnX: mayBeOnX,
-		posted:   postedTexts{},
-		numbers:  map[string]renumbered{},
-		box:      box,
-		x:        x,
-		st:       st,
-		log:      log,
-		now:      time.Now,
-		jitter:   rand.Float64,
 	}
 }
 
@@ -181,10 +191,9 @@ func (d *deliverer) run(ctx, sendCtx context.Context, wake <-chan struct{}) {
 			continue
 		}
 		if wait == idle {
-			// Nothing left to post: hand the memory a burst of requests
-			// used (TLS state, the parsed system roots) back to the
-			// kernel, so a small Pi sees the daemon at its idle size.
-			debug.FreeOSMemory()
+			if d.idleHook != nil {
+				d.idleHook()
+			}
 			select {
 			case <-ctx.Done():
 			case <-wake:
@@ -202,105 +211,119 @@ func (d *deliverer) run(ctx, sendCtx context.Context, wake <-chan struct{}) {
 	}
 }
 
-// deliverOnce makes at most one attempt to post the oldest message and
-// returns how long to wait before the next call: 0 to go on at once, idle
-// when the outbox is empty.
+// deliverOnce makes at most one attempt to post the oldest message the
+// destination has still to post, and returns how long to wait before the
+// next call: 0 to go on at once, idle when there is none.
 func (d *deliverer) deliverOnce(ctx context.Context) time.Duration {
-	m, ok, err := d.box.Next()
+	m, ok, err := d.box.NextFor(d.name)
 	if err != nil {
 		d.log.Error("daemon: read the outbox", "err", err)
 		return clockPoll
 	}
 	if !ok {
-		d.st.setDelivery("idle", time.Time{})
+		d.st.setDelivery(d.name, "idle", time.Time{})
 		return idle
 	}
 	now := d.now()
 	if now.Before(plausibleClock) {
 		d.st.setClock(false, now)
-		d.st.setDelivery(fmt.Sprintf("waiting for the system clock (it says %s; is NTP reachable?)", now.UTC().Format(time.RFC3339)), time.Time{})
+		d.st.setDelivery(d.name, fmt.Sprintf("waiting for the system clock (it says %s; is NTP reachable?)", now.UTC().Format(time.RFC3339)), time.Time{})
 		return clockPoll
 	}
 	d.st.setClock(true, now)
+	del := m.Dest[d.name]
 	if m.Expired(now) {
 		d.log.Warn("daemon: dropping a message that expired before it could be posted",
-			"id", m.ID, "source", m.Source, "expired", m.Expires, "attempts", m.Attempts)
-		if err := d.box.Dead(m.ID, "expired"); err != nil {
-			d.log.Error("daemon: move expired message to dead letters", "id", m.ID, "err", err)
+			"id", m.ID, "source", m.Source, "expired", m.Expires, "attempts", del.Attempts)
+		if err := d.box.Refuse(m.ID, d.name, "expired"); err != nil {
+			d.log.Error("daemon: record an expired message", "id", m.ID, "err", err)
 			return clockPoll
 		}
-		delete(d.numbers, m.ID)
+		d.forget(m.ID)
 		d.st.deadChanged()
 		return 0
 	}
-	if now.Before(m.NotBefore) {
-		d.st.setDelivery("waiting", m.NotBefore)
-		return m.NotBefore.Sub(now)
+	if now.Before(del.NotBefore) {
+		d.st.setDelivery(d.name, "waiting", del.NotBefore)
+		return del.NotBefore.Sub(now)
 	}
 	// An attempt is written to disk only once it has failed: a message
-	// from an earlier run counts as tried (see mayBeOnX), so a send needs no
-	// write before it, and a press reaches X sooner.
-	tried := m.Attempts
-	if d.mayBeOnX[m.ID] {
+	// from an earlier run counts as tried (see mayBeSent), so a send needs
+	// no write before it, and a press reaches the service sooner.
+	tried := del.Attempts
+	if d.mayBeSent[m.ID] {
 		tried = max(tried, 1)
 	}
-	if tried == 0 && d.posted.has(m.Text, now) {
-		// X has this text from another message: it would refuse it.
+	if tried == 0 && d.posted.has(m.TextFor(d.name), now) {
+		// The service has this text from another message: it would
+		// refuse it.
 		if m, err = d.renumber(m, now); err != nil {
 			d.log.Error("daemon: number a repeated text", "id", m.ID, "err", err)
 			return clockPoll
 		}
 	}
-	d.mayBeOnX[m.ID] = true
-	d.st.setDelivery("sending", time.Time{})
+	d.mayBeSent[m.ID] = true
+	d.st.setDelivery(d.name, "sending", time.Time{})
 	d.setBusy(now)
-	tw, err := d.poster().Post(ctx, m.Text)
+	rc, err := d.destination().Post(ctx, d.post(m), tried)
 	d.setBusy(time.Time{})
-	return d.settle(m, tried, now, tw, err)
+	return d.settle(m, tried, now, rc, err)
+}
+
+// post is message m as the destination posts it.
+func (d *deliverer) post(m outbox.Message) Post {
+	p := Post{ID: m.ID, Text: m.TextFor(d.name), Created: m.Created}
+	for _, im := range m.Images {
+		p.Images = append(p.Images, Picture{Path: d.box.PicturePath(m.ID, im.Name), Type: im.Type, Alt: im.Alt,
+			Width: im.Width, Height: im.Height, Size: im.Size})
+	}
+	return p
 }
 
 // settle decides what the answer to one attempt, sent at sent, means for
 // message m, which had been tried tried times before it.
-func (d *deliverer) settle(m outbox.Message, tried int, sent time.Time, tw *sender.Tweet, err error) time.Duration {
+func (d *deliverer) settle(m outbox.Message, tried int, sent time.Time, rc Receipt, err error) time.Duration {
 	now := d.now()
 	if err == nil {
-		d.observeDate(tw.Meta.Date, sent, now, false)
-		return d.delivered(m, tw.ID, now)
+		d.observeDate(rc.Date, sent, now, false)
+		return d.delivered(m, rc.Ref, now)
 	}
 	var apiErr *sender.APIError
 	if errors.As(err, &apiErr) && apiErr.Kind != sender.KindClockSkew {
-		// Every answer carries X's clock: the 429 below is converted
-		// with the offset this very answer shows.
-		d.observeDate(apiErr.Meta.Date, sent, now, false)
+		// Every answer carries the service's clock: the 429 below is
+		// converted with the offset this very answer shows.
+		d.observeDate(answerDate(apiErr), sent, now, false)
 	}
 	if apiErr == nil {
 		if errors.Is(err, context.Canceled) {
 			// Shutting down mid-request: the outcome is unknown, the
 			// message stays queued and Attempts says it may have gone.
 			d.log.Info("daemon: request cancelled at shutdown; the message stays queued", "id", m.ID)
-			if _, rerr := d.box.Attempt(m.ID, "cancelled at shutdown with the outcome unknown"); rerr != nil {
+			if _, rerr := d.box.Attempt(m.ID, d.name, "cancelled at shutdown with the outcome unknown"); rerr != nil {
 				d.log.Error("daemon: record a cancelled attempt", "id", m.ID, "err", rerr)
 			}
 			return 0
 		}
-		// Network failures, TLS trouble, protocol errors: X said nothing
-		// usable. Retrying later is the only safe course; nothing is lost.
+		// Network failures, TLS trouble, protocol errors: the service said
+		// nothing usable. Retrying later is the only safe course; nothing
+		// is lost.
 		return d.retryLater(m, err, now)
 	}
 	switch apiErr.Kind {
 	case sender.KindDuplicate:
 		if tried > 0 {
-			// An earlier attempt reached X but its answer was lost.
-			d.log.Info("daemon: X already has this message from an earlier attempt; counted delivered", "id", m.ID, "source", m.Source)
+			// An earlier attempt reached the service but its answer was
+			// lost.
+			d.log.Info("daemon: the service already has this message from an earlier attempt; counted delivered", "id", m.ID, "source", m.Source)
 			return d.delivered(m, "", now)
 		}
-		// Never sent before: X has the text from another message, and
-		// this attempt made no post.
-		delete(d.mayBeOnX, m.ID)
-		d.posted.add(m.Text, now)
+		// Never sent before: the service has the text from another
+		// message, and this attempt made no post.
+		delete(d.mayBeSent, m.ID)
+		d.posted.add(m.TextFor(d.name), now)
 		r := d.numbering(m)
 		if r.refused++; r.refused >= maxDuplicateRefusals {
-			return d.dead(m, fmt.Sprintf("X refused it as a duplicate of an earlier post %d times, numbered up to (%d)", r.refused, max(r.n, 1)), err, now)
+			return d.refuse(m, fmt.Sprintf("refused as a duplicate of an earlier post %d times, numbered up to (%d)", r.refused, max(r.n, 1)), err, now)
 		}
 		d.numbers[m.ID] = r
 		if _, rerr := d.renumber(m, now); rerr != nil {
@@ -309,45 +332,48 @@ func (d *deliverer) settle(m outbox.Message, tried int, sent time.Time, tw *send
 		}
 		return 0
 	case sender.KindRateLimited:
-		at := apiErr.RetryAt.Add(-d.clockOffset()) // X's clock to ours
+		at := apiErr.RetryAt.Add(-d.clockOffset()) // the service's clock to ours
 		if !at.After(now) {
 			at = now.Add(firstBackoff)
 		}
-		d.log.Warn("daemon: rate limited by X; waiting", "until", at, "id", m.ID)
-		if _, err := d.box.RetryAt(m.ID, at, err.Error()); err != nil {
+		d.log.Warn("daemon: rate limited; waiting", "until", at, "id", m.ID)
+		if _, err := d.box.RetryAt(m.ID, d.name, at, err.Error()); err != nil {
 			d.log.Error("daemon: record the rate-limit wait", "id", m.ID, "err", err)
 		}
-		d.st.failure(now, m, err)
-		d.st.setRateLimit(at)
-		d.st.setDelivery("rate limited", at)
+		d.st.failure(d.name, now, m, err)
+		d.st.setRateLimit(d.name, at)
+		d.st.setDelivery(d.name, "rate limited", at)
 		return at.Sub(now)
 	case sender.KindClockSkew:
-		if d.skewRetried != m.ID && !apiErr.Meta.Date.IsZero() {
+		if d.skewRetried != m.ID && !answerDate(apiErr).IsZero() {
 			d.skewRetried = m.ID
-			d.observeDate(apiErr.Meta.Date, sent, now, true)
-			d.log.Warn("daemon: X says our clock is off; correcting and retrying once",
+			d.observeDate(answerDate(apiErr), sent, now, true)
+			d.log.Warn("daemon: the service says our clock is off; correcting and retrying once",
 				"offset", d.clockOffset().Round(time.Second), "id", m.ID)
 			return 0
 		}
-		return d.dead(m, "X refused the request's timestamp even after correcting the clock offset", err, now)
+		return d.refuse(m, "the service refused the request's timestamp even after correcting the clock offset", err, now)
 	case sender.KindTransient, sender.KindProtocol:
 		return d.retryLater(m, err, now)
 	default: // permanent, forbidden, unauthorized
-		return d.dead(m, apiErr.Kind.String(), err, now)
+		return d.refuse(m, apiErr.Kind.String(), err, now)
 	}
 }
 
-func (d *deliverer) delivered(m outbox.Message, tweetID string, now time.Time) time.Duration {
-	d.posted.add(m.Text, now)
+func (d *deliverer) delivered(m outbox.Message, ref string, now time.Time) time.Duration {
+	d.posted.add(m.TextFor(d.name), now)
 	delete(d.numbers, m.ID)
-	if err := d.box.Done(m.ID); err != nil {
-		d.log.Error("daemon: remove a delivered message from the outbox", "id", m.ID, "err", err)
+	if err := d.box.Delivered(m.ID, d.name, ref); err != nil {
+		d.log.Error("daemon: record a delivered message in the outbox", "id", m.ID, "err", err)
 	} else {
-		delete(d.mayBeOnX, m.ID)
+		delete(d.mayBeSent, m.ID)
+		if refusedElsewhere(m, d.name) {
+			d.st.deadChanged()
+		}
 	}
-	d.log.Info("daemon: posted", "id", m.ID, "tweet", tweetID, "source", m.Source, "attempts", m.Attempts+1)
+	d.log.Info("daemon: posted", "id", m.ID, "ref", ref, "source", m.Source, "attempts", m.Dest[d.name].Attempts+1)
 	d.backoff = 0
-	d.st.success(now, m, tweetID)
+	d.st.success(d.name, now, m, ref)
 	if d.sent != nil {
 		d.sent()
 	}
@@ -357,21 +383,38 @@ func (d *deliverer) delivered(m outbox.Message, tweetID string, now time.Time) t
 	return 0
 }
 
-func (d *deliverer) dead(m outbox.Message, why string, err error, now time.Time) time.Duration {
+// refusedElsewhere reports whether another destination refused m: once
+// this one is done, m may be a dead letter.
+func refusedElsewhere(m outbox.Message, name string) bool {
+	for _, other := range m.To {
+		if other != name && m.Dest[other].Refused != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// refuse gives up m on this destination: the service refused it for good.
+func (d *deliverer) refuse(m outbox.Message, why string, err error, now time.Time) time.Duration {
 	reason := why + ": " + err.Error()
-	if derr := d.box.Dead(m.ID, reason); derr != nil {
-		d.log.Error("daemon: move a refused message to dead letters", "id", m.ID, "err", derr)
+	if rerr := d.box.Refuse(m.ID, d.name, reason); rerr != nil {
+		d.log.Error("daemon: record a refused message", "id", m.ID, "err", rerr)
 		return clockPoll
 	}
-	delete(d.mayBeOnX, m.ID)
-	delete(d.numbers, m.ID)
-	d.log.Error("daemon: X refused a message for good; kept in dead letters", "id", m.ID, "source", m.Source, "err", err)
-	d.st.failure(now, m, err)
+	d.forget(m.ID)
+	d.log.Error("daemon: the service refused a message for good; kept in dead letters", "id", m.ID, "source", m.Source, "err", err)
+	d.st.failure(d.name, now, m, err)
 	d.st.deadChanged()
 	if d.failed != nil {
 		d.failed(true)
 	}
 	return 0
+}
+
+// forget drops what the loop knows of a message it has finished.
+func (d *deliverer) forget(id string) {
+	delete(d.mayBeSent, id)
+	delete(d.numbers, id)
 }
 
 // retryLater waits out a transient failure with exponential backoff and
@@ -384,13 +427,13 @@ func (d *deliverer) retryLater(m outbox.Message, err error, now time.Time) time.
 	d.backoff = min(2*step, maxBackoff)
 	wait := step/2 + time.Duration(d.jitter()*float64(step/2))
 	d.log.Warn("daemon: posting failed; will retry", "id", m.ID, "in", wait.Round(time.Millisecond), "err", err)
-	// The request may have reached X: record the attempt, so a later
-	// "duplicate" counts as delivered.
-	if _, rerr := d.box.Attempt(m.ID, err.Error()); rerr != nil {
+	// The request may have reached the service: record the attempt, so a
+	// later "duplicate" counts as delivered.
+	if _, rerr := d.box.Attempt(m.ID, d.name, err.Error()); rerr != nil {
 		d.log.Error("daemon: record a failed attempt", "id", m.ID, "err", rerr)
 	}
-	d.st.failure(now, m, err)
-	d.st.setDelivery("backing off", now.Add(wait))
+	d.st.failure(d.name, now, m, err)
+	d.st.setDelivery(d.name, "backing off", now.Add(wait))
 	return wait
 }
 

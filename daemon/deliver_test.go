@@ -69,7 +69,7 @@ func newDeliveryRig(t *testing.T, answers ...error) *deliveryRig {
 	}
 	t.Cleanup(func() { box.Close() })
 	r := &deliveryRig{box: box, x: &scriptedX{answers: answers}, now: t0}
-	r.d = newDeliverer(box, r.x, &state{started: t0}, discardLog())
+	r.d = newDeliverer(box, newXDestination("x", r.x), &state{started: t0}, discardLog())
 	r.d.now = func() time.Time { return r.now }
 	r.d.jitter = func() float64 { return r.jitterV }
 	r.d.sent = func() { r.blinks++ }
@@ -79,7 +79,7 @@ func newDeliveryRig(t *testing.T, answers ...error) *deliveryRig {
 
 func (r *deliveryRig) put(t *testing.T, text string, expires time.Time) outbox.Message {
 	t.Helper()
-	m, err := r.box.Put(outbox.Message{Text: text, Source: "button test", Created: r.now, Expires: expires})
+	m, err := r.box.Put(outbox.Message{Text: text, Source: "button test", Created: r.now, Expires: expires, To: []string{"x"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestDeliverDuplicate(t *testing.T) {
 		// answer: a duplicate now means X has it.
 		r := newDeliveryRig(t, dup)
 		r.put(t, "hello", time.Time{})
-		r.d = newDeliverer(r.box, r.x, r.d.st, discardLog())
+		r.d = newDeliverer(r.box, newXDestination("x", r.x), r.d.st, discardLog())
 		r.d.now = func() time.Time { return r.now }
 		r.d.deliverOnce(context.Background())
 		if r.box.Len() != 0 || len(r.deadReasons(t)) != 0 {
@@ -180,7 +180,7 @@ func TestDeliverDuplicate(t *testing.T) {
 		r.d.deliverOnce(context.Background())
 		// The run that numbered it dies before sending "hello (2)": the
 		// next run counts it as maybe sent, and a duplicate as delivered.
-		r.d = newDeliverer(r.box, r.x, r.d.st, discardLog())
+		r.d = newDeliverer(r.box, newXDestination("x", r.x), r.d.st, discardLog())
 		r.d.now = func() time.Time { return r.now }
 		r.d.deliverOnce(context.Background())
 		if want := []string{"hello", "hello (2)"}; !slices.Equal(r.x.posted, want) || r.box.Len() != 0 {
@@ -222,11 +222,11 @@ func TestDeliverDuplicate(t *testing.T) {
 
 func TestNumberedTextFitsAPost(t *testing.T) {
 	long := strings.Repeat("x", MaxTweetLength)
-	got := numbered(long, 12)
+	got := numbered(long, 12, xText)
 	if n := TweetLength(got); n > MaxTweetLength || !strings.HasSuffix(got, " (12)") {
 		t.Fatalf("numbered text is %d characters, ends %q", n, got[len(got)-8:])
 	}
-	if got := numbered("Ding dong at 14:30", 2); got != "Ding dong at 14:30 (2)" {
+	if got := numbered("Ding dong at 14:30", 2, xText); got != "Ding dong at 14:30 (2)" {
 		t.Fatalf("numbered = %q", got)
 	}
 }

@@ -15,28 +15,31 @@ import (
 // was another message with the same text: a second ring of a doorbell
 // whose text shows only the minute, say. Dropping the press would lose it,
 // so the daemon adds a number, " (2)", " (3)", …, writes the new text to
-// the outbox before it sends it (so a lost answer is retried with the same
-// text, and a duplicate then still means delivered), and posts again.
+// the outbox as that destination's own text before it sends it (so a lost
+// answer is retried with the same text, and a duplicate then still means
+// delivered), and posts again. The other destinations of the message post
+// it as it was: the number is X's alone. Any destination that answers
+// with a duplicate refusal (sender.KindDuplicate) is handled the same way.
 //
-// The daemon remembers, for a day, the texts X has taken or refused as
-// duplicates in this run, and numbers a new message whose text is among
-// them before its first send, so a repeated text costs one request, not
-// one per number. It gives up on a message (a dead letter) after
-// maxDuplicateRefusals refusals of its numbered texts: a server that calls
-// everything a duplicate is not worth more requests.
+// Each delivery loop remembers, for a day, the texts its destination has
+// taken or refused as duplicates in this run, and numbers a new message
+// whose text is among them before its first send, so a repeated text
+// costs one request, not one per number. It gives up on a message (a dead
+// letter) after maxDuplicateRefusals refusals of its numbered texts: a
+// server that calls everything a duplicate is not worth more requests.
 
 // maxDuplicateRefusals is how many duplicate refusals of a message that was
 // never sent before the daemon answers with a new number.
 const maxDuplicateRefusals = 10
 
-// postedFor is how long a text X took is remembered.
+// postedFor is how long a text a destination took is remembered.
 const postedFor = 24 * time.Hour
 
-// maxPostedTexts bounds the memory of texts X has.
+// maxPostedTexts bounds the memory of texts a destination has.
 const maxPostedTexts = 1024
 
-// postedTexts is the set of texts X is known to have, with when it was
-// last seen.
+// postedTexts is the set of texts a destination is known to have, with
+// when it was last seen.
 type postedTexts map[string]time.Time
 
 func (p postedTexts) has(text string, now time.Time) bool {
@@ -67,18 +70,18 @@ func (p postedTexts) add(text string, now time.Time) {
 }
 
 // numbered is text with " (n)" added, shortened first if the number would
-// not fit in a post.
-func numbered(text string, n int) string {
+// not fit in a post as rule counts it.
+func numbered(text string, n int, rule textRule) string {
 	suffix := fmt.Sprintf(" (%d)", n)
-	if TweetLength(text+suffix) > MaxTweetLength {
-		text = Truncate(text, MaxTweetLength-TweetLength(suffix))
+	if rule.length != nil && rule.length(text+suffix) > rule.max {
+		text = rule.truncate(text, rule.max-rule.length(suffix))
 	}
 	return text + suffix
 }
 
-// renumbered is what the daemon knows of a message it numbered in this
-// run: the text it had, the number it has now, and how many of its texts X
-// refused.
+// renumbered is what a delivery loop knows of a message it numbered in
+// this run: the text it had, the number it has now, and how many of its
+// texts the destination refused.
 type renumbered struct {
 	base    string
 	n       int
@@ -91,25 +94,27 @@ func (d *deliverer) numbering(m outbox.Message) renumbered {
 	if r, ok := d.numbers[m.ID]; ok {
 		return r
 	}
-	return renumbered{base: m.Text, n: 1}
+	return renumbered{base: m.TextFor(d.name), n: 1}
 }
 
-// renumber gives message m the next number whose text X is not known to
-// have, on disk first. It returns the rewritten message.
+// renumber gives message m the next number whose text the destination is
+// not known to have, on disk first, as the destination's own text. It
+// returns the rewritten message.
 func (d *deliverer) renumber(m outbox.Message, now time.Time) (outbox.Message, error) {
 	r := d.numbering(m)
-	text := m.Text
-	for text == m.Text || d.posted.has(text, now) {
+	old := m.TextFor(d.name)
+	text := old
+	for text == old || d.posted.has(text, now) {
 		r.n++
-		text = numbered(r.base, r.n)
+		text = numbered(r.base, r.n, d.text)
 	}
-	m2, err := d.box.Rewrite(m.ID, text)
+	m2, err := d.box.Rewrite(m.ID, d.name, text)
 	if err != nil {
 		return m, err
 	}
 	d.numbers[m.ID] = r
-	delete(d.mayBeOnX, m.ID) // the new text has never been sent
-	d.log.Info("daemon: X already has this text from an earlier post; posting it with a number added",
+	delete(d.mayBeSent, m.ID) // the new text has never been sent
+	d.log.Info("daemon: the service already has this text from an earlier post; posting it with a number added",
 		"id", m.ID, "source", m.Source, "text", text)
 	return m2, nil
 }

@@ -220,7 +220,7 @@ alt = 'Humidity on {{.Host}}, now {{.Sensors.room.Humidity}}'
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := png.Decode(bytes.NewReader(pic.PNG))
+	img, err := png.Decode(bytes.NewReader(pic.Data))
 	if err != nil || img.Bounds().Dx() != 1200 || img.Bounds().Dy() != 675 {
 		t.Fatalf("chart: %v, %v", err, img.Bounds())
 	}
@@ -231,8 +231,8 @@ alt = 'Humidity on {{.Host}}, now {{.Sensors.room.Humidity}}'
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pic.Alt != "Humidity on raspberrypi, now 45 %" || len(pic.PNG) == 0 {
-		t.Errorf("alert chart alt %q, %d bytes", pic.Alt, len(pic.PNG))
+	if pic.Alt != "Humidity on raspberrypi, now 45 %" || len(pic.Data) == 0 {
+		t.Errorf("alert chart alt %q, %d bytes", pic.Alt, len(pic.Data))
 	}
 	// A sensor with nothing recorded still gets a chart, saying so.
 	empty, _ := history.Open(filepath.Join(t.TempDir(), "history"), history.Options{})

@@ -12,6 +12,13 @@ import (
 )
 
 // Status is what `pitweet status` shows: a snapshot of the running daemon.
+//
+// Destinations says how the delivery to each configured destination
+// stands. The fields above it summarise them all, as they did when X was
+// the one destination: Delivery joins the states of those not idle,
+// NextAttempt is the soonest of their next attempts, RateLimited the
+// latest end of their rate limits, LastSuccess and LastError the latest
+// of each.
 type Status struct {
 	PID      int       `json:"pid"`
 	Started  time.Time `json:"started"`
@@ -19,21 +26,22 @@ type Status struct {
 	Hardware string    `json:"hardware"` // "real" or "fake"
 	// HardwareError says why the configured hardware did not open; the
 	// daemon runs without it and tries again at HardwareRetry.
-	HardwareError string        `json:"hardware_error,omitempty"`
-	HardwareRetry time.Time     `json:"hardware_retry,omitzero"`
-	Buttons       []string      `json:"buttons"`
-	ButtonErrors  []ButtonError `json:"button_errors,omitempty"` // the buttons that are failing
-	Queue         int           `json:"queue"`
-	Delivery      string        `json:"delivery"`                    // idle, sending, backing off, rate limited, waiting, waiting for the system clock …
-	NextAttempt   time.Time     `json:"next_attempt,omitzero"`       // when the delivery loop tries again; zero (left out): now or when a message comes
-	RateLimited   time.Time     `json:"rate_limited_until,omitzero"` // zero (left out): not rate limited
-	DeadLetters   int           `json:"dead_letters"`
-	RecentDead    []DeadLetter  `json:"recent_dead,omitempty"` // the last few, newest last
-	LastSuccess   *Success      `json:"last_success,omitempty"`
-	LastError     *Failure      `json:"last_error,omitempty"`
-	Clock         Clock         `json:"clock"`
-	Sensors       []SensorState `json:"sensors"`
-	History       *HistoryState `json:"history,omitempty"`
+	HardwareError string              `json:"hardware_error,omitempty"`
+	HardwareRetry time.Time           `json:"hardware_retry,omitzero"`
+	Buttons       []string            `json:"buttons"`
+	ButtonErrors  []ButtonError       `json:"button_errors,omitempty"`     // the buttons that are failing
+	Queue         int                 `json:"queue"`                       // messages not yet finished by every destination
+	Delivery      string              `json:"delivery"`                    // idle, sending, backing off, rate limited, waiting, waiting for the system clock …
+	NextAttempt   time.Time           `json:"next_attempt,omitzero"`       // when a delivery loop tries again; zero (left out): now or when a message comes
+	RateLimited   time.Time           `json:"rate_limited_until,omitzero"` // zero (left out): not rate limited
+	DeadLetters   int                 `json:"dead_letters"`
+	RecentDead    []DeadLetter        `json:"recent_dead,omitempty"` // the last few, newest last
+	LastSuccess   *Success            `json:"last_success,omitempty"`
+	LastError     *Failure            `json:"last_error,omitempty"`
+	Destinations  []DestinationStatus `json:"destinations"`
+	Clock         Clock               `json:"clock"`
+	Sensors       []SensorState       `json:"sensors"`
+	History       *HistoryState       `json:"history,omitempty"`
 }
 
 // HistoryState is how the sensor history is kept.
@@ -51,6 +59,17 @@ type ButtonError struct {
 	Error string `json:"error"`
 }
 
+// DestinationStatus is how the delivery to one destination stands.
+type DestinationStatus struct {
+	Name        string    `json:"name"`                        // "x", "mastodon", "bluesky", "forward"
+	Queue       int       `json:"queue"`                       // messages it has still to post
+	Delivery    string    `json:"delivery"`                    // idle, sending, backing off, rate limited, waiting, …
+	NextAttempt time.Time `json:"next_attempt,omitzero"`       // zero (left out): now or when a message comes
+	RateLimited time.Time `json:"rate_limited_until,omitzero"` // zero (left out): not rate limited
+	LastSuccess *Success  `json:"last_success,omitempty"`
+	LastError   *Failure  `json:"last_error,omitempty"`
+}
+
 // Duration marshals as a Go duration string ("1h2m3s").
 type Duration time.Duration
 
@@ -62,28 +81,41 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	return err
 }
 
-// DeadLetter is a message the daemon gave up on.
+// DeadLetter is a message the daemon gave up on, with what each of its
+// destinations did.
 type DeadLetter struct {
-	ID     string    `json:"id"`
-	Source string    `json:"source"`
-	Text   string    `json:"text"`
-	Reason string    `json:"reason"`
-	At     time.Time `json:"at"`
+	ID       string    `json:"id"`
+	Source   string    `json:"source"`
+	Text     string    `json:"text"`
+	Reason   string    `json:"reason"` // the refusal; "bluesky: …; mastodon: …" for several destinations
+	At       time.Time `json:"at"`
+	Outcomes []Outcome `json:"outcomes"`
 }
 
-// Success is the last post X accepted.
+// Outcome is what one destination did with a dead letter.
+type Outcome struct {
+	Destination string `json:"destination"`
+	Posted      bool   `json:"posted"`
+	Ref         string `json:"ref,omitempty"`     // the remote id or URL, when posted
+	Refused     string `json:"refused,omitempty"` // why not, when refused
+}
+
+// Success is the last post a destination accepted.
 type Success struct {
-	At      time.Time `json:"at"`
-	TweetID string    `json:"tweet_id,omitempty"` // empty when a retry found X already had it
-	Source  string    `json:"source"`
-	Text    string    `json:"text"`
+	At          time.Time `json:"at"`
+	Destination string    `json:"destination"`
+	Ref         string    `json:"ref,omitempty"`      // the remote id or URL; empty when a retry found the service already had it
+	TweetID     string    `json:"tweet_id,omitempty"` // Ref, on X
+	Source      string    `json:"source"`
+	Text        string    `json:"text"`
 }
 
 // Failure is the last attempt that went wrong.
 type Failure struct {
-	At     time.Time `json:"at"`
-	Source string    `json:"source"`
-	Error  string    `json:"error"`
+	At          time.Time `json:"at"`
+	Destination string    `json:"destination"`
+	Source      string    `json:"source"`
+	Error       string    `json:"error"`
 }
 
 // Clock says whether the system clock can be trusted for signing.
@@ -109,31 +141,63 @@ const recentDead = 5
 // state is the daemon's shared, lock-protected picture of itself, from
 // which Status snapshots are made.
 type state struct {
-	mu          sync.Mutex
-	pid         int
-	started     time.Time
-	hardware    string
-	hwErr       string
-	hwRetry     time.Time
-	buttons     []string
+	mu        sync.Mutex
+	pid       int
+	started   time.Time
+	hardware  string
+	hwErr     string
+	hwRetry   time.Time
+	buttons   []string
+	dests     []*destState // in the config's order
+	plausible bool
+	offset    time.Duration
+	sensors   map[string]*SensorState
+	recording int  // quantities whose history is recorded
+	deadDirty bool // dead letters changed since last counted
+	dead      []DeadLetter
+	changed   func() // called after delivery state changes; nil: nothing
+}
+
+// destState is the delivery state of one destination.
+type destState struct {
+	name        string
 	delivery    string
 	next        time.Time
 	rateLimited time.Time
 	lastSuccess *Success
 	lastError   *Failure
-	plausible   bool
-	offset      time.Duration
-	sensors     map[string]*SensorState
-	recording   int  // quantities whose history is recorded
-	deadDirty   bool // dead letters changed since last counted
-	dead        []DeadLetter
-	changed     func() // called after delivery state changes; nil: nothing
 }
 
-func (s *state) setDelivery(what string, next time.Time) {
+// addDestination makes room for destination name's state.
+func (s *state) addDestination(name string) {
 	s.mu.Lock()
-	s.delivery, s.next = what, next
+	defer s.mu.Unlock()
+	if s.dest(name) == nil {
+		s.dests = append(s.dests, &destState{name: name, delivery: "starting"})
+	}
+}
+
+// dest returns destination name's state. The caller holds s.mu.
+func (s *state) dest(name string) *destState {
+	for _, d := range s.dests {
+		if d.name == name {
+			return d
+		}
+	}
+	return nil
+}
+
+// with runs f on destination name's state under the lock, if it has one.
+func (s *state) with(name string, f func(*destState)) {
+	s.mu.Lock()
+	if d := s.dest(name); d != nil {
+		f(d)
+	}
 	s.mu.Unlock()
+}
+
+func (s *state) setDelivery(name, what string, next time.Time) {
+	s.with(name, func(d *destState) { d.delivery, d.next = what, next })
 	s.notifyChange()
 }
 
@@ -149,10 +213,8 @@ func (s *state) setHardware(err error, retry time.Time) {
 	s.notifyChange()
 }
 
-func (s *state) setRateLimit(until time.Time) {
-	s.mu.Lock()
-	s.rateLimited = until
-	s.mu.Unlock()
+func (s *state) setRateLimit(name string, until time.Time) {
+	s.with(name, func(d *destState) { d.rateLimited = until })
 }
 
 func (s *state) setClock(plausible bool, now time.Time) {
@@ -167,18 +229,21 @@ func (s *state) setOffset(d time.Duration) {
 	s.mu.Unlock()
 }
 
-func (s *state) success(at time.Time, m outbox.Message, tweetID string) {
-	s.mu.Lock()
-	s.lastSuccess = &Success{At: at, TweetID: tweetID, Source: m.Source, Text: m.Text}
-	s.rateLimited = time.Time{}
-	s.mu.Unlock()
+func (s *state) success(name string, at time.Time, m outbox.Message, ref string) {
+	ok := &Success{At: at, Destination: name, Ref: ref, Source: m.Source, Text: m.TextFor(name)}
+	if name == "x" {
+		ok.TweetID = ref
+	}
+	s.with(name, func(d *destState) {
+		d.lastSuccess = ok
+		d.rateLimited = time.Time{}
+	})
 	s.notifyChange()
 }
 
-func (s *state) failure(at time.Time, m outbox.Message, err error) {
-	s.mu.Lock()
-	s.lastError = &Failure{At: at, Source: m.Source, Error: err.Error()}
-	s.mu.Unlock()
+func (s *state) failure(name string, at time.Time, m outbox.Message, err error) {
+	f := &Failure{At: at, Destination: name, Source: m.Source, Error: err.Error()}
+	s.with(name, func(d *destState) { d.lastError = f })
 	s.notifyChange()
 }
 
@@ -227,7 +292,17 @@ func (s *state) readings() map[string]map[string]float64 {
 	return out
 }
 
-// snapshot makes a Status. box gives the queue depth and dead letters.
+// deadLetter is how status shows a dead letter.
+func deadLetter(d outbox.Dead) DeadLetter {
+	dl := DeadLetter{ID: d.ID, Source: d.Source, Text: d.Text, Reason: d.Reason, At: d.At, Outcomes: []Outcome{}}
+	for _, name := range d.To {
+		del := d.Dest[name]
+		dl.Outcomes = append(dl.Outcomes, Outcome{Destination: name, Posted: del.Done, Ref: del.Ref, Refused: del.Refused})
+	}
+	return dl
+}
+
+// snapshot makes a Status. box gives the queue depths and dead letters.
 func (s *state) snapshot(now time.Time, box *outbox.Outbox) Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -236,13 +311,9 @@ func (s *state) snapshot(now time.Time, box *outbox.Outbox) Status {
 		s.dead = []DeadLetter{}
 		if dl, err := box.DeadLetters(); err == nil {
 			for _, d := range dl {
-				s.dead = append(s.dead, DeadLetter{ID: d.ID, Source: d.Source, Text: d.Text, Reason: d.Reason, At: d.At})
+				s.dead = append(s.dead, deadLetter(d))
 			}
 		}
-	}
-	limited := s.rateLimited
-	if !limited.After(now) {
-		limited = time.Time{}
 	}
 	st := Status{
 		PID:           s.pid,
@@ -253,15 +324,43 @@ func (s *state) snapshot(now time.Time, box *outbox.Outbox) Status {
 		HardwareRetry: s.hwRetry,
 		Buttons:       slices.Clone(s.buttons),
 		Queue:         box.Len(),
-		Delivery:      s.delivery,
-		NextAttempt:   s.next,
-		RateLimited:   limited,
 		DeadLetters:   len(s.dead),
 		RecentDead:    slices.Clone(s.dead[max(0, len(s.dead)-recentDead):]),
-		LastSuccess:   s.lastSuccess,
-		LastError:     s.lastError,
+		Destinations:  []DestinationStatus{},
 		Clock:         Clock{Now: now, Plausible: !now.Before(plausibleClock), Offset: Duration(s.offset)},
 		Sensors:       []SensorState{},
+	}
+	var states []string
+	for _, d := range s.dests {
+		limited := d.rateLimited
+		if !limited.After(now) {
+			limited = time.Time{}
+		}
+		ds := DestinationStatus{Name: d.name, Queue: box.LenFor(d.name), Delivery: d.delivery, NextAttempt: d.next,
+			RateLimited: limited, LastSuccess: d.lastSuccess, LastError: d.lastError}
+		st.Destinations = append(st.Destinations, ds)
+		if d.delivery != "idle" || len(s.dests) == 1 {
+			states = append(states, d.delivery)
+			if len(s.dests) > 1 {
+				states[len(states)-1] = d.name + ": " + d.delivery
+			}
+		}
+		if !d.next.IsZero() && (st.NextAttempt.IsZero() || d.next.Before(st.NextAttempt)) {
+			st.NextAttempt = d.next
+		}
+		if limited.After(st.RateLimited) {
+			st.RateLimited = limited
+		}
+		if d.lastSuccess != nil && (st.LastSuccess == nil || d.lastSuccess.At.After(st.LastSuccess.At)) {
+			st.LastSuccess = d.lastSuccess
+		}
+		if d.lastError != nil && (st.LastError == nil || d.lastError.At.After(st.LastError.At)) {
+			st.LastError = d.lastError
+		}
+	}
+	st.Delivery = strings.Join(states, "; ")
+	if st.Delivery == "" {
+		st.Delivery = "idle"
 	}
 	for _, name := range slices.Sorted(maps.Keys(s.sensors)) {
 		ss := *s.sensors[name]
@@ -286,17 +385,38 @@ func (s *state) summaryText(queue int) string {
 	if s.hwErr != "" {
 		b.WriteString("; hardware not open, trying again at " + s.hwRetry.Format("15:04:05") + ": " + s.hwErr)
 	}
-	if s.delivery != "" && s.delivery != "idle" {
-		b.WriteString(", " + s.delivery)
-		if !s.next.IsZero() {
-			b.WriteString(" until " + s.next.Format("15:04:05"))
+	var last *Success
+	var lastErr *Failure
+	for _, d := range s.dests {
+		if d.delivery != "" && d.delivery != "idle" {
+			b.WriteString(", ")
+			if len(s.dests) > 1 {
+				b.WriteString(d.name + " ")
+			}
+			b.WriteString(d.delivery)
+			if !d.next.IsZero() {
+				b.WriteString(" until " + d.next.Format("15:04:05"))
+			}
+		}
+		if d.lastSuccess != nil && (last == nil || d.lastSuccess.At.After(last.At)) {
+			last = d.lastSuccess
+		}
+		if d.lastError != nil && (lastErr == nil || d.lastError.At.After(lastErr.At)) {
+			lastErr = d.lastError
 		}
 	}
-	if s.lastSuccess != nil {
-		b.WriteString("; last posted " + s.lastSuccess.At.Format("2006-01-02 15:04:05"))
+	if last != nil {
+		b.WriteString("; last posted " + last.At.Format("2006-01-02 15:04:05"))
+		if len(s.dests) > 1 {
+			b.WriteString(" on " + last.Destination)
+		}
 	}
-	if s.lastError != nil && (s.lastSuccess == nil || s.lastError.At.After(s.lastSuccess.At)) {
-		b.WriteString("; last error: " + s.lastError.Error)
+	if lastErr != nil && (last == nil || lastErr.At.After(last.At)) {
+		b.WriteString("; last error")
+		if len(s.dests) > 1 {
+			b.WriteString(" on " + lastErr.Destination)
+		}
+		b.WriteString(": " + lastErr.Error)
 	}
 	return b.String()
 }

@@ -20,7 +20,9 @@ func TestStatusJSONLeavesOutZeroTimes(t *testing.T) {
 	}
 	defer box.Close()
 	now := time.Now()
-	st := &state{pid: 1, started: now, hardware: "fake", delivery: "idle"}
+	st := &state{pid: 1, started: now, hardware: "fake"}
+	st.addDestination("x")
+	st.setDelivery("x", "idle", time.Time{})
 	st.sensorRead("room", "bme280", time.Time{}, nil, errors.New("hw: bme280: no answer"))
 	st.sensorRead("cpu", "cpu", now, map[string]float64{"Temperature": 40}, nil)
 
@@ -42,8 +44,8 @@ func TestStatusJSONLeavesOutZeroTimes(t *testing.T) {
 	}
 
 	// A retry that is pending and a rate limit are shown.
-	st.setDelivery("backing off", now.Add(time.Minute))
-	st.setRateLimit(now.Add(time.Hour))
+	st.setDelivery("x", "backing off", now.Add(time.Minute))
+	st.setRateLimit("x", now.Add(time.Hour))
 	b, _ = json.Marshal(st.snapshot(now, box))
 	if out := string(b); !strings.Contains(out, `"next_attempt":"`) || !strings.Contains(out, `"rate_limited_until":"`) {
 		t.Fatalf("status with a retry and a rate limit pending: %s", out)

@@ -1,25 +1,37 @@
 // Package outbox is the durable spool of messages waiting to be posted.
 //
-// Each message is one file in the spool directory. A file is written to a
-// temporary name in the same directory, fsynced, renamed into place, and
-// then the directory is fsynced, so a message that Put acknowledged is on
-// disk whole even if the power goes a moment later, and a file under a
-// message's name is never half written. Delivered messages are deleted,
-// again with a directory fsync. Messages that will never be posted move to
-// the dead/ folder with the reason, and are kept.
+// A message goes to one or more destinations ("x", "mastodon", "bluesky",
+// "forward"), each delivered on its own and in order: the message records,
+// per destination, the attempts that may have reached the service, the
+// wait before the next one, and how it ended (posted, with the remote id,
+// or refused, with the reason). A destination that is down holds back only
+// its own deliveries. When every destination has posted the message, it is
+// removed; when any refused it, it moves to the dead/ folder with every
+// destination's outcome, and is kept.
+//
+// Each message is one file in the spool directory, and its pictures (up to
+// MaxImages) are files in the directory <id>.d beside it. A file is
+// written to a temporary name, fsynced, renamed into place, and then the
+// directory is fsynced, so a message that Put acknowledged is on disk whole,
+// pictures included, even if the power goes a moment later, and a file
+// under a message's name is never half written. Every change of a
+// delivery is written the same way before the call returns.
 //
 // Open recovers the spool after a crash: it removes the leftovers of
-// interrupted writes, moves any file that fails its checksum to corrupt/
-// (logged, never silently dropped, never fatal) and loads every queued
-// message in the order it was made.
+// interrupted writes and the pictures of messages that were never queued,
+// moves any message file that fails its checksum, or whose pictures are
+// missing or damaged, to corrupt/ with its pictures (logged, never
+// silently dropped, never fatal) and loads every queued message in the
+// order it was made.
 //
 // Nothing found in the spool is trusted (see package statedir): a link,
-// FIFO, device, hard-linked or oversized file under a message's name is
-// moved to corrupt/ unread, a link or non-directory in place of dead/ or
-// corrupt/ is moved aside unfollowed, and a file or directory the process
-// may not read (one left by root) is skipped or moved aside with a log line
-// that says how to get it back. The spool itself is locked with flock on
-// the directory, so there is no lock file to plant.
+// FIFO, device, hard-linked or oversized file under a message's or a
+// picture's name is moved to corrupt/ unread, a link or non-directory in
+// place of dead/, done/ or corrupt/ is moved aside unfollowed, and a file
+// or directory the process may not read (one left by root) is skipped or
+// moved aside with a log line that says how to get it back. The spool
+// itself is locked with flock on the directory, so there is no lock file
+// to plant.
 //
 // Names that begin with a dot are not messages: the outbox removes its own
 // leftovers (.tmp-*) and leaves the rest alone, so other parts of pitweet
@@ -38,20 +50,92 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"pitweet/statedir"
 )
 
 // Message is one post waiting in the outbox.
 type Message struct {
-	ID        string    // set by Put; ids sort in the order messages were queued
-	Text      string    // the text to post
-	Source    string    // what made it, e.g. "button doorbell", "report", "alert"
-	Created   time.Time // when it was queued
-	Expires   time.Time // after this it is not worth posting; zero: never
-	Attempts  int       // how many times a send of Text was started (see Attempt)
+	ID      string    // set by Put; ids sort in the order messages were queued
+	Text    string    // the text to post
+	Source  string    // what made it, e.g. "button doorbell", "report 1", "alert 2"
+	Kind    string    // "press", "report", "alert", "command"
+	Key     string    // an outside id that recognises a repeat (an MQTT command's); "" for none
+	Created time.Time // when it was queued
+	Expires time.Time // after this it is not worth posting; zero: never
+	// To lists the destinations, in order: "x", "mastodon", "bluesky",
+	// "forward".
+	To []string
+	// Dest holds each destination's delivery, one per name in To.
+	Dest   map[string]Delivery
+	Images []Image // pictures posted with the text, in order
+}
+
+// Delivery is where the delivery of a message to one destination stands.
+type Delivery struct {
+	// Attempts counts the attempts that may have reached the service
+	// (their answers lost), so a later "duplicate" can be known to mean
+	// the service has the post.
+	Attempts  int
 	LastError string    // why the last attempt failed
 	NotBefore time.Time // do not try again before this; zero: any time
+	Done      bool      // posted
+	Ref       string    // the remote id or URL once posted; may be empty
+	Refused   string    // why this destination gave up; not empty: finished without posting
+	At        time.Time // when it finished
+	// Text, when not empty, is what this destination posts instead of
+	// the message's Text: X refuses a text it has, and such a message is
+	// posted there numbered, " (2)", while the others post it as it is.
+	Text string
+}
+
+// Finished reports whether the destination is done with the message,
+// posted or refused.
+func (d Delivery) Finished() bool { return d.Done || d.Refused != "" }
+
+// Image is a picture stored with a message.
+type Image struct {
+	Name   string // the file's name in the message's picture directory: "1.jpg"
+	Type   string // image/jpeg, image/png or image/gif
+	Alt    string // alt text; "" for none
+	Width  int    // pixels
+	Height int    // pixels
+	Size   int64  // bytes
+}
+
+// NewImage is a picture for Put: a file to move into the outbox (a
+// capture's temporary file on the same file system is renamed, not
+// copied) or the picture's bytes.
+type NewImage struct {
+	Path string
+	Data []byte
+	Alt  string
+}
+
+// Needs reports whether dest still has to deliver m: it is one of m's
+// destinations and has neither posted nor refused it.
+func (m Message) Needs(dest string) bool {
+	d, ok := m.Dest[dest]
+	return ok && slices.Contains(m.To, dest) && !d.Finished()
+}
+
+// TextFor is the text dest posts: the message's, or the destination's own.
+func (m Message) TextFor(dest string) string {
+	if t := m.Dest[dest].Text; t != "" {
+		return t
+	}
+	return m.Text
+}
+
+// Finished reports whether every destination is done with m.
+func (m Message) Finished() bool {
+	for _, name := range m.To {
+		if !m.Dest[name].Finished() {
+			return false
+		}
+	}
+	return true
 }
 
 // Expired reports whether m should be dropped instead of posted at now.
@@ -59,48 +143,96 @@ func (m Message) Expired(now time.Time) bool {
 	return !m.Expires.IsZero() && !now.Before(m.Expires)
 }
 
-// Dead is a message that was given up on, kept in the dead/ folder.
+// clone returns a copy of m that shares no slice or map with it.
+func (m Message) clone() Message {
+	m.To = slices.Clone(m.To)
+	m.Images = slices.Clone(m.Images)
+	dest := make(map[string]Delivery, len(m.Dest))
+	for k, v := range m.Dest {
+		dest[k] = v
+	}
+	m.Dest = dest
+	return m
+}
+
+// Dead is a message that was given up on, kept in the dead/ folder with
+// every destination's outcome in Dest.
 type Dead struct {
 	Message
-	Reason string    // why it was given up
-	At     time.Time // when
+	Reason string    // why: the refusal, or "bluesky: …; mastodon: …" for several destinations
+	At     time.Time // when the last destination finished
 }
+
+// Limits on a message's pictures.
+const (
+	MaxImages = 4
+	// MaxPictureSize bounds one picture (X takes an animated GIF of up
+	// to 15 MB). A larger file under a picture's name is not read.
+	MaxPictureSize = 16 << 20
+)
 
 // Sub-directories of the spool, and the names Open recognises.
 const (
 	deadDir    = "dead"
 	corruptDir = "corrupt"
+	doneDir    = "done"
 	tmpPrefix  = statedir.TempPrefix
 	msgSuffix  = ".msg"
+	picSuffix  = ".d"
 )
 
 // maxFile bounds a message file: the header and the largest body. A file
 // under a message's name that is larger is not read.
 const maxFile = int64(maxHeader + maxBody)
 
+// keyMemory is how long a posted message with a Key is remembered in
+// done/, so that a repeat of the key is known; maxDoneKeys bounds how many.
+const (
+	keyMemory   = 7 * 24 * time.Hour
+	maxDoneKeys = 10000
+)
+
 var (
-	// ErrNotFound is returned for an id that is not pending.
+	// ErrNotFound is returned for an id that is not pending, or a
+	// destination the message is not for or has finished.
 	ErrNotFound = errors.New("outbox: no such pending message")
 	// ErrClosed is returned after Close.
 	ErrClosed = errors.New("outbox: closed")
+	// ErrRepeat is returned by Put for a message whose Key an earlier
+	// message has (queued, posted in the last week, or dead); the Message
+	// returned carries the earlier message's ID.
+	ErrRepeat = errors.New("outbox: a message with this key was queued before")
 )
 
 // Outbox is a spool directory opened by one process. It is safe for
-// concurrent use by several goroutines.
+// concurrent use by several goroutines: each destination's delivery may
+// run on its own, and a write for one message never waits for the fsync
+// of another's.
 type Outbox struct {
 	dir string
 	log *slog.Logger
 	now func() time.Time // seam for tests
 
+	// ops is held for reading by every operation and whole by Close, so
+	// nothing is written to a closed directory.
+	ops    sync.RWMutex
+	closed bool
+
+	// locks serialises the changes of one message (a hash of its id
+	// picks the lock): each is read, changed and written whole.
+	locks [32]sync.Mutex
+
 	mu           sync.Mutex
-	pending      []Message // sorted by ID
-	lastID       int64     // highest id made or seen; the next is larger
-	spool        *statedir.Dir
-	dead         *statedir.Dir   // dead/
-	corrupt      *statedir.Dir   // corrupt/
-	unreadLogged map[string]bool // unreadable dead letters already logged
-	closed       bool
-	syncs        atomic.Int64 // fsync calls made, for the benchmark
+	pending      []Message         // sorted by ID
+	lastID       int64             // highest id made or seen; the next is larger
+	keys         map[string]string // Key → id, of pending, dead and recently posted messages
+	unreadLogged map[string]bool   // unreadable dead letters already logged
+
+	spool   *statedir.Dir
+	dead    *statedir.Dir // dead/
+	corrupt *statedir.Dir // corrupt/
+	done    *statedir.Dir // done/
+	syncs   atomic.Int64  // fsync calls made, for the benchmark
 }
 
 // Open opens the spool in dir, creating it (mode 0700) if needed, and
@@ -112,7 +244,7 @@ func Open(dir string, log *slog.Logger) (*Outbox, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	o := &Outbox{dir: dir, log: log, now: time.Now, unreadLogged: map[string]bool{}}
+	o := &Outbox{dir: dir, log: log, now: time.Now, unreadLogged: map[string]bool{}, keys: map[string]string{}}
 	if err := o.openSpool(); err != nil {
 		o.Close()
 		return nil, err
@@ -146,6 +278,9 @@ func (o *Outbox) openSpool() error {
 		return fmt.Errorf("outbox: %w", err)
 	}
 	if o.corrupt, err = o.subDir(corruptDir); err != nil {
+		return err
+	}
+	if o.done, err = o.subDir(doneDir); err != nil {
 		return err
 	}
 	o.dead, err = o.subDir(deadDir)
@@ -211,12 +346,18 @@ func kindOf(fi fs.FileInfo) string {
 // recover brings the spool to a clean state after whatever stopped the last
 // process, and loads the queue.
 func (o *Outbox) recover() error {
-	removed := o.removeTemps(o.spool, "")
-	removed += o.removeTemps(o.dead, deadDir+"/")
+	removed := o.removeTemps(o.spool)
+	removed += o.removeTemps(o.dead)
+	removed += o.removeTemps(o.done)
 	dead, quarantined, _, err := o.loadDir(o.dead, deadDir+"/")
 	if err != nil {
 		return err
 	}
+	done, q, _, err := o.loadDir(o.done, doneDir+"/")
+	if err != nil {
+		return err
+	}
+	quarantined += q
 	pending, q, unreadable, err := o.loadDir(o.spool, "")
 	if err != nil {
 		return err
@@ -229,39 +370,101 @@ func (o *Outbox) recover() error {
 	for _, r := range dead {
 		deadIDs[r.ID] = true
 		o.seeID(r.ID)
+		if r.Key != "" {
+			o.keys[r.Key] = r.ID
+		}
 	}
-	// A crash inside Dead can leave a message both queued and dead: the dead
-	// copy is written first, so it wins.
-	finishedDead := 0
+	doneIDs := make(map[string]bool, len(done))
+	for _, r := range done {
+		doneIDs[r.ID] = true
+		o.seeID(r.ID)
+		if r.Key != "" {
+			o.keys[r.Key] = r.ID
+		}
+	}
+	// A crash inside a move to dead letters can leave a message both
+	// queued and dead: the dead copy is written first, so it wins.
+	finished := 0
+	var queued []Message
 	for _, r := range pending {
 		o.seeID(r.ID)
-		if deadIDs[r.ID] {
+		if deadIDs[r.ID] || doneIDs[r.ID] {
 			if err := o.spool.Remove(r.ID + msgSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("outbox: finish moving %s to dead letters: %w", r.ID, err)
+				return fmt.Errorf("outbox: finish moving %s out of the queue: %w", r.ID, err)
 			}
-			finishedDead++
+			finished++
 			continue
 		}
-		o.pending = append(o.pending, r.message())
+		queued = append(queued, r.message())
 	}
-	if finishedDead > 0 {
+	if finished > 0 {
 		if err := o.sync(o.spool); err != nil {
 			return err
+		}
+	}
+	queued, q, err = o.checkPictures(queued, unreadable, deadIDs)
+	if err != nil {
+		return err
+	}
+	quarantined += q
+	for _, m := range queued {
+		if m.Finished() {
+			// Never written so by the outbox; finish it as Refuse or
+			// Delivered would have.
+			if err := o.finish(m); err != nil {
+				return err
+			}
+			continue
+		}
+		o.pending = append(o.pending, m)
+		if m.Key != "" {
+			o.keys[m.Key] = m.ID
 		}
 	}
 	if err := o.seeCorruptIDs(); err != nil {
 		return err
 	}
+	pruned := o.pruneDone(done)
 	o.log.Info("outbox: recovered",
 		"dir", o.dir, "pending", len(o.pending), "dead", len(dead), "unreadable", len(unreadable),
-		"removed_temp", removed, "quarantined", quarantined, "finished_dead", finishedDead)
+		"removed_temp", removed, "quarantined", quarantined, "finished", finished, "keys_forgotten", pruned)
 	return nil
 }
 
-// removeTemps deletes the temporary files that interrupted writes left in
-// d (prefix is d's path in the spool, for messages). One that cannot be
-// removed is logged and left.
-func (o *Outbox) removeTemps(d *statedir.Dir, prefix string) int {
+// pruneDone forgets the posted messages in done/ older than keyMemory, and
+// the oldest beyond maxDoneKeys. While the clock is implausible (a Pi that
+// booted in 1970) nothing is forgotten.
+func (o *Outbox) pruneDone(done []record) int {
+	now := o.now()
+	if now.Year() < 2024 {
+		return 0
+	}
+	n := 0
+	for i, r := range done {
+		ns, _ := parseID(r.ID)
+		if now.Sub(time.Unix(0, ns)) < keyMemory && len(done)-i <= maxDoneKeys {
+			continue
+		}
+		if err := o.done.Remove(r.ID + msgSuffix); err != nil {
+			o.log.Warn("outbox: cannot forget a posted message's key", "file", o.done.Join(r.ID+msgSuffix), "err", err)
+			continue
+		}
+		if r.Key != "" && o.keys[r.Key] == r.ID {
+			delete(o.keys, r.Key)
+		}
+		n++
+	}
+	if n > 0 {
+		if err := o.sync(o.done); err != nil {
+			o.log.Warn("outbox: fsync after forgetting keys", "err", err)
+		}
+	}
+	return n
+}
+
+// removeTemps deletes the temporary files and directories that interrupted
+// writes left in d. One that cannot be removed is logged and left.
+func (o *Outbox) removeTemps(d *statedir.Dir) int {
 	entries, err := d.Entries()
 	if err != nil {
 		o.log.Error("outbox: cannot list a spool directory to clean it", "err", err)
@@ -272,7 +475,7 @@ func (o *Outbox) removeTemps(d *statedir.Dir, prefix string) int {
 		if !strings.HasPrefix(e.Name(), tmpPrefix) {
 			continue
 		}
-		if err := d.Remove(e.Name()); err != nil {
+		if err := d.RemoveAll(e.Name()); err != nil {
 			o.log.Error("outbox: cannot remove the leftover of an interrupted write; remove it", "file", d.Join(e.Name()), "err", err)
 			continue
 		}
@@ -303,7 +506,7 @@ func (o *Outbox) loadDir(d *statedir.Dir, prefix string) (recs []record, quarant
 		}
 		id, ok := strings.CutSuffix(name, msgSuffix)
 		if !ok || !validID(id) {
-			if !e.IsDir() {
+			if !e.IsDir() && !isPictureDir(name) {
 				o.log.Warn("outbox: ignoring a file that is not a message; remove it", "file", d.Join(name))
 			}
 			continue
@@ -313,7 +516,7 @@ func (o *Outbox) loadDir(d *statedir.Dir, prefix string) (recs []record, quarant
 		case err == nil:
 			recs = append(recs, r)
 		case errors.Is(err, statedir.ErrUnsafe), errors.Is(err, errCorrupt):
-			if err := o.quarantine(prefix, name, err); err != nil {
+			if err := o.quarantine(prefix, id, err); err != nil {
 				return nil, 0, nil, err
 			}
 			quarantined++
@@ -330,6 +533,13 @@ func (o *Outbox) loadDir(d *statedir.Dir, prefix string) (recs []record, quarant
 		}
 	}
 	return recs, quarantined, unreadable, nil
+}
+
+// isPictureDir reports whether name is that of a message's picture
+// directory, <id>.d.
+func isPictureDir(name string) bool {
+	id, ok := strings.CutSuffix(name, picSuffix)
+	return ok && validID(id)
 }
 
 // read reads and decodes the message file name in d.
@@ -352,10 +562,11 @@ func (o *Outbox) unreadable(d *statedir.Dir, name string, err error) {
 		"file", d.Join(name), "uid", os.Geteuid(), "err", err)
 }
 
-// quarantine moves the damaged or untrusted file prefix+name to corrupt/,
-// without following it, and says so in the log. The caller fsyncs the
-// directory it was in.
-func (o *Outbox) quarantine(prefix, name string, why error) error {
+// quarantine moves the damaged or untrusted message file prefix+id.msg,
+// and its picture directory if it has one, to corrupt/, without following
+// either, and says so in the log. The caller fsyncs the directory they
+// were in.
+func (o *Outbox) quarantine(prefix, id string, why error) error {
 	entries, err := o.corrupt.Entries()
 	if err != nil {
 		return fmt.Errorf("outbox: %w", err)
@@ -364,12 +575,24 @@ func (o *Outbox) quarantine(prefix, name string, why error) error {
 	for _, e := range entries {
 		taken[e.Name()] = true
 	}
-	dst := name
-	for i := 2; taken[dst]; i++ {
-		dst = fmt.Sprintf("%s.%d", name, i)
+	move := func(name string) (string, error) {
+		dst := name
+		for i := 2; taken[dst]; i++ {
+			dst = fmt.Sprintf("%s.%d", name, i)
+		}
+		if err := o.spool.Rename(prefix+name, corruptDir+"/"+dst); err != nil {
+			return "", err
+		}
+		taken[dst] = true
+		return dst, nil
 	}
-	if err := o.spool.Rename(prefix+name, corruptDir+"/"+dst); err != nil {
-		return fmt.Errorf("outbox: move damaged %s to %s: %w", name, o.corrupt.Path(), err)
+	dst, err := move(id + msgSuffix)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("outbox: move damaged %s to %s: %w", id+msgSuffix, o.corrupt.Path(), err)
+	}
+	pics, perr := move(id + picSuffix)
+	if perr != nil && !errors.Is(perr, fs.ErrNotExist) {
+		return fmt.Errorf("outbox: move the pictures of damaged %s to %s: %w", id+msgSuffix, o.corrupt.Path(), perr)
 	}
 	if err := o.sync(o.corrupt); err != nil {
 		return err
@@ -378,7 +601,14 @@ func (o *Outbox) quarantine(prefix, name string, why error) error {
 	if errors.Is(why, statedir.ErrUnsafe) {
 		msg = "outbox: moved a file that cannot be a message aside, unread and unfollowed; remove it"
 	}
-	o.log.Error(msg, "file", o.spool.Join(prefix+name), "to", o.corrupt.Join(dst), "err", why)
+	if errors.Is(why, errPictures) {
+		msg = "outbox: moved a message aside with its pictures: they are missing or damaged, and it is never posted without them"
+	}
+	args := []any{"file", o.spool.Join(prefix + id + msgSuffix), "to", o.corrupt.Join(dst), "err", why}
+	if pics != "" {
+		args = append(args, "pictures", o.corrupt.Join(pics))
+	}
+	o.log.Error(msg, args...)
 	return nil
 }
 
@@ -410,54 +640,166 @@ func (o *Outbox) newID(now time.Time) string {
 	return formatID(n)
 }
 
-// Put queues m and returns it with its ID (and Created, if it was zero)
-// set. When Put returns without error the message is on disk: it survives
-// a crash or power cut from then on.
-func (o *Outbox) Put(m Message) (Message, error) {
-	if strings.TrimSpace(m.Text) == "" {
-		return Message{}, errors.New("outbox: refusing to queue a message with no text")
+// Put queues m with pics and returns it with its ID (and Created, if it
+// was zero) set, a fresh delivery for each destination in m.To (keeping
+// only a destination's own Text, for one whose limit the message's text
+// exceeds), and the pictures in m.Images. Each picture is checked to be a JPEG, PNG or GIF
+// of at most MaxPictureSize bytes; a NewImage with a Path is moved into
+// the outbox (its file is gone once Put succeeds). When Put returns
+// without error the message and its pictures are on disk: they survive a
+// crash or power cut from then on.
+//
+// A message with a Key that an earlier message has (queued, dead, or
+// posted in the last week) is not queued again: Put returns ErrRepeat and
+// the earlier message's ID.
+func (o *Outbox) Put(m Message, pics []NewImage) (Message, error) {
+	if err := checkNew(&m, pics); err != nil {
+		return Message{}, err
 	}
-	if m.Attempts < 0 {
-		return Message{}, fmt.Errorf("outbox: message has %d attempts", m.Attempts)
-	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
+	o.ops.RLock()
+	defer o.ops.RUnlock()
 	if o.closed {
 		return Message{}, ErrClosed
 	}
+	o.mu.Lock()
+	if m.Key != "" {
+		if id, ok := o.keys[m.Key]; ok {
+			o.mu.Unlock()
+			m.ID = id
+			return m, fmt.Errorf("%w (message %s)", ErrRepeat, id)
+		}
+		o.keys[m.Key] = "" // taken while it is written
+	}
 	now := o.now()
 	m.ID = o.newID(now)
+	o.mu.Unlock()
 	if m.Created.IsZero() {
 		m.Created = now
 	}
 	m = normalise(m)
-	if err := o.writeFile(o.spool, recordOf(m)); err != nil {
+	m, err := o.put(m, pics)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if err != nil {
+		if m.Key != "" {
+			delete(o.keys, m.Key)
+		}
 		return Message{}, err
 	}
-	o.pending = append(o.pending, m)
+	if m.Key != "" {
+		o.keys[m.Key] = m.ID
+	}
+	i, _ := slices.BinarySearchFunc(o.pending, m.ID, byID)
+	o.pending = slices.Insert(o.pending, i, m)
+	return m.clone(), nil
+}
+
+// checkNew checks a message for Put and gives it a fresh delivery per
+// destination.
+func checkNew(m *Message, pics []NewImage) error {
+	if strings.TrimSpace(m.Text) == "" {
+		return errors.New("outbox: refusing to queue a message with no text")
+	}
+	if len(m.To) == 0 {
+		return errors.New("outbox: refusing to queue a message with no destination")
+	}
+	if len(pics) > MaxImages {
+		return fmt.Errorf("outbox: a message may carry %d pictures, not %d", MaxImages, len(pics))
+	}
+	m.To = slices.Clone(m.To)
+	given := m.Dest
+	m.Dest = make(map[string]Delivery, len(m.To))
+	for _, name := range m.To {
+		m.Dest[name] = Delivery{Text: given[name].Text}
+	}
+	m.Images = nil
+	for i, p := range pics {
+		if (p.Path == "") == (p.Data == nil) {
+			return fmt.Errorf("outbox: picture %d needs either a file or its bytes", i+1)
+		}
+		// Placeholders as large as a picture's record can be, for the
+		// size check below.
+		m.Images = append(m.Images, Image{Name: pictureName(i, imageTypes["image/jpeg"]), Type: "image/jpeg", Alt: p.Alt,
+			Width: 1 << 30, Height: 1 << 30, Size: MaxPictureSize})
+	}
+	r := recordOf(*m)
+	r.ID = formatID(0)
+	if err := r.validate(); err != nil {
+		return err
+	}
+	// Every delivery may yet record an error, a refusal, a remote id and
+	// a text of its own: the file must have room for all of them.
+	worst := strings.Repeat("\x00", maxNote)
+	for _, name := range m.To {
+		r.Dest[name] = delivery{Attempts: 1 << 30, LastError: worst, Ref: worst, Refused: worst,
+			NotBefore: time.Now(), At: time.Now(), Text: longer(m.Text, m.Dest[name].Text) + " (1000000)"}
+	}
+	if _, err := encode(r); err != nil {
+		return fmt.Errorf("outbox: the message is too large to queue with its deliveries (%d bytes of text); shorten it", len(m.Text))
+	}
+	m.Images = nil
+	return nil
+}
+
+func longer(a, b string) string {
+	if len(b) > len(a) {
+		return b
+	}
+	return a
+}
+
+// put writes a new message: its pictures, then its file.
+func (o *Outbox) put(m Message, pics []NewImage) (Message, error) {
+	var moved func()
+	if len(pics) > 0 {
+		var err error
+		if m.Images, moved, err = o.writePictures(m.ID, pics); err != nil {
+			return m, err
+		}
+	}
+	if err := o.writeFile(o.spool, recordOf(m)); err != nil {
+		if len(pics) > 0 {
+			o.spool.RemoveAll(m.ID + picSuffix)
+		}
+		return m, err
+	}
+	if moved != nil {
+		moved()
+	}
 	return m, nil
 }
 
-// Next returns the oldest pending message; ok is false when the outbox is
-// empty. Messages are posted in order, so the caller waits for the
-// message's NotBefore rather than skipping to a later one.
-func (o *Outbox) Next() (m Message, ok bool, err error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
+func byID(m Message, id string) int { return strings.Compare(m.ID, id) }
+
+// NextFor returns the oldest pending message that dest still has to
+// deliver; ok is false when there is none. Each destination posts in
+// order, so the caller waits for the delivery's NotBefore rather than
+// skipping to a later message.
+func (o *Outbox) NextFor(dest string) (m Message, ok bool, err error) {
+	o.ops.RLock()
+	defer o.ops.RUnlock()
 	if o.closed {
 		return Message{}, false, ErrClosed
 	}
-	if len(o.pending) == 0 {
-		return Message{}, false, nil
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, m := range o.pending {
+		if m.Needs(dest) {
+			return m.clone(), true, nil
+		}
 	}
-	return o.pending[0], true, nil
+	return Message{}, false, nil
 }
 
 // Pending returns a copy of every pending message, oldest first.
 func (o *Outbox) Pending() []Message {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return slices.Clone(o.pending)
+	out := make([]Message, len(o.pending))
+	for i, m := range o.pending {
+		out[i] = m.clone()
+	}
+	return out
 }
 
 // Len returns the number of pending messages.
@@ -467,120 +809,262 @@ func (o *Outbox) Len() int {
 	return len(o.pending)
 }
 
-// Done removes a delivered message. When it returns without error the
-// removal is on disk.
-func (o *Outbox) Done(id string) error {
+// LenFor returns the number of pending messages dest still has to deliver.
+func (o *Outbox) LenFor(dest string) int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	i, err := o.find(id)
-	if err != nil {
-		return err
+	n := 0
+	for _, m := range o.pending {
+		if m.Needs(dest) {
+			n++
+		}
 	}
-	if err := o.spool.Remove(id + msgSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("outbox: remove delivered message %s: %w", id, err)
-	}
-	// The file is gone from the directory now, whether or not the fsync
-	// below succeeds, so it is gone from the queue too.
-	o.pending = slices.Delete(o.pending, i, i+1)
-	return o.sync(o.spool)
+	return n
 }
 
-// Attempt records an attempt to send message id: Attempts goes up by one
-// and, when errText is not empty, LastError becomes errText. It is on disk
-// when Attempt returns, so a later "duplicate" answer from X can be known
-// to mean an earlier attempt reached it. (pitweet's daemon records an
-// attempt once it has failed, and treats every message it finds queued at
-// start as possibly sent.)
-func (o *Outbox) Attempt(id string, errText string) (Message, error) {
-	return o.update(id, func(m *Message) {
-		m.Attempts++
+// Delivered records that dest posted message id, as ref (the remote id or
+// URL; may be empty when a retry found the service had it already). When
+// it was the last destination the message is finished: removed, with its
+// pictures, or moved to dead letters if another destination refused it.
+// It is on disk when Delivered returns.
+func (o *Outbox) Delivered(id, dest, ref string) error {
+	_, err := o.updateDest(id, dest, func(d *Delivery, now time.Time) {
+		d.Done, d.Ref, d.At, d.NotBefore = true, clip(ref), now, time.Time{}
+	})
+	return err
+}
+
+// Attempt records an attempt to send message id to dest: its Attempts
+// goes up by one and, when errText is not empty, LastError becomes
+// errText. It is on disk when Attempt returns, so a later "duplicate"
+// answer can be known to mean an earlier attempt reached the service.
+// (pitweet's daemon records an attempt once it has failed, and treats
+// every message it finds queued at start as possibly sent.)
+func (o *Outbox) Attempt(id, dest, errText string) (Message, error) {
+	return o.updateDest(id, dest, func(d *Delivery, _ time.Time) {
+		d.Attempts++
 		if errText != "" {
-			m.LastError = errText
+			d.LastError = clip(errText)
 		}
 	})
 }
 
-// RetryAt records why the last attempt failed and that the message should
-// not be tried again before at. It is on disk when RetryAt returns, so a
-// rate-limit wait outlives a restart.
-func (o *Outbox) RetryAt(id string, at time.Time, errText string) (Message, error) {
-	return o.update(id, func(m *Message) {
-		m.NotBefore = at
+// RetryAt records why the last attempt to send id to dest failed and that
+// it should not be tried again before at. It is on disk when RetryAt
+// returns, so a rate-limit wait outlives a restart.
+func (o *Outbox) RetryAt(id, dest string, at time.Time, errText string) (Message, error) {
+	return o.updateDest(id, dest, func(d *Delivery, _ time.Time) {
+		d.NotBefore = at.Round(0)
 		if errText != "" {
-			m.LastError = errText
+			d.LastError = clip(errText)
 		}
 	})
 }
 
-// Rewrite replaces the text of message id with text, which has never been
-// sent: Attempts goes back to zero. It is on disk when Rewrite returns, so
-// a send of the new text that is cut short is retried with the same text.
-// (pitweet's daemon rewrites a message X refused as a duplicate of an
-// earlier post on its first attempt, adding a number to it.)
-func (o *Outbox) Rewrite(id, text string) (Message, error) {
+// Rewrite gives dest a text of its own for message id, one it has never
+// sent: its Attempts go back to zero. The other destinations keep the
+// message's text. It is on disk when Rewrite returns, so a send of the new
+// text that is cut short is retried with the same text. (pitweet's daemon
+// rewrites a message X refused as a duplicate of an earlier post on its
+// first attempt, adding a number to it.)
+func (o *Outbox) Rewrite(id, dest, text string) (Message, error) {
 	if strings.TrimSpace(text) == "" {
 		return Message{}, errors.New("outbox: refusing to rewrite a message with no text")
 	}
-	return o.update(id, func(m *Message) {
-		m.Text = text
-		m.Attempts = 0
+	return o.updateDest(id, dest, func(d *Delivery, _ time.Time) {
+		d.Text = text
+		d.Attempts = 0
+	})
+}
+
+// Refuse records that dest gave up on message id for reason (a refusal by
+// the service, an expiry): it will not be posted there. When it was the
+// last destination the message moves to dead letters. It is on disk when
+// Refuse returns.
+func (o *Outbox) Refuse(id, dest, reason string) error {
+	if reason == "" {
+		reason = "refused"
+	}
+	_, err := o.updateDest(id, dest, func(d *Delivery, now time.Time) {
+		d.Refused, d.At = clip(reason), now
+	})
+	return err
+}
+
+// Expire gives up message id on every destination that has not finished
+// it, as "expired" at now; it moves to dead letters with what each
+// destination did.
+func (o *Outbox) Expire(id string, now time.Time) error {
+	_, err := o.update(id, func(m *Message) error {
+		for _, name := range m.To {
+			if d := m.Dest[name]; !d.Finished() {
+				d.Refused, d.At = "expired", now.Round(0)
+				m.Dest[name] = d
+			}
+		}
+		return nil
+	})
+	return err
+}
+
+// updateDest changes dest's delivery of message id, which dest must not
+// have finished.
+func (o *Outbox) updateDest(id, dest string, change func(d *Delivery, now time.Time)) (Message, error) {
+	return o.update(id, func(m *Message) error {
+		if !m.Needs(dest) {
+			if _, ok := m.Dest[dest]; !ok {
+				return fmt.Errorf("%w: message %s is not for %q", ErrNotFound, id, dest)
+			}
+			return fmt.Errorf("%w: message %s is finished on %s", ErrNotFound, id, dest)
+		}
+		d := m.Dest[dest]
+		change(&d, o.now().Round(0))
+		m.Dest[dest] = d
+		return nil
 	})
 }
 
 // update rewrites message id after change, by the same write-and-rename as
-// Put, so the file always holds either the old or the new message.
-func (o *Outbox) update(id string, change func(*Message)) (Message, error) {
+// Put, so the file always holds either the old or the new message; a
+// message change finishes is removed or moved to dead letters instead.
+func (o *Outbox) update(id string, change func(*Message) error) (Message, error) {
+	o.ops.RLock()
+	defer o.ops.RUnlock()
+	if o.closed {
+		return Message{}, ErrClosed
+	}
+	l := o.lockFor(id)
+	l.Lock()
+	defer l.Unlock()
 	o.mu.Lock()
-	defer o.mu.Unlock()
 	i, err := o.find(id)
+	var m Message
+	if err == nil {
+		m = o.pending[i].clone()
+	}
+	o.mu.Unlock()
 	if err != nil {
 		return Message{}, err
 	}
-	m := o.pending[i]
-	change(&m)
+	if err := change(&m); err != nil {
+		return Message{}, err
+	}
 	m = normalise(m)
+	if m.Finished() {
+		return m, o.finish(m)
+	}
 	if err := o.writeFile(o.spool, recordOf(m)); err != nil {
 		return Message{}, err
 	}
-	o.pending[i] = m
-	return m, nil
-}
-
-// Dead moves message id to the dead-letter folder with reason; it is kept
-// there and listed by DeadLetters. Use it for expired messages and for
-// those X refused for good.
-func (o *Outbox) Dead(id, reason string) error {
 	o.mu.Lock()
-	defer o.mu.Unlock()
-	i, err := o.find(id)
-	if err != nil {
-		return err
+	if i, err := o.find(id); err == nil {
+		o.pending[i] = m
 	}
-	r := recordOf(o.pending[i])
-	r.DeadReason = reason
-	r.DeadAt = o.now().Round(0)
-	// The dead copy is made durable before the queued one goes; Open
-	// finishes the move if a crash falls between the two.
-	if err := o.writeFile(o.dead, r); err != nil {
-		return err
-	}
-	if err := o.spool.Remove(id + msgSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("outbox: remove dead message %s from the queue: %w", id, err)
-	}
-	o.pending = slices.Delete(o.pending, i, i+1)
-	o.log.Warn("outbox: message moved to dead letters", "id", id, "source", r.Source, "reason", reason)
-	return o.sync(o.spool)
+	o.mu.Unlock()
+	return m.clone(), nil
 }
 
-// DeadLetters lists the messages in the dead-letter folder, oldest first.
-// A dead letter that no longer reads back is moved to corrupt/ (logged);
-// one this process may not read is logged once and left out.
+// lockFor returns the lock that serialises the changes of message id.
+func (o *Outbox) lockFor(id string) *sync.Mutex {
+	h := uint32(2166136261)
+	for i := range len(id) {
+		h = (h ^ uint32(id[i])) * 16777619
+	}
+	return &o.locks[h%uint32(len(o.locks))]
+}
+
+// finish takes the finished message m out of the queue: removed with its
+// pictures when every destination posted it (kept in done/ for a week when
+// it has a Key), moved to dead letters with them when any refused it.
+// The caller holds m's lock.
+func (o *Outbox) finish(m Message) error {
+	id := m.ID
+	refused := slices.ContainsFunc(m.To, func(name string) bool { return m.Dest[name].Refused != "" })
+	if refused {
+		// The dead copy is made durable before the queued one goes; Open
+		// finishes the move if a crash falls between the two.
+		if err := o.writeFile(o.dead, recordOf(m)); err != nil {
+			return err
+		}
+		if len(m.Images) > 0 {
+			if err := o.spool.Rename(id+picSuffix, deadDir+"/"+id+picSuffix); err != nil {
+				o.log.Error("outbox: could not move a dead letter's pictures beside it; the next start does", "id", id, "err", err)
+			} else if err := o.sync(o.dead); err != nil {
+				return err
+			}
+		}
+	}
+	var err error
+	if !refused && m.Key != "" {
+		err = o.spool.Rename(id+msgSuffix, doneDir+"/"+id+msgSuffix)
+		if err == nil {
+			err = o.sync(o.done)
+		}
+	} else {
+		err = o.spool.Remove(id + msgSuffix)
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("outbox: remove finished message %s from the queue: %w", id, err)
+	}
+	// The file is gone from the queue now, whether or not the fsync below
+	// succeeds, so it is gone from memory too.
+	o.mu.Lock()
+	if i, err := o.find(id); err == nil {
+		o.pending = slices.Delete(o.pending, i, i+1)
+	}
+	if m.Key != "" {
+		o.keys[m.Key] = id
+	}
+	o.mu.Unlock()
+	err = o.sync(o.spool)
+	if refused {
+		o.log.Warn("outbox: message moved to dead letters", "id", id, "source", m.Source, "reason", deadReason(m))
+	} else if len(m.Images) > 0 {
+		if rerr := o.spool.RemoveAll(id + picSuffix); rerr != nil {
+			o.log.Warn("outbox: could not remove a posted message's pictures; the next start does", "id", id, "err", rerr)
+		}
+	}
+	return err
+}
+
+// deadReason says why a finished message was given up: the refusal of its
+// one destination, or of each that refused it.
+func deadReason(m Message) string {
+	if len(m.To) == 1 {
+		return m.Dest[m.To[0]].Refused
+	}
+	var parts []string
+	for _, name := range m.To {
+		if r := m.Dest[name].Refused; r != "" {
+			parts = append(parts, name+": "+r)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// deadAt is when the last destination finished m.
+func deadAt(m Message) time.Time {
+	var at time.Time
+	for _, d := range m.Dest {
+		if d.At.After(at) {
+			at = d.At
+		}
+	}
+	return at
+}
+
+// DeadLetters lists the messages in the dead-letter folder, oldest first,
+// with what each destination did. A dead letter that no longer reads back
+// is moved to corrupt/ (logged); one this process may not read is logged
+// once and left out.
 func (o *Outbox) DeadLetters() ([]Dead, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
+	o.ops.RLock()
+	defer o.ops.RUnlock()
 	if o.closed {
 		return nil, ErrClosed
 	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	entries, err := o.dead.Entries()
 	if err != nil {
 		return nil, fmt.Errorf("outbox: read dead letters: %w", err)
@@ -595,9 +1079,10 @@ func (o *Outbox) DeadLetters() ([]Dead, error) {
 		r, err := o.read(o.dead, e.Name())
 		switch {
 		case err == nil:
-			out = append(out, Dead{Message: r.message(), Reason: r.DeadReason, At: r.DeadAt})
+			m := r.message()
+			out = append(out, Dead{Message: m, Reason: deadReason(m), At: deadAt(m)})
 		case errors.Is(err, statedir.ErrUnsafe), errors.Is(err, errCorrupt):
-			if err := o.quarantine(deadDir+"/", e.Name(), err); err != nil {
+			if err := o.quarantine(deadDir+"/", id, err); err != nil {
 				return nil, err
 			}
 			quarantined++
@@ -617,18 +1102,18 @@ func (o *Outbox) DeadLetters() ([]Dead, error) {
 	return out, nil
 }
 
-// Close releases the spool so another process may open it. Later calls on
-// o return ErrClosed.
+// Close releases the spool so another process may open it. It waits for
+// the writes under way; later calls on o return ErrClosed.
 func (o *Outbox) Close() error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
+	o.ops.Lock()
+	defer o.ops.Unlock()
 	if o.closed {
 		return nil
 	}
 	o.closed = true
 	var errs []error
 	// The spool last: closing it releases the lock.
-	for _, d := range []*statedir.Dir{o.dead, o.corrupt, o.spool} {
+	for _, d := range []*statedir.Dir{o.dead, o.done, o.corrupt, o.spool} {
 		if d != nil {
 			errs = append(errs, d.Close())
 		}
@@ -638,12 +1123,7 @@ func (o *Outbox) Close() error {
 
 // find returns the index of pending message id. The caller holds o.mu.
 func (o *Outbox) find(id string) (int, error) {
-	if o.closed {
-		return 0, ErrClosed
-	}
-	i, ok := slices.BinarySearchFunc(o.pending, id, func(m Message, id string) int {
-		return strings.Compare(m.ID, id)
-	})
+	i, ok := slices.BinarySearchFunc(o.pending, id, byID)
 	if !ok {
 		return 0, fmt.Errorf("%w: %q", ErrNotFound, id)
 	}
@@ -655,8 +1135,24 @@ func (o *Outbox) find(id string) (int, error) {
 func normalise(m Message) Message {
 	m.Created = m.Created.Round(0)
 	m.Expires = m.Expires.Round(0)
-	m.NotBefore = m.NotBefore.Round(0)
+	for name, d := range m.Dest {
+		d.NotBefore = d.NotBefore.Round(0)
+		d.At = d.At.Round(0)
+		m.Dest[name] = d
+	}
 	return m
+}
+
+// clip cuts what a service said to what a delivery keeps of it.
+func clip(s string) string {
+	if len(s) <= maxNote {
+		return s
+	}
+	cut := maxNote - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // writeFile stores r as <id>.msg in d: write a temporary file in d, fsync

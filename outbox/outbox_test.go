@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -55,9 +56,12 @@ func reopen(t *testing.T, o *Outbox, logs *logBuffer) *Outbox {
 	return open(t, o.dir, logs)
 }
 
+// toX is the one destination of most tests' messages.
+var toX = []string{"x"}
+
 func put(t *testing.T, o *Outbox, text string) Message {
 	t.Helper()
-	m, err := o.Put(Message{Text: text, Source: "test"})
+	m, err := o.Put(Message{Text: text, Source: "test", To: toX}, nil)
 	if err != nil {
 		t.Fatalf("Put(%q): %v", text, err)
 	}
@@ -68,12 +72,27 @@ func put(t *testing.T, o *Outbox, text string) Message {
 func sameMessage(got, want Message) error {
 	switch {
 	case got.ID != want.ID, got.Text != want.Text, got.Source != want.Source,
-		got.Attempts != want.Attempts, got.LastError != want.LastError,
+		got.Kind != want.Kind, got.Key != want.Key,
 		!got.Created.Equal(want.Created), !got.Expires.Equal(want.Expires),
-		!got.NotBefore.Equal(want.NotBefore):
+		!slices.Equal(got.To, want.To), len(got.Dest) != len(want.Dest),
+		!slices.Equal(got.Images, want.Images):
 		return fmt.Errorf("got  %+v\nwant %+v", got, want)
 	}
+	for name, w := range want.Dest {
+		g, ok := got.Dest[name]
+		if !ok || g.Attempts != w.Attempts || g.LastError != w.LastError || !g.NotBefore.Equal(w.NotBefore) ||
+			g.Done != w.Done || g.Ref != w.Ref || g.Refused != w.Refused || !g.At.Equal(w.At) || g.Text != w.Text {
+			return fmt.Errorf("delivery to %s:\ngot  %+v\nwant %+v", name, g, w)
+		}
+	}
 	return nil
+}
+
+// withDelivery returns m with dest's delivery set to d.
+func withDelivery(m Message, dest string, d Delivery) Message {
+	m = m.clone()
+	m.Dest[dest] = d
+	return m
 }
 
 func texts(ms []Message) []string {
@@ -89,12 +108,15 @@ func TestPutNextDoneRoundTrip(t *testing.T) {
 	clock := time.Date(2025, 6, 1, 12, 0, 0, 123456789, time.UTC)
 	o.now = func() time.Time { return clock }
 	in := Message{
-		Text:      "Ding dong at 12:00 — 🔔 «quoted» \"text\"\nsecond line",
-		Source:    "button doorbell",
-		Expires:   clock.Add(time.Hour),
-		NotBefore: clock.Add(time.Minute),
+		Text:    "Ding dong at 12:00 — 🔔 «quoted» \"text\"\nsecond line",
+		Source:  "button doorbell",
+		Kind:    "press",
+		Expires: clock.Add(time.Hour),
+		To:      []string{"x", "mastodon"},
+		// Put starts every delivery afresh.
+		Dest: map[string]Delivery{"x": {Attempts: 3, Done: true}},
 	}
-	m, err := o.Put(in)
+	m, err := o.Put(in, nil)
 	if err != nil {
 		t.Fatalf("Put: %v", err)
 	}
@@ -104,6 +126,7 @@ func TestPutNextDoneRoundTrip(t *testing.T) {
 	want := in
 	want.ID = m.ID
 	want.Created = clock
+	want.Dest = map[string]Delivery{"x": {}, "mastodon": {}}
 	if err := sameMessage(m, want); err != nil {
 		t.Fatalf("Put returned:\n%v", err)
 	}
@@ -114,26 +137,47 @@ func TestPutNextDoneRoundTrip(t *testing.T) {
 	for round := range 2 {
 		if round == 1 {
 			o = reopen(t, o, nil)
+			o.now = func() time.Time { return clock }
 		}
-		got, ok, err := o.Next()
-		if err != nil || !ok {
-			t.Fatalf("round %d: Next = %v, %v, want the message", round, ok, err)
+		for _, dest := range in.To {
+			got, ok, err := o.NextFor(dest)
+			if err != nil || !ok {
+				t.Fatalf("round %d: NextFor(%s) = %v, %v, want the message", round, dest, ok, err)
+			}
+			if err := sameMessage(got, want); err != nil {
+				t.Fatalf("round %d: NextFor(%s):\n%v", round, dest, err)
+			}
 		}
-		if err := sameMessage(got, want); err != nil {
-			t.Fatalf("round %d: Next:\n%v", round, err)
+		if _, ok, _ := o.NextFor("bluesky"); ok {
+			t.Fatalf("round %d: NextFor(bluesky) found a message that is not for it", round)
 		}
 	}
-	if err := o.Done(m.ID); err != nil {
-		t.Fatalf("Done: %v", err)
+	if err := o.Delivered(m.ID, "x", "1234"); err != nil {
+		t.Fatalf("Delivered: %v", err)
+	}
+	if _, ok, _ := o.NextFor("x"); ok || o.Len() != 1 || o.LenFor("x") != 0 || o.LenFor("mastodon") != 1 {
+		t.Fatalf("after x delivered: NextFor(x) %v, Len %d, LenFor(x) %d, LenFor(mastodon) %d; want none, 1, 0, 1",
+			ok, o.Len(), o.LenFor("x"), o.LenFor("mastodon"))
+	}
+	want = withDelivery(want, "x", Delivery{Done: true, Ref: "1234", At: clock})
+	o = reopen(t, o, nil)
+	if got, ok, _ := o.NextFor("mastodon"); !ok || sameMessage(got, want) != nil {
+		t.Fatalf("after a restart: %+v, want %+v", got, want)
+	}
+	if err := o.Delivered(m.ID, "x", "again"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Delivered twice on x: %v, want ErrNotFound", err)
+	}
+	if err := o.Delivered(m.ID, "mastodon", "https://mastodon.example/@pi/1"); err != nil {
+		t.Fatalf("Delivered: %v", err)
 	}
 	if n := o.Len(); n != 0 {
-		t.Fatalf("Len after Done = %d, want 0", n)
+		t.Fatalf("Len after every destination delivered = %d, want 0", n)
 	}
 	if _, err := os.Stat(filepath.Join(o.dir, m.ID+msgSuffix)); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("message file after Done: %v, want it gone", err)
 	}
 	o = reopen(t, o, nil)
-	if _, ok, err := o.Next(); ok || err != nil {
+	if _, ok, err := o.NextFor("x"); ok || err != nil {
 		t.Fatalf("Next after Done and reopen = %v, %v, want empty", ok, err)
 	}
 }
@@ -165,47 +209,44 @@ func TestOrderAcrossReopen(t *testing.T) {
 			}
 		}
 	}
-	// Done out of order leaves the rest in order.
+	// Delivered out of order leaves the rest in order.
 	p := o.Pending()
 	for _, i := range []int{3, 0, 9} {
-		if err := o.Done(p[i].ID); err != nil {
+		if err := o.Delivered(p[i].ID, "x", ""); err != nil {
 			t.Fatalf("Done(%d): %v", i, err)
 		}
 	}
-	next, _, _ := o.Next()
+	next, _, _ := o.NextFor("x")
 	if next.Text != "before 1" || o.Len() != 7 {
-		t.Fatalf("after three Done: Next %q, Len %d; want \"before 1\", 7", next.Text, o.Len())
+		t.Fatalf("after three deliveries: NextFor %q, Len %d; want \"before 1\", 7", next.Text, o.Len())
 	}
 }
 
 func TestAttemptAndRetryAtAreDurable(t *testing.T) {
 	o := open(t, t.TempDir(), nil)
 	m := put(t, o, "hello")
-	if _, err := o.Attempt(m.ID, ""); err != nil {
+	if _, err := o.Attempt(m.ID, "x", ""); err != nil {
 		t.Fatalf("Attempt: %v", err)
 	}
 	retry := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
-	if _, err := o.RetryAt(m.ID, retry, "429 rate limited"); err != nil {
+	if _, err := o.RetryAt(m.ID, "x", retry, "429 rate limited"); err != nil {
 		t.Fatalf("RetryAt: %v", err)
 	}
-	got, err := o.Attempt(m.ID, "")
+	got, err := o.Attempt(m.ID, "x", "")
 	if err != nil {
 		t.Fatalf("Attempt: %v", err)
 	}
-	want := m
-	want.Attempts = 2
-	want.LastError = "429 rate limited"
-	want.NotBefore = retry
+	want := withDelivery(m, "x", Delivery{Attempts: 2, LastError: "429 rate limited", NotBefore: retry})
 	if err := sameMessage(got, want); err != nil {
 		t.Fatalf("after Attempt, RetryAt, Attempt:\n%v", err)
 	}
 	o = reopen(t, o, nil)
-	got, _, _ = o.Next()
+	got, _, _ = o.NextFor("x")
 	if err := sameMessage(got, want); err != nil {
 		t.Fatalf("after reopen:\n%v", err)
 	}
-	got, err = o.Attempt(m.ID, "connection reset")
-	if err != nil || got.Attempts != 3 || got.LastError != "connection reset" {
+	got, err = o.Attempt(m.ID, "x", "connection reset")
+	if d := got.Dest["x"]; err != nil || d.Attempts != 3 || d.LastError != "connection reset" {
 		t.Fatalf("Attempt with error text = %+v, %v; want attempts 3, last error set", got, err)
 	}
 }
@@ -213,14 +254,18 @@ func TestAttemptAndRetryAtAreDurable(t *testing.T) {
 func TestUnknownIDIsNotFound(t *testing.T) {
 	o := open(t, t.TempDir(), nil)
 	m := put(t, o, "x")
-	if err := o.Done(m.ID); err != nil {
+	if err := o.Delivered(m.ID, "x", ""); err != nil {
 		t.Fatal(err)
 	}
+	other := put(t, o, "y")
 	for name, err := range map[string]error{
-		"Done":    o.Done(m.ID),
-		"Dead":    o.Dead("00000000000000000001", "r"),
-		"Attempt": func() error { _, err := o.Attempt("nope", ""); return err }(),
-		"RetryAt": func() error { _, err := o.RetryAt(m.ID, time.Time{}, ""); return err }(),
+		"Delivered":                      o.Delivered(m.ID, "x", ""),
+		"Refuse":                         o.Refuse("00000000000000000001", "x", "r"),
+		"Expire":                         o.Expire("00000000000000000001", time.Now()),
+		"Attempt":                        func() error { _, err := o.Attempt("nope", "x", ""); return err }(),
+		"RetryAt":                        func() error { _, err := o.RetryAt(m.ID, "x", time.Time{}, ""); return err }(),
+		"Rewrite":                        func() error { _, err := o.Rewrite(m.ID, "x", "z"); return err }(),
+		"Attempt of another destination": func() error { _, err := o.Attempt(other.ID, "mastodon", ""); return err }(),
 	} {
 		if !errors.Is(err, ErrNotFound) {
 			t.Errorf("%s of a missing id: %v, want ErrNotFound", name, err)
@@ -231,7 +276,7 @@ func TestUnknownIDIsNotFound(t *testing.T) {
 func TestPutRefusesEmptyText(t *testing.T) {
 	o := open(t, t.TempDir(), nil)
 	for _, text := range []string{"", "  \n\t"} {
-		if _, err := o.Put(Message{Text: text}); err == nil {
+		if _, err := o.Put(Message{Text: text, To: toX}, nil); err == nil {
 			t.Errorf("Put(%q) succeeded, want an error", text)
 		}
 	}
@@ -363,16 +408,18 @@ func TestDeadLetters(t *testing.T) {
 	at := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
 	o.now = func() time.Time { return at }
 	a, b := put(t, o, "refused"), put(t, o, "next")
-	a, err := o.Attempt(a.ID, "403 forbidden")
+	a, err := o.Attempt(a.ID, "x", "403 forbidden")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := o.Dead(a.ID, "X refused it: 403 You are not allowed to create a Tweet with duplicate content."); err != nil {
-		t.Fatalf("Dead: %v", err)
+	reason := "X refused it: 403 You are not allowed to create a Tweet with duplicate content."
+	if err := o.Refuse(a.ID, "x", reason); err != nil {
+		t.Fatalf("Refuse: %v", err)
 	}
-	if next, _, _ := o.Next(); next.ID != b.ID || o.Len() != 1 {
-		t.Fatalf("after Dead: Next %q, Len %d; want %q, 1", next.Text, o.Len(), b.Text)
+	if next, _, _ := o.NextFor("x"); next.ID != b.ID || o.Len() != 1 {
+		t.Fatalf("after Refuse: NextFor %q, Len %d; want %q, 1", next.Text, o.Len(), b.Text)
 	}
+	a = withDelivery(a, "x", Delivery{Attempts: 1, LastError: "403 forbidden", Refused: reason, At: at})
 	for round := range 2 {
 		if round == 1 {
 			o = reopen(t, o, nil)
@@ -396,17 +443,16 @@ func TestDeadLetters(t *testing.T) {
 	}
 }
 
-// A crash inside Dead, after the dead copy is written and before the queued
-// file is removed, leaves the message in both places; Open finishes the move.
+// A crash inside a move to dead letters, after the dead copy is written
+// and before the queued file is removed, leaves the message in both places;
+// Open finishes the move.
 func TestInterruptedDeadIsFinished(t *testing.T) {
 	dir := t.TempDir()
 	o := open(t, dir, nil)
 	m := put(t, o, "expired report")
 	o.Close()
-	r := recordOf(m)
-	r.DeadReason = "expired"
-	r.DeadAt = time.Now()
-	data, err := encode(r)
+	m.Dest["x"] = Delivery{Refused: "expired", At: time.Now()}
+	data, err := encode(recordOf(m))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -436,7 +482,7 @@ func TestSecondOpenRefused(t *testing.T) {
 		t.Fatalf("second Open: %v", err)
 	}
 	o.Close()
-	if _, err := o.Put(Message{Text: "late"}); !errors.Is(err, ErrClosed) {
+	if _, err := o.Put(Message{Text: "late", To: toX}, nil); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Put after Close: %v, want ErrClosed", err)
 	}
 	open(t, dir, nil)
@@ -455,11 +501,27 @@ func TestFsyncsPerOperation(t *testing.T) {
 		}
 	}
 	var m Message
-	count("Put", 2, func() (err error) { m, err = o.Put(Message{Text: "a"}); return err })
-	count("Attempt", 2, func() error { _, err := o.Attempt(m.ID, ""); return err })
-	count("Done", 1, func() error { return o.Done(m.ID) })
-	count("Put", 2, func() (err error) { m, err = o.Put(Message{Text: "b"}); return err })
-	count("Dead", 3, func() error { return o.Dead(m.ID, "refused") })
+	count("Put", 2, func() (err error) { m, err = o.Put(Message{Text: "a", To: toX}, nil); return err })
+	count("Attempt", 2, func() error { _, err := o.Attempt(m.ID, "x", ""); return err })
+	count("Delivered", 1, func() error { return o.Delivered(m.ID, "x", "") })
+	count("Put", 2, func() (err error) { m, err = o.Put(Message{Text: "b", To: toX}, nil); return err })
+	count("Refuse", 3, func() error { return o.Refuse(m.ID, "x", "refused") })
+	// Three destinations: each delivery but the last is a rewrite.
+	three := []string{"x", "mastodon", "bluesky"}
+	count("Put", 2, func() (err error) { m, err = o.Put(Message{Text: "c", To: three}, nil); return err })
+	count("Delivered", 2, func() error { return o.Delivered(m.ID, "x", "1") })
+	count("Delivered", 2, func() error { return o.Delivered(m.ID, "mastodon", "2") })
+	count("Delivered", 1, func() error { return o.Delivered(m.ID, "bluesky", "3") })
+	// With a key, the last delivery moves the file to done/: one fsync
+	// more.
+	count("Put", 2, func() (err error) { m, err = o.Put(Message{Text: "d", To: toX, Key: "cmd-1"}, nil); return err })
+	count("Delivered", 2, func() error { return o.Delivered(m.ID, "x", "1") })
+	// A picture: its file and directory, then the spool after the rename.
+	count("Put with a picture", 5, func() (err error) {
+		m, err = o.Put(Message{Text: "e", To: toX}, []NewImage{{Data: testPNG(t, 4, 3)}})
+		return err
+	})
+	count("Delivered", 1, func() error { return o.Delivered(m.ID, "x", "1") })
 }
 
 func TestIgnoresFilesThatAreNotMessages(t *testing.T) {
@@ -491,17 +553,17 @@ func TestConcurrentUse(t *testing.T) {
 	for w := range workers {
 		wg.Go(func() {
 			for i := range each {
-				m, err := o.Put(Message{Text: fmt.Sprintf("w%d-%d", w, i)})
+				m, err := o.Put(Message{Text: fmt.Sprintf("w%d-%d", w, i), To: toX}, nil)
 				if err != nil {
 					errs <- err
 					return
 				}
 				if i%2 == 0 {
-					if err := o.Done(m.ID); err != nil {
+					if err := o.Delivered(m.ID, "x", ""); err != nil {
 						errs <- err
 					}
 				}
-				o.Next()
+				o.NextFor("x")
 				o.Len()
 			}
 		})
@@ -545,24 +607,24 @@ func TestExpired(t *testing.T) {
 func TestRewriteIsDurable(t *testing.T) {
 	o := open(t, t.TempDir(), nil)
 	m := put(t, o, "Ding dong")
-	if _, err := o.Attempt(m.ID, "403 duplicate"); err != nil {
+	if _, err := o.Attempt(m.ID, "x", "403 duplicate"); err != nil {
 		t.Fatal(err)
 	}
-	got, err := o.Rewrite(m.ID, "Ding dong (2)")
+	got, err := o.Rewrite(m.ID, "x", "Ding dong (2)")
 	if err != nil {
 		t.Fatalf("Rewrite: %v", err)
 	}
-	if got.Text != "Ding dong (2)" || got.Attempts != 0 || got.ID != m.ID {
-		t.Fatalf("Rewrite returned %+v; want the new text, no attempts, the same id", got)
+	if got.TextFor("x") != "Ding dong (2)" || got.Text != "Ding dong" || got.Dest["x"].Attempts != 0 || got.ID != m.ID {
+		t.Fatalf("Rewrite returned %+v; want x's own text, the message's kept, no attempts, the same id", got)
 	}
 	o = reopen(t, o, nil)
 	if p := o.Pending(); len(p) != 1 || sameMessage(p[0], got) != nil {
 		t.Fatalf("after a restart: %+v, want %+v", p, got)
 	}
-	if _, err := o.Rewrite(m.ID, " "); err == nil {
+	if _, err := o.Rewrite(m.ID, "x", " "); err == nil {
 		t.Fatal("Rewrite to an empty text succeeded")
 	}
-	if _, err := o.Rewrite("00000000000000000001", "x"); !errors.Is(err, ErrNotFound) {
+	if _, err := o.Rewrite("00000000000000000001", "x", "x"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Rewrite of an unknown id: %v, want ErrNotFound", err)
 	}
 }

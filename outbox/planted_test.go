@@ -144,7 +144,7 @@ func TestPlantedLinkNotFollowed(t *testing.T) {
 		// planted link's id: following the link would post it.
 		other, _ := spoolWith(t)
 		id := plantedID()
-		r := record{ID: id, Text: "planted post", Created: time.Now().Round(0)}
+		r := record{ID: id, Text: "planted post", Created: time.Now().Round(0), To: []string{"x"}, Dest: map[string]delivery{"x": {}}}
 		data, err := encode(r)
 		if err != nil {
 			t.Fatal(err)
@@ -281,7 +281,7 @@ func TestPlantedDirectoryLinksNotFollowed(t *testing.T) {
 			}
 			logs := &logBuffer{}
 			o := openWithin(t, dir, logs)
-			if err := o.Dead(ms[0].ID, "refused"); err != nil {
+			if err := o.Refuse(ms[0].ID, "x", "refused"); err != nil {
 				t.Fatalf("Dead: %v", err)
 			}
 			if entries, _ := os.ReadDir(outside); len(entries) != 0 {
@@ -309,7 +309,7 @@ func TestDeadLettersRefusePlantedFiles(t *testing.T) {
 	dir, ms := spoolWith(t, "refused")
 	logs := &logBuffer{}
 	o := openWithin(t, dir, logs)
-	if err := o.Dead(ms[0].ID, "refused"); err != nil {
+	if err := o.Refuse(ms[0].ID, "x", "refused"); err != nil {
 		t.Fatal(err)
 	}
 	link := plantedID() + msgSuffix
@@ -361,7 +361,7 @@ func TestUnreadableChild(t *testing.T) {
 		for _, d := range dead {
 			res.Dead = append(res.Dead, d.Text)
 		}
-		m, err := o.Put(Message{Text: "after"})
+		m, err := o.Put(Message{Text: "after", To: toX}, nil)
 		if err != nil {
 			res.Err = err.Error()
 		}
@@ -481,7 +481,7 @@ func TestUnreadableMessageSkipped(t *testing.T) {
 func TestUnreadableDirectoriesMovedAside(t *testing.T) {
 	dir, ms := spoolWith(t, "refused", "queued")
 	o := open(t, dir, nil)
-	if err := o.Dead(ms[0].ID, "refused"); err != nil {
+	if err := o.Refuse(ms[0].ID, "x", "refused"); err != nil {
 		t.Fatal(err)
 	}
 	o.Close()

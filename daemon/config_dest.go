@@ -1,0 +1,119 @@
+package daemon
+
+import (
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// destinationNames are the destinations pitweet knows, in the order a
+// message goes to them.
+var destinationNames = []string{"x", "mastodon", "bluesky", "forward"}
+
+// extraDestinations, when not nil, names destinations that no section
+// configures; only test builds set it (testdest.go).
+var extraDestinations func() []string
+
+// destinations finds the configured destinations: [x], [mastodon],
+// [bluesky], and [mqtt] with forward. With none of them, X is the one
+// destination, as it was before there were others.
+func (v *validator) destinations(cfg *Config, raw *rawConfig) {
+	if v.hasSection("x") {
+		cfg.Destinations = append(cfg.Destinations, "x")
+	}
+	if raw.Mastodon != nil {
+		cfg.Destinations = append(cfg.Destinations, "mastodon")
+	}
+	if raw.Bluesky != nil {
+		cfg.Destinations = append(cfg.Destinations, "bluesky")
+	}
+	if raw.MQTT != nil && raw.MQTT.Forward != "" {
+		if problem := topicProblem(raw.MQTT.Forward); problem != "" {
+			v.problem(v.at("mqtt", "forward"), "forward = %q %s; write the poster's command topic, such as \"pitweet/poster\"", raw.MQTT.Forward, problem)
+		}
+		cfg.Destinations = append(cfg.Destinations, "forward")
+	}
+	if len(cfg.Destinations) == 0 {
+		cfg.Destinations = []string{"x"}
+	}
+	if extraDestinations != nil {
+		for _, name := range extraDestinations() {
+			if !slices.Contains(cfg.Destinations, name) {
+				cfg.Destinations = append(cfg.Destinations, name)
+			}
+		}
+	}
+}
+
+// topicProblem says what makes s unfit to publish to as an MQTT topic, or
+// "" when nothing does.
+func topicProblem(s string) string {
+	switch {
+	case strings.ContainsAny(s, "+#"):
+		return "has a wildcard (+ or #); a topic to publish to has none"
+	case strings.HasPrefix(s, "$"):
+		return "starts with $, which brokers keep for themselves"
+	case strings.ContainsRune(s, 0) || !utf8.ValidString(s):
+		return "is not UTF-8 text"
+	case len(s) > 65535:
+		return "is longer than MQTT allows"
+	}
+	return ""
+}
+
+// hasSection reports whether the file has the table name, or a key in it.
+func (v *validator) hasSection(name string) bool {
+	for key := range v.pos {
+		if key == name || strings.HasPrefix(key, name+".") {
+			return true
+		}
+	}
+	return false
+}
+
+// to checks a rule's destinations (key path path): each must be
+// configured, and there must be one. Without the key the rule posts to
+// every configured destination. The destinations come back in the
+// config's order.
+func (v *validator) to(cfg *Config, path []string, raw []string) []string {
+	if raw == nil {
+		if _, present := v.pos[strings.Join(path, ".")]; !present {
+			return slices.Clone(cfg.Destinations)
+		}
+	}
+	at := v.at(path...)
+	configured := strings.Join(cfg.Destinations, ", ")
+	if len(raw) == 0 {
+		v.problem(at, "to = [] posts nowhere; leave to out to post to every configured destination (%s)", configured)
+		return nil
+	}
+	for i, name := range raw {
+		switch {
+		case slices.Contains(raw[:i], name):
+			v.problem(at, "to names %q twice; name it once", name)
+		case slices.Contains(cfg.Destinations, name):
+		case slices.Contains(destinationNames, name):
+			v.problem(at, "to names %q, which is not configured; configured: %s (%s to post there)", name, configured, howToConfigure(name))
+		default:
+			v.problem(at, "to names %q, which is not a destination; configured: %s", name, configured)
+		}
+	}
+	var to []string
+	for _, name := range cfg.Destinations {
+		if slices.Contains(raw, name) {
+			to = append(to, name)
+		}
+	}
+	return to
+}
+
+// howToConfigure says how to make name a destination.
+func howToConfigure(name string) string {
+	switch name {
+	case "forward":
+		return "set forward in [mqtt]"
+	case "x":
+		return "add an [x] section"
+	}
+	return "add a [" + name + "] section"
+}

@@ -1,0 +1,165 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"pitweet/sender"
+)
+
+// A destination posts one message; its package knows the service's
+// protocol, and the daemon only adapts it. Each configured destination has
+// its own delivery loop (deliver.go), which decides from the error Post
+// returns what to do next, the same way for every service: a
+// *sender.APIError sorted into a sender.Kind, or a transport error that
+// wraps sender.ErrTransient, ErrTLS or ErrProtocol.
+type destination interface {
+	// Name is the destination's name in the config and the outbox: "x",
+	// "mastodon", "bluesky", "forward".
+	Name() string
+	// Post publishes p. tried is how many earlier attempts may have
+	// reached the service (their answers lost): the destination uses it
+	// to recognise a repeat (Mastodon's Idempotency-Key, Bluesky's rkey).
+	// X has no such key: it answers a repeat with a duplicate refusal,
+	// which the delivery loop counts as delivered when tried > 0.
+	Post(ctx context.Context, p Post, tried int) (Receipt, error)
+	// Close closes the connection the destination keeps open, if any.
+	Close() error
+}
+
+// Post is one message as a destination posts it.
+type Post struct {
+	ID      string // the outbox id: stable across attempts and restarts
+	Text    string // what this destination posts
+	Created time.Time
+	Images  []Picture
+}
+
+// Picture is a picture of a Post, on disk in the outbox.
+type Picture struct {
+	Path   string // the file to stream
+	Type   string // image/jpeg, image/png or image/gif
+	Alt    string
+	Width  int
+	Height int
+	Size   int64
+}
+
+// Receipt is what a destination says of a post it made.
+type Receipt struct {
+	Ref  string    // the remote id or URL
+	Date time.Time // the answer's Date header, for the clock offset; zero if none
+}
+
+// A clockSetter is a destination that signs its requests with the time
+// (X's OAuth 1.0a): it is given the offset of the service's clock from
+// ours, as measured from the Date headers of its answers.
+type clockSetter interface {
+	SetClockOffset(d time.Duration)
+}
+
+// destOptions are what every destination is made with.
+type destOptions struct {
+	UserAgent string        // "" for the sender's default
+	Log       *slog.Logger  // nil discards
+	KeepAlive time.Duration // how long a connection stays open for the next post; 0: closed after each
+}
+
+// testDestination, when not nil, makes the destinations only test builds
+// know (testdest.go); ok is false for a name it does not know.
+var testDestination func(name string, cfg *Config, creds Credentials, opts destOptions) (dest destination, ok bool, err error)
+
+// newDestination makes destination name of cfg.
+func newDestination(name string, cfg *Config, creds Credentials, opts destOptions) (destination, error) {
+	if name == "x" {
+		c, err := newXClient(cfg.X, cfg.X.BaseURL, creds, opts)
+		if err != nil {
+			return nil, err
+		}
+		return newXDestination(name, c), nil
+	}
+	if testDestination != nil {
+		if dest, ok, err := testDestination(name, cfg, creds, opts); ok {
+			return dest, err
+		}
+	}
+	return nil, fmt.Errorf("daemon: %s configures the destination %q, but this pitweet cannot post there; remove it from the config", cfg.Path, name)
+}
+
+// newXClient makes an X client for x's API at baseURL.
+func newXClient(x XConfig, baseURL string, creds Credentials, opts destOptions) (*sender.Client, error) {
+	return sender.New(sender.Config{
+		BaseURL:   baseURL,
+		API:       x.API,
+		CAFile:    x.CAFile,
+		UserAgent: opts.UserAgent,
+		Logger:    opts.Log,
+		KeepAlive: opts.KeepAlive,
+	}, creds.X())
+}
+
+// xPoster is what the X destination needs from an X client;
+// *sender.Client provides it.
+type xPoster interface {
+	Post(ctx context.Context, text string) (*sender.Tweet, error)
+	SetClockOffset(d time.Duration)
+}
+
+// xDestination posts to X through the raw sender.
+type xDestination struct {
+	name string
+	c    xPoster
+}
+
+func newXDestination(name string, c xPoster) *xDestination {
+	return &xDestination{name: name, c: c}
+}
+
+func (x *xDestination) Name() string { return x.name }
+
+func (x *xDestination) Post(ctx context.Context, p Post, tried int) (Receipt, error) {
+	if len(p.Images) > 0 {
+		return Receipt{}, &sender.APIError{Kind: sender.KindPermanent,
+			Detail: fmt.Sprintf("the message carries %d pictures, and this pitweet does not upload pictures to X", len(p.Images))}
+	}
+	tw, err := x.c.Post(ctx, p.Text)
+	if err != nil {
+		return Receipt{}, err
+	}
+	return Receipt{Ref: tw.ID, Date: tw.Meta.Date}, nil
+}
+
+func (x *xDestination) SetClockOffset(d time.Duration) { x.c.SetClockOffset(d) }
+
+func (x *xDestination) Close() error {
+	if c, ok := x.c.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
+
+// answerDate is the Date of the answer an error carries; zero when it
+// carries none.
+func answerDate(apiErr *sender.APIError) time.Time {
+	return apiErr.Meta.Date
+}
+
+// A textRule says how a destination counts a text and how long it may be.
+type textRule struct {
+	max      int
+	length   func(string) int
+	truncate func(s string, max int) string
+	counts   string // how it counts, for messages
+}
+
+// xText is X's rule: 280 weighted characters.
+var xText = textRule{max: MaxTweetLength, length: TweetLength, truncate: Truncate,
+	counts: "X counts a URL as 23, CJK and emoji as 2"}
+
+// textRules holds the rule of each destination whose length is checked
+// when a message is queued. A destination without one ("forward": the
+// poster checks) takes any length.
+var textRules = map[string]textRule{"x": xText}
