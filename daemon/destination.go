@@ -41,7 +41,7 @@ type Post struct {
 // Picture is a picture of a Post, on disk in the outbox.
 type Picture struct {
 	Path   string // the file to stream
-	Type   string // image/jpeg, image/png or image/gif
+	Type   string // image/jpeg, image/png, image/gif or image/webp
 	Alt    string
 	Width  int
 	Height int

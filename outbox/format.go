@@ -320,7 +320,7 @@ func (r record) validate() error {
 		ext, ok := imageTypes[im.Type]
 		switch {
 		case !ok:
-			return fmt.Errorf("outbox: message %s has a picture of a type that is not JPEG, PNG or GIF", r.ID)
+			return fmt.Errorf("outbox: message %s has a picture of a type that is not JPEG, PNG, GIF or WebP", r.ID)
 		case im.Name != pictureName(i, ext):
 			return fmt.Errorf("outbox: message %s has a picture name that is not its number and type", r.ID)
 		case im.Size <= 0 || im.Size > MaxPictureSize:

@@ -194,7 +194,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"a destination that is a path", withBody(`{"id":"00000000000000000001","to":["../x"],"dest":{"../x":{}}}`), "not a name"},
 		{"posted and refused", withBody(`{"id":"00000000000000000001","to":["x"],"dest":{"x":{"done":true,"refused":"no"}}}`), "both posted and refused"},
 		{"a picture named as a path", withBody(`{"id":"00000000000000000001","to":["x"],"dest":{"x":{}},"images":[{"name":"../../etc/shadow","type":"image/png","width":1,"height":1,"size":9}]}`), "picture name"},
-		{"a picture of another type", withBody(`{"id":"00000000000000000001","to":["x"],"dest":{"x":{}},"images":[{"name":"1.svg","type":"image/svg+xml","width":1,"height":1,"size":9}]}`), "not JPEG, PNG or GIF"},
+		{"a picture of another type", withBody(`{"id":"00000000000000000001","to":["x"],"dest":{"x":{}},"images":[{"name":"1.svg","type":"image/svg+xml","width":1,"height":1,"size":9}]}`), "not JPEG, PNG, GIF or WebP"},
 		{"a giant picture", withBody(`{"id":"00000000000000000001","to":["x"],"dest":{"x":{}},"images":[{"name":"1.png","type":"image/png","width":1,"height":1,"size":99999999999}]}`), "pictures are 1 to"},
 		{"five pictures", withBody(`{"id":"00000000000000000001","to":["x"],"dest":{"x":{}},"images":[{},{},{},{},{}]}`), "5 pictures"},
 		{"not json", withBody(`hello`), "not a message record"},

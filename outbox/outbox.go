@@ -97,7 +97,7 @@ func (d Delivery) Finished() bool { return d.Done || d.Refused != "" }
 // Image is a picture stored with a message.
 type Image struct {
 	Name   string // the file's name in the message's picture directory: "1.jpg"
-	Type   string // image/jpeg, image/png or image/gif
+	Type   string // image/jpeg, image/png, image/gif or image/webp
 	Alt    string // alt text; "" for none
 	Width  int    // pixels
 	Height int    // pixels
@@ -643,7 +643,7 @@ func (o *Outbox) newID(now time.Time) string {
 // Put queues m with pics and returns it with its ID (and Created, if it
 // was zero) set, a fresh delivery for each destination in m.To (keeping
 // only a destination's own Text, for one whose limit the message's text
-// exceeds), and the pictures in m.Images. Each picture is checked to be a JPEG, PNG or GIF
+// exceeds), and the pictures in m.Images. Each picture is checked (by package media) to be a JPEG, PNG, GIF or WebP
 // of at most MaxPictureSize bytes; a NewImage with a Path is moved into
 // the outbox (its file is gone once Put succeeds). When Put returns
 // without error the message and its pictures are on disk: they survive a

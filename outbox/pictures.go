@@ -4,10 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"image"
-	_ "image/gif" // the formats a picture may have
-	_ "image/jpeg"
-	_ "image/png"
 	"io"
 	"io/fs"
 	"math/rand/v2"
@@ -16,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"pitweet/media"
 	"pitweet/statedir"
 )
 
@@ -25,17 +22,19 @@ import (
 // the original, as 1.bluesky.jpg, so it is made once and not at each
 // retry; it goes with the message.
 
-// imageTypes maps the picture types a message may carry to their file
-// name extensions.
-var imageTypes = map[string]string{
-	"image/jpeg": ".jpg",
-	"image/png":  ".png",
-	"image/gif":  ".gif",
+// imageTypes maps the picture types a message may carry (those package
+// media recognises) to their file name extensions.
+var imageTypes = map[string]string{}
+
+func init() {
+	for _, f := range []media.Format{media.JPEG, media.PNG, media.GIF, media.WebP} {
+		imageTypes[f.MIMEType()] = f.Ext()
+	}
 }
 
-// ErrNotImage is returned by Put for a picture that is not a JPEG, PNG or
-// GIF.
-var ErrNotImage = errors.New("outbox: not a JPEG, PNG or GIF picture")
+// ErrNotImage is returned by Put for a picture that is not a JPEG, PNG, GIF
+// or WebP; it is media.ErrNotImage.
+var ErrNotImage = media.ErrNotImage
 
 // errPictures marks a queued message whose pictures are missing or
 // damaged.
@@ -47,15 +46,11 @@ func pictureName(i int, ext string) string { return strconv.Itoa(i+1) + ext }
 // probe reads the header of the picture r holds, size bytes: its type and
 // size in pixels.
 func probe(r io.ReaderAt, size int64) (typ string, width, height int, err error) {
-	cfg, format, err := image.DecodeConfig(io.NewSectionReader(r, 0, size))
+	info, err := media.ProbeReaderAt(r, size)
 	if err != nil {
-		return "", 0, 0, ErrNotImage
+		return "", 0, 0, err
 	}
-	typ = "image/" + format
-	if _, ok := imageTypes[typ]; !ok || cfg.Width <= 0 || cfg.Height <= 0 {
-		return "", 0, 0, ErrNotImage
-	}
-	return typ, cfg.Width, cfg.Height, nil
+	return info.Format.MIMEType(), info.Width, info.Height, nil
 }
 
 // writePictures stores pics as the pictures of message id: in a temporary
