@@ -113,11 +113,16 @@ func Check(ctx context.Context, path string, opts CheckOptions) *CheckReport {
 	if opts.Fake {
 		cfg.Hardware.Mode = "fake"
 	}
-	rep.add(CheckResult{What: "config", Detail: fmt.Sprintf("%s: %s; hardware %s; posting to %s (API %s)",
-		path, cfg.Summary(), cfg.Hardware.Mode, cfg.X.BaseURL, cfg.X.API)})
+	rep.add(CheckResult{What: "config", Detail: fmt.Sprintf("%s: %s; hardware %s; posting to %s",
+		path, cfg.Summary(), cfg.Hardware.Mode, describeDestinations(cfg))})
 	for _, w := range cfg.Warnings {
 		loc, msg := configLocation(w, path)
 		rep.add(CheckResult{What: "config", Detail: loc, Err: errors.New(msg), Warn: true})
+	}
+	for _, name := range cfg.Destinations {
+		if !destinationBuilt(name) {
+			rep.add(CheckResult{What: "destination", Detail: name, Err: fmt.Errorf("this pitweet cannot post to %s; remove its section from %s", destinationTitle(name), path)})
+		}
 	}
 	checkTemplates(cfg, rep)
 	checkHardware(cfg, opts, rep)
@@ -125,20 +130,20 @@ func Check(ctx context.Context, path string, opts CheckOptions) *CheckReport {
 	if cfg.X.CAFile != "" {
 		rep.add(checkCAFile(cfg.X.CAFile))
 	}
-	creds, info, err := cfg.X.LoadCredentials()
+	creds, info, err := cfg.X.LoadCredentialsFor(cfg.Destinations)
 	if err != nil {
 		rep.add(CheckResult{What: "credentials", Detail: cfg.X.Credentials, Err: err})
 		return rep
 	}
-	res := checkCredentialsMode(info)
+	res := checkCredentialsMode(info, cfg.Destinations)
 	rep.add(res)
 	if res.Err != nil && !res.Warn {
 		return rep
 	}
-	if !opts.Online {
+	if !opts.Online || !slices.Contains(cfg.Destinations, "x") {
 		return rep
 	}
-	client, err := sender.New(sender.Config{BaseURL: cfg.X.BaseURL, API: cfg.X.API, CAFile: cfg.X.CAFile, UserAgent: opts.UserAgent}, creds)
+	client, err := sender.New(sender.Config{BaseURL: cfg.X.BaseURL, API: cfg.X.API, CAFile: cfg.X.CAFile, UserAgent: opts.UserAgent}, creds.X())
 	if err != nil {
 		rep.add(CheckResult{What: "x", Detail: cfg.X.BaseURL, Err: err})
 		return rep
@@ -178,50 +183,112 @@ func configLocation(problem, path string) (loc, msg string) {
 	return path + ":" + line, strings.TrimSpace(rest)
 }
 
+// describeDestinations says where cfg posts: X's server and API, and the
+// other destinations by name.
+func describeDestinations(cfg *Config) string {
+	xs := fmt.Sprintf("%s (API %s)", cfg.X.BaseURL, cfg.X.API)
+	if slices.Equal(cfg.Destinations, []string{"x"}) {
+		return xs
+	}
+	var parts []string
+	for _, name := range cfg.Destinations {
+		if name == "x" {
+			name = "x: " + xs
+		}
+		parts = append(parts, name)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// destinationBuilt reports whether this pitweet can post to name.
+func destinationBuilt(name string) bool {
+	if name == "x" {
+		return true
+	}
+	if testDestination != nil {
+		_, ok, _ := testDestination(name, &Config{}, Credentials{}, destOptions{})
+		return ok
+	}
+	return false
+}
+
+// destinationTitle is how messages name a destination.
+func destinationTitle(name string) string {
+	switch name {
+	case "x":
+		return "X"
+	case "mastodon":
+		return "Mastodon"
+	case "bluesky":
+		return "Bluesky"
+	case "forward":
+		return "the poster it forwards to"
+	}
+	return name
+}
+
 // checkTemplates renders every template with sample readings and checks
-// the result fits in a post.
+// the result fits in a post on each of the rule's destinations.
 func checkTemplates(cfg *Config, rep *CheckReport) {
-	one := func(name string, t *Template, data TemplateData) {
+	several := len(cfg.Destinations) > 1
+	one := func(name string, t *Template, to []string, data TemplateData) {
 		text, err := t.Render(data)
 		if err != nil {
 			rep.add(CheckResult{What: "template", Detail: name, Err: err})
 			return
 		}
-		n := TweetLength(text)
-		res := CheckResult{What: "template", Detail: fmt.Sprintf("%s: %d of %d characters: %q", name, n, MaxTweetLength, text)}
-		switch {
-		case strings.TrimSpace(text) == "":
-			res.Err = errors.New("renders to nothing with sample readings; X refuses an empty post")
-			res.Detail = name
-		case n > MaxTweetLength:
-			res.Err = fmt.Errorf("%d characters with sample readings, more than X's %d; shorten the text (X counts a URL as 23, CJK and emoji as 2)", n, MaxTweetLength)
-			res.Detail = name
-		default:
-			if unit := doubledUnit(text); unit != "" {
-				res.Err = fmt.Errorf("%q shows the unit %s twice; a reading such as {{.Sensors.room.Temperature}} prints its own unit, so drop the one written after it (or print the bare number with .V)", text, unit)
-				res.Warn = true
-				res.Detail = name
-			}
+		if strings.TrimSpace(text) == "" {
+			rep.add(CheckResult{What: "template", Detail: name, Err: errors.New("renders to nothing with sample readings; no service takes an empty post")})
+			return
 		}
-		rep.add(res)
+		checked := false
+		for _, dest := range to {
+			rule, ok := textRules[dest]
+			if !ok {
+				continue
+			}
+			checked = true
+			where := name
+			if several {
+				where += " on " + dest
+			}
+			n := rule.length(text)
+			res := CheckResult{What: "template", Detail: fmt.Sprintf("%s: %d of %d characters: %q", where, n, rule.max, text)}
+			if n > rule.max {
+				res.Err = fmt.Errorf("%d characters with sample readings, more than %s's %d; shorten the text (%s)", n, destinationTitle(dest), rule.max, rule.counts)
+				res.Detail = where
+			}
+			rep.add(res)
+		}
+		if !checked {
+			rep.add(CheckResult{What: "template", Detail: fmt.Sprintf("%s: %q", name, text)})
+		}
+		if unit := doubledUnit(text); unit != "" {
+			rep.add(CheckResult{What: "template", Detail: name, Warn: true, Err: fmt.Errorf(
+				"%q shows the unit %s twice; a reading such as {{.Sensors.room.Temperature}} prints its own unit, so drop the one written after it (or print the bare number with .V)", text, unit)})
+		}
 	}
 	for _, b := range cfg.Buttons {
 		data := cfg.SampleData(b.Name)
 		if b.Text != nil {
-			one("button "+b.Name+" text", b.Text, data)
-			checkRepeats(rep, "button "+b.Name+" text", b.Text, data, b.Debounce)
+			one("button "+b.Name+" text", b.Text, b.To, data)
+			if slices.Contains(b.To, "x") {
+				checkRepeats(rep, "button "+b.Name+" text", b.Text, data, b.Debounce)
+			}
 		}
 		if b.LongText != nil {
 			data.Long = true
-			one("button "+b.Name+" long_text", b.LongText, data)
-			checkRepeats(rep, "button "+b.Name+" long_text", b.LongText, data, b.LongPress)
+			one("button "+b.Name+" long_text", b.LongText, b.To, data)
+			if slices.Contains(b.To, "x") {
+				checkRepeats(rep, "button "+b.Name+" long_text", b.LongText, data, b.LongPress)
+			}
 		}
 	}
 	for i, r := range cfg.Reports {
-		one(fmt.Sprintf("report %d text", i+1), r.Text, cfg.SampleData(""))
+		one(fmt.Sprintf("report %d text", i+1), r.Text, r.To, cfg.SampleData(""))
 	}
 	for i, a := range cfg.Alerts {
-		one(fmt.Sprintf("alert %d text", i+1), a.Text, cfg.SampleData(""))
+		one(fmt.Sprintf("alert %d text", i+1), a.Text, a.To, cfg.SampleData(""))
 	}
 }
 
@@ -338,8 +405,8 @@ func checkCAFile(path string) CheckResult {
 // file it is given: a file that is not is a failure when it is the
 // service's, /etc/pitweet/credentials, and a warning otherwise (a file of
 // one's own, mode 0640, is not refused).
-func checkCredentialsMode(info CredentialsInfo) CheckResult {
-	res := CheckResult{What: "credentials", Detail: describeCredentials(info)}
+func checkCredentialsMode(info CredentialsInfo, dests []string) CheckResult {
+	res := CheckResult{What: "credentials", Detail: describeCredentials(info, dests)}
 	switch {
 	case info.Source != nil && info.Source.Unchecked != nil:
 		res.Err, res.Warn = info.Source.Unchecked, true
@@ -361,7 +428,7 @@ func checkCredentialsMode(info CredentialsInfo) CheckResult {
 	return res
 }
 
-func describeCredentials(info CredentialsInfo) string {
+func describeCredentials(info CredentialsInfo, dests []string) string {
 	var parts []string
 	switch s := info.Source; {
 	case info.File == "":
@@ -375,7 +442,10 @@ func describeCredentials(info CredentialsInfo) string {
 	if len(info.Env) > 0 {
 		parts = append(parts, "from the environment: "+strings.Join(info.Env, ", "))
 	}
-	return strings.Join(parts, "; ") + "; all four keys present"
+	if slices.Equal(dests, []string{"x"}) {
+		return strings.Join(parts, "; ") + "; all four keys present"
+	}
+	return strings.Join(parts, "; ") + "; the keys of " + strings.Join(dests, ", ") + " present"
 }
 
 // Clock offsets beyond these are worth a warning and a failure: X refuses
