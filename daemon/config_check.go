@@ -205,11 +205,7 @@ func destinationBuilt(name string) bool {
 	if name == "x" {
 		return true
 	}
-	if testDestination != nil {
-		_, ok, _ := testDestination(name, &Config{}, Credentials{}, destOptions{})
-		return ok
-	}
-	return false
+	return extraDestinations != nil && slices.Contains(extraDestinations(), name)
 }
 
 // destinationTitle is how messages name a destination.

@@ -10,6 +10,10 @@ import (
 // message goes to them.
 var destinationNames = []string{"x", "mastodon", "bluesky", "forward"}
 
+// DestinationNames returns the names of the destinations pitweet knows,
+// in the order a message goes to them.
+func DestinationNames() []string { return slices.Clone(destinationNames) }
+
 // extraDestinations, when not nil, names destinations that no section
 // configures; only test builds set it (testdest.go).
 var extraDestinations func() []string

@@ -30,6 +30,10 @@ var credentialKeys = []struct{ key, env, dest string }{
 	{"mqtt_password", "PITWEET_MQTT_PASSWORD", ""},
 }
 
+// sameKeysAs names, for a destination that uses another's keys, that
+// other destination; only test builds have one (testdest.go).
+var sameKeysAs = map[string]string{}
+
 // Credentials are the keys of every destination; those of a destination
 // that is not configured may be empty.
 type Credentials struct {
@@ -288,6 +292,11 @@ func LoadCredentialsInfo(path string) (oauth.Credentials, CredentialsInfo, error
 // other keys are read when the file has them. When the environment gives
 // every key needed, no file is read.
 func LoadCredentialsFor(path string, dests []string) (Credentials, CredentialsInfo, error) {
+	for _, d := range dests {
+		if other, ok := sameKeysAs[d]; ok {
+			dests = append(slices.Clip(dests), other)
+		}
+	}
 	var info CredentialsInfo
 	values := map[string]string{}
 	for _, k := range credentialKeys {

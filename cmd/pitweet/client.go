@@ -82,9 +82,12 @@ func newClient(cfg *daemon.Config, creds oauth.Credentials) (*sender.Client, err
 		BaseURL:   cfg.X.BaseURL,
 		API:       cfg.X.API,
 		CAFile:    cfg.X.CAFile,
-		UserAgent: "pitweet/" + version,
+		UserAgent: userAgent(),
 	}, creds)
 }
+
+// userAgent is what pitweet's commands send as User-Agent.
+func userAgent() string { return "pitweet/" + version }
 
 // checkLength refuses a text X would refuse, before anything is signed.
 func checkLength(text string) error {

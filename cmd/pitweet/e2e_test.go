@@ -28,6 +28,9 @@ import (
 // pitweetBin is the binary built once for the whole run.
 var pitweetBin string
 
+// binDir holds the binaries built for the run.
+var binDir string
+
 func TestMain(m *testing.M) {
 	os.Exit(runTests(m))
 }
@@ -44,6 +47,7 @@ func runTests(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	binDir = dir
 	pitweetBin = filepath.Join(dir, "pitweet")
 	out, err := exec.Command("go", "build", "-o", pitweetBin, ".").CombinedOutput()
 	if err != nil {
@@ -81,6 +85,8 @@ type e2e struct {
 	ca     string
 	x      *fakex.Server
 	setupX func(*fakex.Server) // applied to every fakex before it starts; nil: none
+	bin    string              // the pitweet binary; pitweetBin unless a test needs another build
+	both   []string            // added to the daemon's and the commands' environment
 
 	cmd    *exec.Cmd
 	exited chan error
@@ -121,7 +127,7 @@ func newE2E(t testing.TB, addr, extra string) *e2e {
 // starts (to set its clock, for instance).
 func newE2EWith(t testing.TB, addr, extra string, setupX func(*fakex.Server)) *e2e {
 	t.Helper()
-	e := &e2e{t: t, dir: t.TempDir(), log: &lockedBuffer{}, setupX: setupX}
+	e := &e2e{t: t, dir: t.TempDir(), log: &lockedBuffer{}, setupX: setupX, bin: pitweetBin}
 	e.socket = filepath.Join(e.dir, daemon.SocketName)
 	e.ca = filepath.Join(e.dir, "ca.pem")
 	e.x = e.startX(addr)
@@ -167,9 +173,9 @@ func (e *e2e) startX(addr string) *fakex.Server {
 // answers with the room sensor read.
 func (e *e2e) start() {
 	e.t.Helper()
-	argv := append(append([]string{}, e.wrap...), pitweetBin, "run", "--fake", "--config", e.config)
+	argv := append(append([]string{}, e.wrap...), e.bin, "run", "--fake", "--config", e.config)
 	e.cmd = exec.Command(argv[0], argv[1:]...)
-	e.cmd.Env = e2eEnv(append([]string{"RUNTIME_DIRECTORY=" + filepath.Dir(e.socket)}, e.env...)...)
+	e.cmd.Env = e2eEnv(append(append([]string{"RUNTIME_DIRECTORY=" + filepath.Dir(e.socket)}, e.both...), e.env...)...)
 	e.cmd.Stderr = e.log
 	e.cmd.Stdout = e.log
 	if err := e.cmd.Start(); err != nil {
@@ -226,16 +232,22 @@ func (e *e2e) kill() {
 // status.
 func (e *e2e) pitweet(args ...string) (string, string, int) {
 	e.t.Helper()
-	return execPitweet(e.t, "", e2eEnv("RUNTIME_DIRECTORY="+filepath.Dir(e.socket)), args...)
+	return execBinary(e.t, e.bin, "", e2eEnv(append([]string{"RUNTIME_DIRECTORY=" + filepath.Dir(e.socket)}, e.both...)...), args...)
 }
 
 // execPitweet runs the built binary in dir (the current one if empty) with
 // env, and returns its stdout, stderr and exit status.
 func execPitweet(t testing.TB, dir string, env []string, args ...string) (string, string, int) {
 	t.Helper()
+	return execBinary(t, pitweetBin, dir, env, args...)
+}
+
+// execBinary is execPitweet with the pitweet binary bin.
+func execBinary(t testing.TB, bin, dir string, env []string, args ...string) (string, string, int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, pitweetBin, args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir, cmd.Env = dir, env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

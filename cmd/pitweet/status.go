@@ -99,20 +99,32 @@ func printStatus(w io.Writer, s *daemon.Status) {
 	}
 	fmt.Fprintf(w, "clock:        %s, %s\n", at(s.Clock.Now), clock)
 	if s.LastSuccess != nil {
-		id := s.LastSuccess.TweetID
-		if id == "" {
-			id = "(already posted by an earlier attempt)"
-		}
-		fmt.Fprintf(w, "last posted:  %s tweet %s from %s\n", at(s.LastSuccess.At), id, s.LastSuccess.Source)
+		fmt.Fprintf(w, "last posted:  %s %s from %s\n", at(s.LastSuccess.At), line(postedAs(s.LastSuccess)), s.LastSuccess.Source)
 	} else {
 		fmt.Fprintf(w, "last posted:  nothing yet\n")
 	}
 	if s.LastError != nil {
-		fmt.Fprintf(w, "last error:   %s %s: %s\n", at(s.LastError.At), s.LastError.Source, line(s.LastError.Error))
+		fmt.Fprintf(w, "last error:   %s %s%s: %s\n", at(s.LastError.At), s.LastError.Source, onDestination(s, s.LastError.Destination), line(s.LastError.Error))
+	}
+	if len(s.Destinations) > 1 {
+		fmt.Fprintf(w, "destinations:\n")
+		for _, d := range s.Destinations {
+			printDestination(w, d, at)
+		}
 	}
 	fmt.Fprintf(w, "dead letters: %d\n", s.DeadLetters)
 	for _, d := range s.RecentDead {
-		fmt.Fprintf(w, "  %s %s %q: %s\n", at(d.At), d.Source, clipText(d.Text, 40), line(d.Reason))
+		var posted []string
+		for _, o := range d.Outcomes {
+			if o.Posted {
+				posted = append(posted, o.Destination)
+			}
+		}
+		also := ""
+		if len(posted) > 0 {
+			also = "; posted on " + strings.Join(posted, ", ")
+		}
+		fmt.Fprintf(w, "  %s %s %q: %s%s\n", at(d.At), d.Source, clipText(d.Text, 40), line(d.Reason), also)
 	}
 	if len(s.Buttons) > 0 {
 		fmt.Fprintf(w, "buttons:      %s\n", strings.Join(s.Buttons, ", "))
@@ -159,6 +171,50 @@ func kib(n int64) string {
 		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 	}
 	return fmt.Sprintf("%d KiB", (n+1023)/1024)
+}
+
+// postedAs says what a destination posted: "tweet 1234" on X, "mastodon
+// https://…" elsewhere.
+func postedAs(p *daemon.Success) string {
+	ref := p.Ref
+	if ref == "" {
+		ref = "(already posted by an earlier attempt)"
+	}
+	if p.Destination == "x" || p.Destination == "" {
+		return "tweet " + ref
+	}
+	return p.Destination + " " + ref
+}
+
+// onDestination is " on NAME" when the daemon posts to several
+// destinations.
+func onDestination(s *daemon.Status, name string) string {
+	if len(s.Destinations) > 1 && name != "" {
+		return " on " + name
+	}
+	return ""
+}
+
+// printDestination prints the one line of a destination: its queue, what
+// its delivery does, and its last result.
+func printDestination(w io.Writer, d daemon.DestinationStatus, at func(time.Time) string) {
+	line := fmt.Sprintf("  %-9s %d waiting; %s", d.Name+":", d.Queue, d.Delivery)
+	if !d.NextAttempt.IsZero() {
+		line += " until " + at(d.NextAttempt)
+	}
+	if !d.RateLimited.IsZero() {
+		line += "; rate limited until " + at(d.RateLimited)
+	}
+	if d.LastSuccess != nil {
+		line += "; last posted " + at(d.LastSuccess.At)
+		if d.LastSuccess.Ref != "" {
+			line += " (" + daemon.Printable(d.LastSuccess.Ref) + ")"
+		}
+	}
+	if d.LastError != nil && (d.LastSuccess == nil || d.LastError.At.After(d.LastSuccess.At)) {
+		line += "; last error " + at(d.LastError.At) + ": " + daemon.Printable(d.LastError.Error)
+	}
+	fmt.Fprintln(w, line)
 }
 
 func clipText(s string, n int) string {

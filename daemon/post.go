@@ -1,0 +1,125 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"pitweet/sender"
+)
+
+// PostOptions tune PostNow.
+type PostOptions struct {
+	// To lists the destinations to post to, each configured; nil: every
+	// configured destination.
+	To        []string
+	UserAgent string       // "" for the sender's default
+	Log       *slog.Logger // nil discards
+	// Notice, when not nil, is told of what the user should know about
+	// an attempt, such as a retry after X found our clock off.
+	Notice func(destination, msg string)
+}
+
+// A PostResult is what one destination did with a post made by PostNow.
+type PostResult struct {
+	Destination string
+	Ref         string // the remote id or URL, when posted
+	Err         error  // why not
+}
+
+// ErrNotConfigured is wrapped by PostNow's error for a destination in
+// PostOptions.To that cfg does not configure.
+var ErrNotConfigured = errors.New("daemon: destination not configured")
+
+// PostNow posts text now, without the outbox, to each destination of cfg
+// that opts.To names, all at once, and returns one result per destination
+// in the config's order. A destination whose limit text exceeds is not
+// posted to (its result says by how much). When X says our clock is off,
+// its Date header corrects the offset and the post is tried once more, as
+// the daemon does. The error is for what stops every post: a destination
+// not configured, missing keys.
+func PostNow(ctx context.Context, cfg *Config, text string, opts PostOptions) ([]PostResult, error) {
+	if opts.Log == nil {
+		opts.Log = discardLog()
+	}
+	to := opts.To
+	if to == nil {
+		to = cfg.Destinations
+	}
+	for _, name := range to {
+		if !slices.Contains(cfg.Destinations, name) {
+			return nil, fmt.Errorf("%w: %s does not post to %s; configured: %s (%s to post there)", ErrNotConfigured,
+				cfg.Path, name, strings.Join(cfg.Destinations, ", "), howToConfigure(name))
+		}
+	}
+	var names []string
+	for _, name := range cfg.Destinations {
+		if slices.Contains(to, name) {
+			names = append(names, name)
+		}
+	}
+	creds, _, err := cfg.X.LoadCredentialsFor(names)
+	if err != nil {
+		return nil, err
+	}
+	results := make([]PostResult, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		results[i].Destination = name
+		if rule, ok := textRules[name]; ok {
+			if n := rule.length(text); n > rule.max {
+				results[i].Err = fmt.Errorf("the text counts %d characters as %s counts them (%s); the limit is %d: shorten it by %d",
+					n, destinationTitle(name), rule.counts, rule.max, n-rule.max)
+				continue
+			}
+		}
+		dest, err := newDestination(name, cfg, creds, destOptions{UserAgent: opts.UserAgent, Log: opts.Log})
+		if err != nil {
+			results[i].Err = err
+			continue
+		}
+		wg.Go(func() {
+			defer dest.Close()
+			results[i].Ref, results[i].Err = postOne(ctx, dest, text, opts)
+		})
+	}
+	wg.Wait()
+	return results, nil
+}
+
+// postOne makes one post to dest, and one more after a clock correction.
+func postOne(ctx context.Context, dest destination, text string, opts PostOptions) (string, error) {
+	p := Post{ID: fmt.Sprint(time.Now().UnixNano()), Text: text, Created: time.Now()}
+	rc, err := dest.Post(ctx, p, 0)
+	var apiErr *sender.APIError
+	if c, ok := dest.(clockSetter); ok && errors.As(err, &apiErr) && apiErr.Kind == sender.KindClockSkew && !answerDate(apiErr).IsZero() {
+		offset := time.Until(answerDate(apiErr)).Round(time.Second)
+		if opts.Notice != nil {
+			opts.Notice(dest.Name(), fmt.Sprintf("%s says our clock is off; its Date header is %s away from ours: retrying once with that correction (fix the clock: timedatectl)",
+				destinationTitle(dest.Name()), offset))
+		}
+		c.SetClockOffset(offset)
+		rc, err = dest.Post(ctx, p, 0)
+	}
+	if err == nil {
+		return rc.Ref, nil
+	}
+	if errors.Is(err, sender.ErrTransient) && !errors.As(err, &apiErr) {
+		return "", fmt.Errorf("%w; %s", err, unknownOutcome(dest.Name()))
+	}
+	return "", err
+}
+
+// unknownOutcome says what a lost answer means on destination name, and
+// whether posting the same text again is safe.
+func unknownOutcome(name string) string {
+	if name == "x" {
+		return "X may or may not have the tweet: posting the same text again is safe, X refuses an exact duplicate"
+	}
+	return destinationTitle(name) + " may or may not have the post: look at the account before posting the same text again"
+}
