@@ -66,6 +66,7 @@ type campaign struct {
 	d      *exec.Cmd
 	exited chan error
 	logs   int
+	env    []string // added to the daemon's environment
 
 	pressed map[string]string // text → scenario it was pressed in
 }
@@ -157,7 +158,7 @@ func (c *campaign) start() {
 		c.t.Fatal(err)
 	}
 	c.d = exec.Command(c.bin, "run", "--fake", "--config", c.cfg)
-	c.d.Env = append(os.Environ(), "RUNTIME_DIRECTORY="+filepath.Dir(c.socket))
+	c.d.Env = append(append(os.Environ(), "RUNTIME_DIRECTORY="+filepath.Dir(c.socket)), c.env...)
 	c.d.Stdout, c.d.Stderr = logf, logf
 	if err := c.d.Start(); err != nil {
 		c.t.Fatal(err)
@@ -223,7 +224,7 @@ func (c *campaign) trial(i int, s scenario) error {
 			}
 			c.start()
 		}
-		if err := c.press(s.name); err != nil {
+		if _, err := c.press(s.name); err != nil {
 			return err
 		}
 	}
@@ -239,19 +240,20 @@ func (c *campaign) trial(i int, s scenario) error {
 	return c.waitEmpty(60 * time.Second)
 }
 
-func (c *campaign) press(scenario string) error {
+// press presses the button and returns the text it queued.
+func (c *campaign) press(scenario string) (string, error) {
 	resp, err := daemon.Call(c.socket, daemon.ControlRequest{Op: "press", Button: "bell"})
 	if err != nil {
-		return err
+		return "", err
 	}
 	if !resp.OK {
-		return fmt.Errorf("press refused: %s", resp.Error)
+		return "", fmt.Errorf("press refused: %s", resp.Error)
 	}
 	if prev, ok := c.pressed[resp.Text]; ok {
-		return fmt.Errorf("two presses rendered the same text %q (%s and %s); the campaign needs unique texts", resp.Text, prev, scenario)
+		return "", fmt.Errorf("two presses rendered the same text %q (%s and %s); the campaign needs unique texts", resp.Text, prev, scenario)
 	}
 	c.pressed[resp.Text] = scenario
-	return nil
+	return resp.Text, nil
 }
 
 // waitEmpty polls the daemon's status until its outbox is empty.

@@ -20,6 +20,7 @@ type stallProxy struct {
 
 	stalling atomic.Bool
 	stalled  atomic.Int64 // answers cut so far
+	down     atomic.Bool  // connections are closed as they come: the server is unreachable
 	mu       sync.Mutex
 	conns    []net.Conn
 	wg       sync.WaitGroup
@@ -44,6 +45,10 @@ func (p *stallProxy) serve() {
 		c, err := p.ln.Accept()
 		if err != nil {
 			return
+		}
+		if p.down.Load() {
+			c.Close()
+			continue
 		}
 		up, err := net.Dial("tcp", p.upstream)
 		if err != nil {
@@ -84,6 +89,21 @@ func (p *stallProxy) serve() {
 			}
 		}()
 	}
+}
+
+// setDown makes the server unreachable (every connection closed, new ones
+// closed as they come) or reachable again.
+func (p *stallProxy) setDown(down bool) {
+	p.down.Store(down)
+	if !down {
+		return
+	}
+	p.mu.Lock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+	p.mu.Unlock()
 }
 
 // close stops the proxy and every connection it relays.
