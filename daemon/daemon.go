@@ -60,6 +60,10 @@ type Options struct {
 // handshake, not one per post. It is short, well below what servers allow.
 const keepAlive = 20 * time.Second
 
+// freeAfter is how long the outbox stays empty before the daemon hands its
+// unused memory back to the kernel.
+const freeAfter = 2 * time.Second
+
 // shutdownGrace is how long shutdown waits, beyond the request timeout, for
 // the request in flight before cancelling it.
 const shutdownGrace = 5 * time.Second
@@ -127,6 +131,9 @@ type runner struct {
 
 	ledMu     sync.Mutex
 	failedFor map[string]bool // destinations whose last outcome lit the error LED
+
+	freeMu    sync.Mutex
+	freeTimer *time.Timer // returns memory to the kernel once the outbox stays empty
 
 	rigMu sync.Mutex // guards rig, which the delivery goroutine reads for its LEDs
 	rig   *rig       // written only by the main loop
@@ -909,14 +916,27 @@ func (d *runner) pingWatchdog() {
 	d.notify("WATCHDOG=1")
 }
 
-// idle is called by a delivery loop that has nothing left to post. When
-// the outbox is empty, the memory a burst of requests used (TLS state, the
-// parsed system roots) goes back to the kernel, so a small Pi sees the
-// daemon at its idle size.
+// idle is called by a delivery loop that has nothing left to post. Once
+// the outbox has stayed empty for freeAfter, the memory a burst of
+// requests used (TLS state, the parsed system roots) goes back to the
+// kernel, so a small Pi sees the daemon at its idle size. Waiting a moment
+// keeps a burst of presses from paying for it, and for the memory taken
+// back, between each two.
 func (d *runner) idle() {
-	if d.box.Len() == 0 {
-		debug.FreeOSMemory()
+	if d.box.Len() > 0 {
+		return
 	}
+	d.freeMu.Lock()
+	defer d.freeMu.Unlock()
+	if d.freeTimer != nil {
+		d.freeTimer.Reset(freeAfter)
+		return
+	}
+	d.freeTimer = time.AfterFunc(freeAfter, func() {
+		if d.box.Len() == 0 {
+			debug.FreeOSMemory()
+		}
+	})
 }
 
 func (d *runner) markDirty() {

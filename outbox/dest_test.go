@@ -289,3 +289,50 @@ func openAt(t *testing.T, dir string, now time.Time) *Outbox {
 	t.Cleanup(func() { o.Close() })
 	return o
 }
+
+// The largest message Put accepts still has room for the worst its
+// deliveries can record: no update ever fails for size.
+func TestAcceptedMessageHasRoomForItsDeliveries(t *testing.T) {
+	o := open(t, t.TempDir(), nil)
+	to := []string{"a", "b", "c", "d", "e", "f", "g", "h"}
+	// The longest text of control characters (the longest escapes) Put
+	// takes for eight destinations.
+	lo, hi := 1, maxBody
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		m := Message{Text: "t" + strings.Repeat("\x01", mid-1), To: to}
+		if err := checkNew(&m, nil); err == nil {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	text := "t" + strings.Repeat("\x01", lo-1)
+	m, err := o.Put(Message{Text: text, To: to}, nil)
+	if err != nil {
+		t.Fatalf("Put of %d bytes: %v", len(text), err)
+	}
+	worst := strings.Repeat("\x02", 4*maxNote)
+	for i, dest := range to {
+		if _, err := o.Rewrite(m.ID, dest, text+" (10)"); err != nil {
+			t.Fatalf("Rewrite on %s: %v", dest, err)
+		}
+		if _, err := o.Attempt(m.ID, dest, worst); err != nil {
+			t.Fatalf("Attempt on %s: %v", dest, err)
+		}
+		if _, err := o.RetryAt(m.ID, dest, time.Now(), worst); err != nil {
+			t.Fatalf("RetryAt on %s: %v", dest, err)
+		}
+		if i%2 == 0 {
+			err = o.Refuse(m.ID, dest, worst)
+		} else {
+			err = o.Delivered(m.ID, dest, worst)
+		}
+		if err != nil {
+			t.Fatalf("finishing %s: %v", dest, err)
+		}
+	}
+	if dead, err := o.DeadLetters(); err != nil || len(dead) != 1 {
+		t.Fatalf("DeadLetters = %d, %v; want the message with every outcome", len(dead), err)
+	}
+}

@@ -39,10 +39,12 @@
 package outbox
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -719,7 +721,7 @@ func checkNew(m *Message, pics []NewImage) error {
 		}
 		// Placeholders as large as a picture's record can be, for the
 		// size check below.
-		m.Images = append(m.Images, Image{Name: pictureName(i, imageTypes["image/jpeg"]), Type: "image/jpeg", Alt: p.Alt,
+		m.Images = append(m.Images, Image{Name: pictureName(i, imageTypes["image/webp"]), Type: "image/webp", Alt: p.Alt,
 			Width: 1 << 30, Height: 1 << 30, Size: MaxPictureSize})
 	}
 	r := recordOf(*m)
@@ -727,18 +729,38 @@ func checkNew(m *Message, pics []NewImage) error {
 	if err := r.validate(); err != nil {
 		return err
 	}
-	// Every delivery may yet record an error, a refusal, a remote id and
-	// a text of its own: the file must have room for all of them.
-	worst := strings.Repeat("\x00", maxNote)
-	for _, name := range m.To {
-		r.Dest[name] = delivery{Attempts: 1 << 30, LastError: worst, Ref: worst, Refused: worst,
-			NotBefore: time.Now(), At: time.Now(), Text: longer(m.Text, m.Dest[name].Text) + " (1000000)"}
+	tooLarge := fmt.Errorf("outbox: the message is too large to queue with its deliveries (%d bytes of text); shorten it", len(m.Text))
+	body, err := encode(r)
+	if err != nil {
+		return tooLarge
 	}
-	if _, err := encode(r); err != nil {
-		return fmt.Errorf("outbox: the message is too large to queue with its deliveries (%d bytes of text); shorten it", len(m.Text))
+	// Every delivery may yet record an error, a refusal, a remote id and
+	// a numbered text of its own: the file must have room for all of them.
+	size := len(body)
+	for _, name := range m.To {
+		size += worstDelivery + escapedLen(longer(m.Text, m.Dest[name].Text)) + len(" (1000000)")
+	}
+	if size > maxHeader+maxBody {
+		return tooLarge
 	}
 	m.Images = nil
 	return nil
+}
+
+// worstDelivery bounds how much a delivery record can add to a message
+// file as it is filled in, its own text aside.
+var worstDelivery = func() int {
+	worst := strings.Repeat("\x00", maxNote) // the longest escape of every byte
+	longest := time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.FixedZone("", -(23*3600+59*60)))
+	b, _ := json.Marshal(delivery{Attempts: math.MaxInt, LastError: worst, NotBefore: longest, Done: true,
+		Ref: worst, Refused: worst, At: longest})
+	return len(b) + len(`,"text":""`) + len(`,"":`) + 2*maxDestName
+}()
+
+// escapedLen is the length of s in JSON, without its quotes.
+func escapedLen(s string) int {
+	b, _ := json.Marshal(s)
+	return len(b) - 2
 }
 
 func longer(a, b string) string {
