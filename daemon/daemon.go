@@ -181,6 +181,7 @@ func (d *runner) run(ctx context.Context, cfg *Config) error {
 		return fmt.Errorf("%w (state directory %s; set state_dir in %s or $STATE_DIRECTORY)", err, cfg.StateDir, cfg.Path)
 	}
 	defer d.box.Close()
+	d.dropUnconfigured(cfg)
 	stateDir, err := statedir.Open(cfg.StateDir)
 	if err != nil {
 		return fmt.Errorf("daemon: %w (state directory; set state_dir in %s or $STATE_DIRECTORY)", err, cfg.Path)
@@ -326,6 +327,29 @@ func (d *runner) run(ctx context.Context, cfg *Config) error {
 			d.pingWatchdog()
 		}
 		timer.Stop()
+	}
+}
+
+// dropUnconfigured gives up the messages still queued for a destination
+// the config no longer names (its section was removed): they would wait
+// for ever. Each is kept in dead letters, with what the other
+// destinations did, once they are done with it.
+func (d *runner) dropUnconfigured(cfg *Config) {
+	n := 0
+	for _, m := range d.box.Pending() {
+		for _, name := range m.To {
+			if !m.Needs(name) || slices.Contains(cfg.Destinations, name) {
+				continue
+			}
+			if err := d.box.Refuse(m.ID, name, "not posted: the destination is no longer configured"); err != nil {
+				d.log.Error("daemon: give up a message on a destination no longer configured", "id", m.ID, "destination", name, "err", err)
+				continue
+			}
+			n++
+		}
+	}
+	if n > 0 {
+		d.log.Warn("daemon: messages were queued for destinations no longer configured; given up there and kept in dead letters", "deliveries", n)
 	}
 }
 
