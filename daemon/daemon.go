@@ -923,6 +923,11 @@ func (d *runner) shutdown(stopHW, stopLoop, cancelSend context.CancelFunc, deliv
 	for _, del := range d.dels {
 		del.destination().Close()
 	}
+	d.freeMu.Lock()
+	if d.freeTimer != nil {
+		d.freeTimer.Stop()
+	}
+	d.freeMu.Unlock()
 	d.notify("STOPPING=1")
 	d.log.Info("daemon: stopped", "queued", d.box.Len())
 	return nil

@@ -653,7 +653,7 @@ func (o *Outbox) newID(now time.Time) string {
 //
 // A message with a Key that an earlier message has (queued, dead, or
 // posted in the last week) is not queued again: Put returns ErrRepeat and
-// the earlier message's ID.
+// the earlier message's ID (empty while the earlier Put is under way).
 func (o *Outbox) Put(m Message, pics []NewImage) (Message, error) {
 	if err := checkNew(&m, pics); err != nil {
 		return Message{}, err
@@ -667,6 +667,9 @@ func (o *Outbox) Put(m Message, pics []NewImage) (Message, error) {
 	if m.Key != "" {
 		if id, ok := o.keys[m.Key]; ok {
 			o.mu.Unlock()
+			if id == "" {
+				return Message{}, fmt.Errorf("%w (it is being queued now)", ErrRepeat)
+			}
 			m.ID = id
 			return m, fmt.Errorf("%w (message %s)", ErrRepeat, id)
 		}
