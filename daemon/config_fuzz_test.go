@@ -3,6 +3,7 @@ package daemon
 import (
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -17,6 +18,7 @@ func FuzzParseConfig(f *testing.F) {
 	}
 	f.Add([]byte("[[button]]\nname = \"a\"\npin = \"P1_11\"\ntext = \"{{.Time}}\"\nlong_text = \"x\"\n"))
 	f.Add([]byte("[[sensor]]\nname = \"r\"\ntype = \"bme280\"\naddress = 0x77\n[[alert]]\nwhen = \"(r.Temperature > 1 or r.Humidity < 2) and r.Pressure != 3\"\ntext = \"{{.Sensors.r.Pressure}}\"\n"))
+	f.Add([]byte("[x]\n[bluesky]\n[mqtt]\nforward = \"p/q\"\n[[button]]\nname = \"a\"\npin = 17\ntext = \"t\"\nto = [\"bluesky\", \"x\"]\n[[report]]\nevery = \"1h\"\ntext = \"r\"\nto = [\"forward\"]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		t.Setenv("STATE_DIRECTORY", "")
 		t.Setenv("CREDENTIALS_DIRECTORY", "")
@@ -49,6 +51,29 @@ func FuzzParseConfig(f *testing.F) {
 			if short := Truncate(text, MaxTweetLength); TweetLength(short) > MaxTweetLength {
 				t.Fatalf("Truncate left %d characters", TweetLength(short))
 			}
+		}
+		// Every rule posts somewhere configured.
+		if len(cfg.Destinations) == 0 {
+			t.Fatal("a valid config with no destination")
+		}
+		checkTo := func(to []string) {
+			if len(to) == 0 {
+				t.Fatalf("a rule of a valid config posts nowhere (destinations %q)", cfg.Destinations)
+			}
+			for _, name := range to {
+				if !slices.Contains(cfg.Destinations, name) {
+					t.Fatalf("a rule posts to %q, not among %q", name, cfg.Destinations)
+				}
+			}
+		}
+		for _, b := range cfg.Buttons {
+			checkTo(b.To)
+		}
+		for _, r := range cfg.Reports {
+			checkTo(r.To)
+		}
+		for _, a := range cfg.Alerts {
+			checkTo(a.To)
 		}
 		for _, b := range cfg.Buttons {
 			render(b.Text)
