@@ -351,16 +351,16 @@ func (o *Outbox) recover() error {
 	removed := o.removeTemps(o.spool)
 	removed += o.removeTemps(o.dead)
 	removed += o.removeTemps(o.done)
-	dead, quarantined, _, err := o.loadDir(o.dead, deadDir+"/")
+	dead, quarantined, _, deadPics, err := o.loadDir(o.dead, deadDir+"/")
 	if err != nil {
 		return err
 	}
-	done, q, _, err := o.loadDir(o.done, doneDir+"/")
+	done, q, _, _, err := o.loadDir(o.done, doneDir+"/")
 	if err != nil {
 		return err
 	}
 	quarantined += q
-	pending, q, unreadable, err := o.loadDir(o.spool, "")
+	pending, q, unreadable, pics, err := o.loadDir(o.spool, "")
 	if err != nil {
 		return err
 	}
@@ -404,7 +404,7 @@ func (o *Outbox) recover() error {
 			return err
 		}
 	}
-	queued, q, err = o.checkPictures(queued, unreadable, deadIDs)
+	queued, q, err = o.checkPictures(queued, unreadable, deadIDs, pics, deadPics)
 	if err != nil {
 		return err
 	}
@@ -495,20 +495,27 @@ func (o *Outbox) removeTemps(d *statedir.Dir) int {
 // loadDir reads every message file in d (prefix is d's path in the spool)
 // in id order. Files that fail their checks are moved to corrupt/ unread or
 // after a failed decode, and counted; files this process may not read are
-// skipped with a log line, and their ids returned.
-func (o *Outbox) loadDir(d *statedir.Dir, prefix string) (recs []record, quarantined int, unreadable []string, err error) {
+// skipped with a log line, and their ids returned. It also returns the ids
+// of the picture directories (<id>.d) it saw, but those it moved to
+// corrupt/ with their message.
+func (o *Outbox) loadDir(d *statedir.Dir, prefix string) (recs []record, quarantined int, unreadable []string, pics map[string]bool, err error) {
 	entries, err := d.Entries()
 	if err != nil {
-		return nil, 0, nil, fmt.Errorf("outbox: %w", err)
+		return nil, 0, nil, nil, fmt.Errorf("outbox: %w", err)
 	}
+	pics = map[string]bool{}
 	for _, e := range entries {
 		name := e.Name()
 		if strings.HasPrefix(name, ".") {
 			continue
 		}
+		if id, ok := strings.CutSuffix(name, picSuffix); ok && validID(id) {
+			pics[id] = true
+			continue
+		}
 		id, ok := strings.CutSuffix(name, msgSuffix)
 		if !ok || !validID(id) {
-			if !e.IsDir() && !isPictureDir(name) {
+			if !e.IsDir() {
 				o.log.Warn("outbox: ignoring a file that is not a message; remove it", "file", d.Join(name))
 			}
 			continue
@@ -519,8 +526,9 @@ func (o *Outbox) loadDir(d *statedir.Dir, prefix string) (recs []record, quarant
 			recs = append(recs, r)
 		case errors.Is(err, statedir.ErrUnsafe), errors.Is(err, errCorrupt):
 			if err := o.quarantine(prefix, id, err); err != nil {
-				return nil, 0, nil, err
+				return nil, 0, nil, nil, err
 			}
+			delete(pics, id)
 			quarantined++
 		case errors.Is(err, fs.ErrNotExist):
 			// Gone since the listing: nothing to load.
@@ -531,17 +539,10 @@ func (o *Outbox) loadDir(d *statedir.Dir, prefix string) (recs []record, quarant
 	}
 	if quarantined > 0 {
 		if err := o.sync(d); err != nil {
-			return nil, 0, nil, err
+			return nil, 0, nil, nil, err
 		}
 	}
-	return recs, quarantined, unreadable, nil
-}
-
-// isPictureDir reports whether name is that of a message's picture
-// directory, <id>.d.
-func isPictureDir(name string) bool {
-	id, ok := strings.CutSuffix(name, picSuffix)
-	return ok && validID(id)
+	return recs, quarantined, unreadable, pics, nil
 }
 
 // read reads and decodes the message file name in d.

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -251,13 +253,13 @@ func (o *Outbox) movePicture(dir *statedir.Dir, i int, path string) (Image, sour
 }
 
 // checkPictures checks, at Open, the pictures of the queued messages and
-// the picture directories in the spool. A message whose pictures are
+// the picture directories in the spool (pics) and in dead/ (deadPics). A message whose pictures are
 // missing, damaged or not what they should be (a link, a FIFO, a file of
 // another size or type) is quarantined with them; a picture directory of
 // no queued message is removed (a Put cut short), or moved beside its dead
 // letter (a move to dead letters cut short). Picture directories of
 // messages this process cannot read are left alone.
-func (o *Outbox) checkPictures(queued []Message, unreadable []string, deadIDs map[string]bool) ([]Message, int, error) {
+func (o *Outbox) checkPictures(queued []Message, unreadable []string, deadIDs, pics, deadPics map[string]bool) ([]Message, int, error) {
 	keep := map[string]bool{}
 	for _, id := range unreadable {
 		keep[id] = true
@@ -282,6 +284,7 @@ func (o *Outbox) checkPictures(queued []Message, unreadable []string, deadIDs ma
 			if err := o.quarantine("", m.ID, fmt.Errorf("%w: %w", errPictures, err)); err != nil {
 				return nil, 0, err
 			}
+			delete(pics, m.ID)
 			quarantined++
 		}
 	}
@@ -293,30 +296,25 @@ func (o *Outbox) checkPictures(queued []Message, unreadable []string, deadIDs ma
 	for _, m := range ok {
 		keep[m.ID] = true
 	}
-	entries, err := o.spool.Entries()
-	if err != nil {
-		return nil, 0, fmt.Errorf("outbox: %w", err)
-	}
 	changed := false
-	for _, e := range entries {
-		id, isPics := strings.CutSuffix(e.Name(), picSuffix)
-		if !isPics || !validID(id) || keep[id] {
+	for _, id := range slices.Sorted(maps.Keys(pics)) {
+		name := id + picSuffix
+		if keep[id] {
 			continue
 		}
-		if deadIDs[id] {
-			if _, err := o.dead.Lstat(e.Name()); errors.Is(err, fs.ErrNotExist) {
-				if err := o.spool.Rename(e.Name(), deadDir+"/"+e.Name()); err == nil {
-					o.log.Info("outbox: moved a dead letter's pictures beside it", "id", id)
-					changed = true
-					continue
-				}
+		if deadIDs[id] && !deadPics[id] {
+			if err := o.spool.Rename(name, deadDir+"/"+name); err == nil {
+				o.log.Info("outbox: moved a dead letter's pictures beside it", "id", id)
+				deadPics[id] = true
+				changed = true
+				continue
 			}
 		}
-		if err := o.spool.RemoveAll(e.Name()); err != nil {
-			o.log.Error("outbox: cannot remove the pictures of a message that is not queued; remove them", "dir", o.spool.Join(e.Name()), "err", err)
+		if err := o.spool.RemoveAll(name); err != nil {
+			o.log.Error("outbox: cannot remove the pictures of a message that is not queued; remove them", "dir", o.spool.Join(name), "err", err)
 			continue
 		}
-		o.log.Info("outbox: removed the pictures of a message that is not queued (a write cut short, or one posted)", "dir", o.spool.Join(e.Name()))
+		o.log.Info("outbox: removed the pictures of a message that is not queued (a write cut short, or one posted)", "dir", o.spool.Join(name))
 		changed = true
 	}
 	if changed {
@@ -325,17 +323,12 @@ func (o *Outbox) checkPictures(queued []Message, unreadable []string, deadIDs ma
 		}
 	}
 	// Pictures in dead/ whose dead letter is not there.
-	entries, err = o.dead.Entries()
-	if err != nil {
-		return nil, 0, fmt.Errorf("outbox: %w", err)
-	}
-	for _, e := range entries {
-		id, isPics := strings.CutSuffix(e.Name(), picSuffix)
-		if !isPics || !validID(id) || deadIDs[id] {
+	for id := range deadPics {
+		if deadIDs[id] {
 			continue
 		}
-		if err := o.dead.RemoveAll(e.Name()); err != nil {
-			o.log.Error("outbox: cannot remove pictures without a dead letter; remove them", "dir", o.dead.Join(e.Name()), "err", err)
+		if err := o.dead.RemoveAll(id + picSuffix); err != nil {
+			o.log.Error("outbox: cannot remove pictures without a dead letter; remove them", "dir", o.dead.Join(id+picSuffix), "err", err)
 		}
 	}
 	return ok, quarantined, nil
