@@ -3,6 +3,7 @@ package outbox
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -275,6 +276,8 @@ func TestRepeatedKey(t *testing.T) {
 		t.Fatalf("Put a week later = %q, %v; want a new message", r.ID, err)
 	}
 }
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // openAt opens dir with its clock at now.
 func openAt(t *testing.T, dir string, now time.Time) *Outbox {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,8 +15,6 @@ import (
 
 	"pitweet/statedir"
 )
-
-func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // putPictures queues a message for x with pics.
 func putPictures(t *testing.T, o *Outbox, pics ...NewImage) Message {
