@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"pitweet/config"
 
 	"pitweet/hw"
 	"pitweet/hw/fakehw"
@@ -10,7 +11,7 @@ import (
 // openBoard opens the hardware cfg names: the Pi's own, or with mode
 // "fake" a simulated board carrying an emulated chip for each configured
 // I2C sensor.
-func openBoard(cfg *Config) (hw.Board, error) {
+func openBoard(cfg *config.Config) (hw.Board, error) {
 	if !cfg.Hardware.Fake() {
 		b, err := hw.OpenReal()
 		if err != nil {
@@ -25,7 +26,7 @@ func openBoard(cfg *Config) (hw.Board, error) {
 // the configured sensors attached where the config says they are. They
 // measure a day's curve with noise, or with [hardware] environment =
 // "fixed" a constant room.
-func newFakeBoard(cfg *Config) (*fakehw.Board, error) {
+func newFakeBoard(cfg *config.Config) (*fakehw.Board, error) {
 	b := fakehw.New(fakehw.Options{RealTime: true, Daily: cfg.Hardware.Environment != "fixed"})
 	for _, s := range cfg.Sensors {
 		if s.Type == "cpu" {

@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"fmt"
+	"pitweet/config"
 	"slices"
 	"strings"
 	"time"
@@ -138,33 +139,9 @@ func ChartLines(series []history.Series) []chart.Line {
 	lines := make([]chart.Line, len(series))
 	for i, s := range series {
 		_, q, _ := strings.Cut(s.Name, ".")
-		lines[i] = chart.Line{Name: s.Name, Unit: Quantities[q], Samples: s.Samples}
+		lines[i] = chart.Line{Name: s.Name, Unit: config.Quantities[q], Samples: s.Samples}
 	}
 	return lines
-}
-
-// chartSeries lists the series a chart spec draws, in order: every
-// quantity of each sensor it names (as the sensor's type measures them),
-// and each sensor.Quantity.
-func (c *Config) chartSeries(spec *ChartSpec) []string {
-	var out []string
-	add := func(name string) {
-		if !slices.Contains(out, name) {
-			out = append(out, name)
-		}
-	}
-	for _, name := range spec.Series {
-		if strings.Contains(name, ".") {
-			add(name)
-			continue
-		}
-		if s, ok := c.sensor(name); ok {
-			for _, q := range SensorQuantities[s.Type] {
-				add(name + "." + q)
-			}
-		}
-	}
-	return out
 }
 
 // ruleChart draws the chart of a report or alert for a post made at at:
@@ -175,11 +152,11 @@ func (c *Config) chartSeries(spec *ChartSpec) []string {
 //
 // The picture is in the form outbox.Put takes, to queue it with the rule's
 // message once the X destination uploads pictures.
-func (d *runner) ruleChart(spec *ChartSpec, data TemplateData, at time.Time) (*outbox.NewImage, error) {
+func (d *runner) ruleChart(spec *config.ChartSpec, data config.TemplateData, at time.Time) (*outbox.NewImage, error) {
 	if d.hist == nil {
 		return nil, fmt.Errorf("daemon: sensor history is not recorded: %v", d.histErr)
 	}
-	names := d.cfg.chartSeries(spec)
+	names := d.cfg.ChartSeries(spec)
 	from := at.Add(-spec.Window)
 	series, err := d.hist.Query(from, at, func(n string) bool { return slices.Contains(names, n) })
 	if err != nil {
@@ -214,7 +191,7 @@ func (d *runner) ruleChart(spec *ChartSpec, data TemplateData, at time.Time) (*o
 
 // warnCharts says, for each rule with a chart, that its posts go out as
 // text: the outbox does not carry pictures yet.
-func (d *runner) warnCharts(cfg *Config) {
+func (d *runner) warnCharts(cfg *config.Config) {
 	for i, r := range cfg.Reports {
 		if r.Chart != nil {
 			d.log.Warn("daemon: posts do not carry pictures yet; this rule's chart is not attached (pitweet chart draws it)", "rule", fmt.Sprintf("report %d", i+1), "chart", r.Chart.Window.String())

@@ -14,6 +14,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"pitweet/config"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -96,7 +97,7 @@ func Run(ctx context.Context, opts Options) error {
 		opts.Log = discardLog()
 	}
 	if opts.ConfigPath == "" {
-		opts.ConfigPath = DefaultConfigPath
+		opts.ConfigPath = config.DefaultPath
 	}
 	if opts.Socket == "" {
 		opts.Socket = DefaultSocket()
@@ -104,7 +105,7 @@ func Run(ctx context.Context, opts Options) error {
 	if opts.SensorTimeout <= 0 {
 		opts.SensorTimeout = sensorTimeout
 	}
-	cfg, err := LoadConfig(opts.ConfigPath)
+	cfg, err := config.Load(opts.ConfigPath)
 	if err != nil {
 		return err
 	}
@@ -139,7 +140,7 @@ type runner struct {
 	rig   *rig       // written only by the main loop
 
 	// Owned by the main loop.
-	cfg     *Config
+	cfg     *config.Config
 	reports []reportState
 	alerts  []alertState
 	sensors []sensorState // by index in cfg.Sensors
@@ -170,7 +171,7 @@ type sensorState struct {
 	record time.Time // next read that is recorded; zero: history off
 }
 
-func (d *runner) run(ctx context.Context, cfg *Config) error {
+func (d *runner) run(ctx context.Context, cfg *config.Config) error {
 	dests, err := d.newDestinations(cfg)
 	if err != nil {
 		return err
@@ -334,7 +335,7 @@ func (d *runner) run(ctx context.Context, cfg *Config) error {
 // the config no longer names (its section was removed): they would wait
 // for ever. Each is kept in dead letters, with what the other
 // destinations did, once they are done with it.
-func (d *runner) dropUnconfigured(cfg *Config) {
+func (d *runner) dropUnconfigured(cfg *config.Config) {
 	n := 0
 	for _, m := range d.box.Pending() {
 		for _, name := range m.To {
@@ -356,7 +357,7 @@ func (d *runner) dropUnconfigured(cfg *Config) {
 // newDestinations loads the keys cfg's destinations need, saying in the
 // log when the file systemd copies them from could not be checked, and
 // makes each destination.
-func (d *runner) newDestinations(cfg *Config) ([]destination, error) {
+func (d *runner) newDestinations(cfg *config.Config) ([]destination, error) {
 	creds, info, err := cfg.X.LoadCredentialsFor(cfg.Destinations)
 	if err != nil {
 		return nil, err
@@ -381,7 +382,7 @@ func (d *runner) newDestinations(cfg *Config) ([]destination, error) {
 
 // apply makes cfg the running config's rules, keeping the alert states of
 // unchanged alerts.
-func (d *runner) apply(cfg *Config, now time.Time) {
+func (d *runner) apply(cfg *config.Config, now time.Time) {
 	d.cfg = cfg
 	d.gen++
 	d.reports = make([]reportState, len(cfg.Reports))
@@ -399,7 +400,7 @@ func (d *runner) apply(cfg *Config, now time.Time) {
 	d.st.recording = 0
 	for _, s := range cfg.Sensors {
 		if s.History > 0 {
-			d.st.recording += len(SensorQuantities[s.Type])
+			d.st.recording += len(config.SensorQuantities[s.Type])
 		}
 	}
 	d.st.hardware = cfg.Hardware.Mode
@@ -462,7 +463,7 @@ func (d *runner) due(ctx context.Context, results chan<- readResult, now time.Ti
 		if !recordDue && st.read.After(now) {
 			continue
 		}
-		job := sensorJob{name: s.Name, quantities: SensorQuantities[s.Type]}
+		job := sensorJob{name: s.Name, quantities: config.SensorQuantities[s.Type]}
 		every := sensorRefresh
 		if s.History > 0 {
 			every = min(s.History, sensorRefresh)
@@ -644,8 +645,8 @@ func (d *runner) readDone(r readResult) {
 }
 
 // data is what a template sees at time at.
-func (d *runner) data(at time.Time, button string, long bool) TemplateData {
-	return TemplateData{
+func (d *runner) data(at time.Time, button string, long bool) config.TemplateData {
+	return config.TemplateData{
 		Time:    at.Local(),
 		Host:    d.host,
 		Button:  button,
@@ -680,7 +681,7 @@ func (d *runner) press(p hw.Press) (outbox.Message, bool, error) {
 // kind ("press", "report", "alert"). A destination whose limit the text
 // exceeds gets it shortened, as its own text. data.Count is set to the
 // number of times source has fired.
-func (d *runner) queue(source, kind string, t *Template, to []string, data TemplateData, expires time.Time) (outbox.Message, string, error) {
+func (d *runner) queue(source, kind string, t *config.Template, to []string, data config.TemplateData, expires time.Time) (outbox.Message, string, error) {
 	d.fired[source]++
 	data.Count = d.fired[source]
 	text, err := t.Render(data)
@@ -689,14 +690,14 @@ func (d *runner) queue(source, kind string, t *Template, to []string, data Templ
 	}
 	m := outbox.Message{Text: text, Source: source, Kind: kind, Expires: expires, To: to, Dest: map[string]outbox.Delivery{}}
 	for _, name := range to {
-		rule, ok := textRules[name]
+		rule, ok := config.TextRuleFor(name)
 		if !ok {
 			continue
 		}
-		if n := rule.length(text); n > rule.max {
-			short := rule.truncate(text, rule.max)
+		if n := rule.Length(text); n > rule.Max {
+			short := rule.Truncate(text, rule.Max)
 			d.log.Warn("daemon: message longer than a destination allows; shortened for it", "destination", name,
-				"source", source, "length", n, "limit", rule.max, "text", short)
+				"source", source, "length", n, "limit", rule.Max, "text", short)
 			m.Dest[name] = outbox.Delivery{Text: short}
 		}
 	}
@@ -751,7 +752,7 @@ func (d *runner) control(ctx context.Context, presses chan<- hw.Press, req Contr
 	if req.Op == "reload" {
 		if err := d.reload(ctx, presses); err != nil {
 			// One line, even for a config with several problems.
-			why := strings.ReplaceAll(trimPkg(err), "\n", "; ")
+			why := strings.ReplaceAll(strings.TrimPrefix(err.Error(), "daemon: "), "\n", "; ")
 			return ControlResponse{Error: "reload refused, the running config stays: " + why}
 		}
 		return ControlResponse{OK: true, Text: fmt.Sprintf("reloaded %s: %s", d.cfg.Path, d.cfg.Summary())}
@@ -777,7 +778,7 @@ func (d *runner) control(ctx context.Context, presses chan<- hw.Press, req Contr
 func (d *runner) reload(ctx context.Context, presses chan<- hw.Press) error {
 	d.notify(reloading())
 	defer d.notify("READY=1")
-	cfg, err := LoadConfig(d.cfg.Path)
+	cfg, err := config.Load(d.cfg.Path)
 	if err == nil && d.opts.Fake {
 		cfg.Hardware.Mode = "fake"
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"pitweet/config"
 	"sync"
 	"time"
 
@@ -43,7 +44,7 @@ type deliverer struct {
 	dest destination // guarded by mu: a reload replaces it
 	log  *slog.Logger
 	st   *state
-	text textRule // how the destination counts a text; zero: no limit
+	text config.TextRule // how the destination counts a text; zero: no limit
 	// idleHook, when not nil, is called each time the destination has
 	// nothing left to post.
 	idleHook func()
@@ -80,6 +81,13 @@ type deliverer struct {
 	offset    time.Duration // the service's clock minus ours, as last measured (clock.go)
 }
 
+// textRule is how destination name counts a text; the zero rule, for a
+// destination that takes any length, counts nothing.
+func textRule(name string) config.TextRule {
+	rule, _ := config.TextRuleFor(name)
+	return rule
+}
+
 // newDeliverer returns the delivery loop of dest; every message queued for
 // it now may have been sent by an earlier run.
 func newDeliverer(box *outbox.Outbox, dest destination, st *state, log *slog.Logger) *deliverer {
@@ -99,7 +107,7 @@ func newDeliverer(box *outbox.Outbox, dest destination, st *state, log *slog.Log
 		box:       box,
 		dest:      dest,
 		st:        st,
-		text:      textRules[name],
+		text:      textRule(name),
 		log:       log.With("destination", name),
 		now:       time.Now,
 		jitter:    rand.Float64,

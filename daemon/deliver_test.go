@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"pitweet/textlen"
 	"slices"
 	"strings"
 	"testing"
@@ -221,12 +222,12 @@ func TestDeliverDuplicate(t *testing.T) {
 }
 
 func TestNumberedTextFitsAPost(t *testing.T) {
-	long := strings.Repeat("x", MaxTweetLength)
-	got := numbered(long, 12, xText)
-	if n := TweetLength(got); n > MaxTweetLength || !strings.HasSuffix(got, " (12)") {
+	long := strings.Repeat("x", textlen.MaxX)
+	got := numbered(long, 12, textRule("x"))
+	if n := textlen.X(got); n > textlen.MaxX || !strings.HasSuffix(got, " (12)") {
 		t.Fatalf("numbered text is %d characters, ends %q", n, got[len(got)-8:])
 	}
-	if got := numbered("Ding dong at 14:30", 2, xText); got != "Ding dong at 14:30 (2)" {
+	if got := numbered("Ding dong at 14:30", 2, textRule("x")); got != "Ding dong at 14:30 (2)" {
 		t.Fatalf("numbered = %q", got)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"pitweet/config"
 	"time"
 
 	"pitweet/sender"
@@ -70,10 +71,10 @@ type destOptions struct {
 
 // testDestination, when not nil, makes the destinations only test builds
 // know (testdest.go); ok is false for a name it does not know.
-var testDestination func(name string, cfg *Config, creds Credentials, opts destOptions) (dest destination, ok bool, err error)
+var testDestination func(name string, cfg *config.Config, creds config.Credentials, opts destOptions) (dest destination, ok bool, err error)
 
 // newDestination makes destination name of cfg.
-func newDestination(name string, cfg *Config, creds Credentials, opts destOptions) (destination, error) {
+func newDestination(name string, cfg *config.Config, creds config.Credentials, opts destOptions) (destination, error) {
 	if name == "x" {
 		c, err := newXClient(cfg.X, cfg.X.BaseURL, creds, opts)
 		if err != nil {
@@ -90,7 +91,7 @@ func newDestination(name string, cfg *Config, creds Credentials, opts destOption
 }
 
 // newXClient makes an X client for x's API at baseURL.
-func newXClient(x XConfig, baseURL string, creds Credentials, opts destOptions) (*sender.Client, error) {
+func newXClient(x config.XConfig, baseURL string, creds config.Credentials, opts destOptions) (*sender.Client, error) {
 	return sender.New(sender.Config{
 		BaseURL:   baseURL,
 		API:       x.API,
@@ -146,20 +147,3 @@ func (x *xDestination) Close() error {
 func answerDate(apiErr *sender.APIError) time.Time {
 	return apiErr.Meta.Date
 }
-
-// A textRule says how a destination counts a text and how long it may be.
-type textRule struct {
-	max      int
-	length   func(string) int
-	truncate func(s string, max int) string
-	counts   string // how it counts, for messages
-}
-
-// xText is X's rule: 280 weighted characters.
-var xText = textRule{max: MaxTweetLength, length: TweetLength, truncate: Truncate,
-	counts: "X counts a URL as 23, CJK and emoji as 2"}
-
-// textRules holds the rule of each destination whose length is checked
-// when a message is queued. A destination without one ("forward": the
-// poster checks) takes any length.
-var textRules = map[string]textRule{"x": xText}

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"pitweet/config"
 	"time"
 
 	"pitweet/outbox"
@@ -71,10 +72,10 @@ func (p postedTexts) add(text string, now time.Time) {
 
 // numbered is text with " (n)" added, shortened first if the number would
 // not fit in a post as rule counts it.
-func numbered(text string, n int, rule textRule) string {
+func numbered(text string, n int, rule config.TextRule) string {
 	suffix := fmt.Sprintf(" (%d)", n)
-	if rule.length != nil && rule.length(text+suffix) > rule.max {
-		text = rule.truncate(text, rule.max-rule.length(suffix))
+	if rule.Length != nil && rule.Length(text+suffix) > rule.Max {
+		text = rule.Truncate(text, rule.Max-rule.Length(suffix))
 	}
 	return text + suffix
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"pitweet/config"
 	"strings"
 	"sync"
 	"testing"
@@ -50,7 +51,7 @@ func TestDaemonFailingButton(t *testing.T) {
 	if e := st.ButtonErrors[0]; e.Name != "doorbell" || !strings.Contains(e.Error, "waiting for an edge on GPIO17 fails at once") {
 		t.Errorf("button errors %+v", st.ButtonErrors)
 	}
-	rep := Check(context.Background(), d.config, CheckOptions{Socket: d.socket})
+	rep := checkHardware(t, d.config, false, d.socket)
 	f := rep.Failed()
 	if f == nil || !strings.HasPrefix(f.Message(), `button doorbell: the running daemon reports: button "doorbell": waiting for an edge on GPIO17 fails at once`) {
 		t.Errorf("check: %v\n%s", f, lines(rep))
@@ -98,13 +99,13 @@ func TestRunWithoutGPIOChip(t *testing.T) {
 	}
 	t.Setenv("NOTIFY_SOCKET", "")
 	dir := t.TempDir()
-	config := filepath.Join(dir, "pitweet.toml")
-	creds := writeCreds(t, dir, credsFile, 0o600)
+	cfgPath := filepath.Join(dir, "pitweet.toml")
+	creds := writeTestCredentials(t, dir)
 	text := "state_dir = \"" + filepath.Join(dir, "state") + "\"\n[x]\ncredentials = \"" + creds + "\"\n" + testButton
-	if err := os.WriteFile(config, []byte(text), 0o644); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	err := Run(context.Background(), Options{ConfigPath: config, Socket: filepath.Join(dir, "control.sock")})
+	err := Run(context.Background(), Options{ConfigPath: cfgPath, Socket: filepath.Join(dir, "control.sock")})
 	if !errors.Is(err, hw.ErrNoGPIOChip) || !strings.Contains(err.Error(), "ls /dev/gpiochip*") || strings.Contains(err.Error(), "\n") {
 		t.Errorf("Run = %v, want one line saying no GPIO chip was found", err)
 	}
@@ -211,7 +212,7 @@ func TestPi5Child(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer board.Close()
-		cfg, err := ParseConfig([]byte("[hardware]\nmode = \"fake\"\n"+testButton), "pitweet.toml")
+		cfg, err := config.Parse([]byte("[hardware]\nmode = \"fake\"\n"+testButton), "pitweet.toml")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,6 +8,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"pitweet/config"
 	"strings"
 	"testing"
 	"time"
@@ -181,7 +182,7 @@ history = "1s"
 // A rule's chart is drawn from the history, samples not yet written
 // included, with the generated alt text or the rule's own.
 func TestRuleChart(t *testing.T) {
-	cfg, err := ParseConfig([]byte(`
+	cfg, err := config.Parse([]byte(`
 [hardware]
 mode = "fake"
 [[sensor]]

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"pitweet/config"
 	"slices"
 	"strings"
 	"sync"
@@ -43,7 +44,7 @@ var ErrNotConfigured = errors.New("daemon: destination not configured")
 // its Date header corrects the offset and the post is tried once more, as
 // the daemon does. The error is for what stops every post: a destination
 // not configured, missing keys.
-func PostNow(ctx context.Context, cfg *Config, text string, opts PostOptions) ([]PostResult, error) {
+func PostNow(ctx context.Context, cfg *config.Config, text string, opts PostOptions) ([]PostResult, error) {
 	if opts.Log == nil {
 		opts.Log = discardLog()
 	}
@@ -54,7 +55,7 @@ func PostNow(ctx context.Context, cfg *Config, text string, opts PostOptions) ([
 	for _, name := range to {
 		if !slices.Contains(cfg.Destinations, name) {
 			return nil, fmt.Errorf("%w: %s does not post to %s; configured: %s (%s to post there)", ErrNotConfigured,
-				cfg.Path, name, strings.Join(cfg.Destinations, ", "), howToConfigure(name))
+				cfg.Path, name, strings.Join(cfg.Destinations, ", "), config.HowToConfigure(name))
 		}
 	}
 	var names []string
@@ -71,10 +72,10 @@ func PostNow(ctx context.Context, cfg *Config, text string, opts PostOptions) ([
 	var wg sync.WaitGroup
 	for i, name := range names {
 		results[i].Destination = name
-		if rule, ok := textRules[name]; ok {
-			if n := rule.length(text); n > rule.max {
+		if rule, ok := config.TextRuleFor(name); ok {
+			if n := rule.Length(text); n > rule.Max {
 				results[i].Err = fmt.Errorf("the text counts %d characters as %s counts them (%s); the limit is %d: shorten it by %d",
-					n, destinationTitle(name), rule.counts, rule.max, n-rule.max)
+					n, config.DestinationTitle(name), rule.Counts, rule.Max, n-rule.Max)
 				continue
 			}
 		}
@@ -101,7 +102,7 @@ func postOne(ctx context.Context, dest destination, text string, opts PostOption
 		offset := time.Until(answerDate(apiErr)).Round(time.Second)
 		if opts.Notice != nil {
 			opts.Notice(dest.Name(), fmt.Sprintf("%s says our clock is off; its Date header is %s away from ours: retrying once with that correction (fix the clock: timedatectl)",
-				destinationTitle(dest.Name()), offset))
+				config.DestinationTitle(dest.Name()), offset))
 		}
 		c.SetClockOffset(offset)
 		rc, err = dest.Post(ctx, p, 0)
@@ -121,5 +122,5 @@ func unknownOutcome(name string) string {
 	if name == "x" {
 		return "X may or may not have the tweet: posting the same text again is safe, X refuses an exact duplicate"
 	}
-	return destinationTitle(name) + " may or may not have the post: look at the account before posting the same text again"
+	return config.DestinationTitle(name) + " may or may not have the post: look at the account before posting the same text again"
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"pitweet/config"
 	"sync"
 
 	"pitweet/hw"
@@ -26,7 +27,7 @@ type rig struct {
 
 // openRig opens cfg's hardware on board and starts watching the buttons;
 // presses go to presses until ctx is done or stop is called.
-func openRig(ctx context.Context, board hw.Board, cfg *Config, presses chan<- hw.Press, log *slog.Logger) (*rig, error) {
+func openRig(ctx context.Context, board hw.Board, cfg *config.Config, presses chan<- hw.Press, log *slog.Logger) (*rig, error) {
 	r := &rig{log: log, sensors: map[string]hw.Sensor{}}
 	r.ctx, r.cancel = context.WithCancel(ctx)
 	clock := boardClock(board)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"pitweet/config"
 	"strings"
 	"time"
 
@@ -34,7 +35,7 @@ func (s *sensorFlags) Set(v string) error {
 // when none runs, from the state directory.
 func cmdChart(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("chart", stderr)
-	config := fs.String("config", daemon.DefaultConfigPath, "configuration `file`; its state_dir is read when no daemon runs")
+	cfgPath := fs.String("config", config.DefaultPath, "configuration `file`; its state_dir is read when no daemon runs")
 	since := fs.Duration("since", daemon.DefaultHistoryWindow, "draw the last `DURATION` (such as 90m, 24h, 168h)")
 	var sensors sensorFlags
 	fs.Var(&sensors, "sensor", "draw sensor `NAME` (each quantity it records) or NAME.QUANTITY; repeat for more (default: everything recorded)")
@@ -54,7 +55,7 @@ func cmdChart(args []string, stdout, stderr io.Writer) error {
 
 	now := time.Now()
 	from := now.Add(-*since)
-	series, source, err := chartHistory(*config, sensors, from, now, stderr)
+	series, source, err := chartHistory(*cfgPath, sensors, from, now, stderr)
 	if err != nil {
 		return err
 	}

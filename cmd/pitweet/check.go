@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"pitweet/config"
 	"syscall"
 	"time"
 
@@ -19,7 +20,7 @@ import (
 // failure and its fix are the error.
 func cmdCheck(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("check", stderr)
-	config := fs.String("config", daemon.DefaultConfigPath, "configuration `file`")
+	cfgPath := fs.String("config", config.DefaultPath, "configuration `file`")
 	online := fs.Bool("online", false, "also call GET /2/users/me with the keys")
 	fake := fs.Bool("fake", false, "check the hardware on the simulated board whatever [hardware] mode says")
 	timeout := fs.Duration("timeout", sender.DefaultTimeout, "give up on X after this long (with --online)")
@@ -35,7 +36,8 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 
-	rep := daemon.Check(ctx, *config, daemon.CheckOptions{Online: *online, Fake: *fake, UserAgent: "pitweet/" + version, Now: time.Now})
+	rep := config.Check(ctx, *cfgPath, config.CheckOptions{Online: *online, Fake: *fake, UserAgent: "pitweet/" + version, Now: time.Now,
+		Hardware: func(cfg *config.Config) []config.CheckResult { return daemon.CheckHardware(cfg, "") }})
 	for _, r := range rep.Results {
 		// One line each, whatever X put in an answer (an account's name).
 		fmt.Fprintln(stdout, daemon.Printable(r.String()))

@@ -15,12 +15,12 @@ func chkRun(t *testing.T, dir string, args ...string) (string, string, int) {
 	return execPitweet(t, dir, e2eEnv(), args...)
 }
 
-// chkSensorsConfig copies daemon/testdata/sensors.toml, which lists one sensor
+// chkSensorsConfig copies config/testdata/sensors.toml, which lists one sensor
 // of each type and names the credentials file "credentials" relative to
 // the working directory, into a new directory.
 func chkSensorsConfig(t *testing.T) (dir, config string) {
 	t.Helper()
-	data, err := os.ReadFile("../../daemon/testdata/sensors.toml")
+	data, err := os.ReadFile("../../config/testdata/sensors.toml")
 	if err != nil {
 		t.Fatal(err)
 	}

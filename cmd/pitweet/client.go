@@ -5,9 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"pitweet/config"
+	"pitweet/textlen"
 	"strings"
 
-	"pitweet/daemon"
 	"pitweet/oauth"
 	"pitweet/sender"
 )
@@ -19,17 +20,17 @@ type xFlags struct {
 }
 
 func (f *xFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.config, "config", daemon.DefaultConfigPath, "configuration `file`")
+	fs.StringVar(&f.config, "config", config.DefaultPath, "configuration `file`")
 	fs.StringVar(&f.api, "api", "", "X API version: v2 or v1.1 (default: the config's [x] api)")
 }
 
 // loadConfig reads the config file. When the user did not name one and the
 // default is absent, the built-in defaults apply, so `pitweet tweet` works
 // with nothing but the PITWEET_* environment variables.
-func (f *xFlags) loadConfig() (*daemon.Config, error) {
-	cfg, err := daemon.LoadConfig(f.config)
-	if err != nil && f.config == daemon.DefaultConfigPath && errors.Is(statErr(f.config), os.ErrNotExist) {
-		cfg, err = daemon.ParseConfig(nil, "built-in defaults")
+func (f *xFlags) loadConfig() (*config.Config, error) {
+	cfg, err := config.Load(f.config)
+	if err != nil && f.config == config.DefaultPath && errors.Is(statErr(f.config), os.ErrNotExist) {
+		cfg, err = config.Parse(nil, "built-in defaults")
 	}
 	if err != nil {
 		return nil, err
@@ -51,7 +52,7 @@ func statErr(path string) error {
 // parseText parses args with fs, joins the positional arguments into the
 // tweet text, checks its length, and loads the config. missing is the usage
 // message when there is no text.
-func (f *xFlags) parseText(fs *flag.FlagSet, args []string, missing string) (string, *daemon.Config, error) {
+func (f *xFlags) parseText(fs *flag.FlagSet, args []string, missing string) (string, *config.Config, error) {
 	rest, err := parseFlags(fs, args)
 	if err != nil {
 		return "", nil, err
@@ -61,7 +62,7 @@ func (f *xFlags) parseText(fs *flag.FlagSet, args []string, missing string) (str
 
 // textAndConfig joins the positional arguments into the tweet text,
 // checks its length, and loads the config.
-func (f *xFlags) textAndConfig(rest []string, missing string) (string, *daemon.Config, error) {
+func (f *xFlags) textAndConfig(rest []string, missing string) (string, *config.Config, error) {
 	if len(rest) == 0 {
 		return "", nil, usageError("%s", missing)
 	}
@@ -77,7 +78,7 @@ func (f *xFlags) textAndConfig(rest []string, missing string) (string, *daemon.C
 }
 
 // newClient makes the X client the config describes.
-func newClient(cfg *daemon.Config, creds oauth.Credentials) (*sender.Client, error) {
+func newClient(cfg *config.Config, creds oauth.Credentials) (*sender.Client, error) {
 	return sender.New(sender.Config{
 		BaseURL:   cfg.X.BaseURL,
 		API:       cfg.X.API,
@@ -94,9 +95,9 @@ func checkLength(text string) error {
 	if text == "" {
 		return usageError("the tweet text is empty")
 	}
-	if n := daemon.TweetLength(text); n > daemon.MaxTweetLength {
+	if n := textlen.X(text); n > textlen.MaxX {
 		return fmt.Errorf("the text counts %d characters as X counts them (URLs 23, emoji and CJK 2); the limit is %d: shorten it by %d",
-			n, daemon.MaxTweetLength, n-daemon.MaxTweetLength)
+			n, textlen.MaxX, n-textlen.MaxX)
 	}
 	return nil
 }

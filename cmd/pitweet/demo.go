@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"pitweet/config"
 	"time"
 
 	"pitweet/daemon"
@@ -59,7 +60,7 @@ text = "Room report {{.Count}} at {{.Time.Format \"15:04:05\"}}: {{.Sensors.room
 // demoLogin logs in as pitweet login does, with fakex approving in place
 // of the account's owner, and writes the access token into creds.
 func demoLogin(ctx context.Context, stdout io.Writer, x *fakex.Server, ca, creds string) error {
-	file, err := daemon.OpenCredentialsFile(creds)
+	file, err := config.OpenCredentialsFile(creds)
 	if err != nil {
 		return err
 	}
@@ -86,7 +87,7 @@ func demoLogin(ctx context.Context, stdout io.Writer, x *fakex.Server, ca, creds
 	if err != nil {
 		return fmt.Errorf("demo login: %w", err)
 	}
-	if err := file.Update([]daemon.KeyValue{{Key: "access_token", Value: at.Token}, {Key: "access_secret", Value: at.Secret}}); err != nil {
+	if err := file.Update([]config.KeyValue{{Key: "access_token", Value: at.Token}, {Key: "access_secret", Value: at.Secret}}); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "pitweet login: POST /oauth/access_token with oauth_verifier=%s signed: logged in as @%s; the access token is in %s\n", pin, at.ScreenName, file.Path)
@@ -122,7 +123,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	defer x.Close()
 	ca := filepath.Join(dir, "fakex-ca.pem")
 	creds := filepath.Join(dir, "credentials")
-	config := filepath.Join(dir, "pitweet.toml")
+	cfgPath := filepath.Join(dir, "pitweet.toml")
 	if err := x.WriteCA(ca); err != nil {
 		return err
 	}
@@ -131,7 +132,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	if err := os.WriteFile(creds, fmt.Appendf(nil, "api_key=%s\napi_secret=%s\n", app.ConsumerKey, app.ConsumerSecret), 0o600); err != nil {
 		return fmt.Errorf("write demo credentials: %w", err)
 	}
-	if err := os.WriteFile(config, fmt.Appendf(nil, demoConfig, filepath.Join(dir, "state"), x.URL(), ca, creds), 0o644); err != nil {
+	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, demoConfig, filepath.Join(dir, "state"), x.URL(), ca, creds), 0o644); err != nil {
 		return fmt.Errorf("write demo config: %w", err)
 	}
 	fmt.Fprintf(stdout, "fakex (local X API emulator) listening on %s\n", x.URL())
@@ -148,7 +149,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	stopped := make(chan error, 1)
 	go func() {
 		stopped <- daemon.Run(ctx, daemon.Options{
-			ConfigPath: config, Board: board, Socket: socket, Log: log,
+			ConfigPath: cfgPath, Board: board, Socket: socket, Log: log,
 			UserAgent: "pitweet/" + version, Ready: func() { close(ready) },
 		})
 	}()
@@ -157,7 +158,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	case err := <-stopped:
 		return fmt.Errorf("the daemon did not start: %w", err)
 	}
-	fmt.Fprintf(stdout, "pitweet daemon running on a simulated board (config %s)\n", config)
+	fmt.Fprintf(stdout, "pitweet daemon running on a simulated board (config %s)\n", cfgPath)
 
 	presses := []struct {
 		pin, what string

@@ -8,7 +8,7 @@ import (
 	"regexp"
 	"testing"
 
-	"pitweet/daemon"
+	"pitweet/config"
 	"pitweet/fakex"
 	"pitweet/oauth"
 )
@@ -20,12 +20,12 @@ func TestDemoTextsAreDistinct(t *testing.T) {
 	if err := writeCredentials(creds, fakex.DemoCredentials); err != nil {
 		t.Fatal(err)
 	}
-	config := filepath.Join(dir, "pitweet.toml")
+	cfgPath := filepath.Join(dir, "pitweet.toml")
 	text := fmt.Sprintf(demoConfig, filepath.Join(dir, "state"), "https://127.0.0.1:1", "", creds)
-	if err := os.WriteFile(config, []byte(text), 0o600); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	rep := daemon.Check(context.Background(), config, daemon.CheckOptions{})
+	rep := config.Check(context.Background(), cfgPath, config.CheckOptions{})
 	for _, r := range rep.Results {
 		if r.Err != nil {
 			t.Errorf("%s", r)

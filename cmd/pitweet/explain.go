@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"pitweet/config"
 	"strings"
 
-	"pitweet/daemon"
 	"pitweet/oauth"
 	"pitweet/sender"
 )
@@ -69,7 +69,7 @@ func cmdExplain(args []string, stdout, stderr io.Writer) error {
 	// tweet, never a quiet switch to keys that X refuses.
 	creds, source, example := exampleCredentials, "the example keys of X's \"Creating a signature\" guide (no credentials configured; pitweet check says how)", true
 	if cfg.X.CredentialsConfigured() {
-		var info daemon.CredentialsInfo
+		var info config.CredentialsInfo
 		if creds, info, err = cfg.X.LoadCredentials(); err != nil {
 			return err
 		}
@@ -101,7 +101,7 @@ func cmdExplain(args []string, stdout, stderr io.Writer) error {
 
 // credentialsWhere says where the keys came from: a file, the
 // environment, or both.
-func credentialsWhere(info daemon.CredentialsInfo) string {
+func credentialsWhere(info config.CredentialsInfo) string {
 	var where []string
 	if info.File != "" {
 		where = append(where, info.File)

@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"pitweet/config"
 	"strings"
 
-	"pitweet/daemon"
 	"pitweet/sender"
 )
 
@@ -42,7 +42,7 @@ func explainLogin(xf *xFlags, nonce, timestamp string, asJSON, showSecrets bool,
 	source := "the example keys of X's \"Creating a signature\" guide (no credentials configured)"
 	example := true
 	if cfg.X.CredentialsConfigured() {
-		file, err := daemon.ReadCredentialsFile(cfg.X.Credentials)
+		file, err := config.ReadCredentialsFile(cfg.X.Credentials)
 		if err != nil {
 			return err
 		}

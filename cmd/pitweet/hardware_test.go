@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"pitweet/config"
 	"strings"
 	"testing"
 	"time"
@@ -54,8 +55,8 @@ func TestSensorsStuckChip(t *testing.T) {
 	board.SetFault(0x76, fakehw.Stuck)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	room := daemon.SensorConfig{Name: "room", Type: "bme280", Bus: "1", Address: 0x76}
-	hall := daemon.SensorConfig{Name: "hall", Type: "bmp280", Bus: "1", Address: 0x77}
+	room := config.SensorConfig{Name: "room", Type: "bme280", Bus: "1", Address: 0x76}
+	hall := config.SensorConfig{Name: "hall", Type: "bmp280", Bus: "1", Address: 0x77}
 	results := []sensorResult{readSensor(ctx, board, room), readSensor(context.Background(), board, hall)}
 	if !errors.Is(results[0].err, hw.ErrTimeout) || results[1].err != nil {
 		t.Fatalf("errors %v, %v; want the stuck chip's timeout and a reading", results[0].err, results[1].err)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"pitweet/config"
 	"strings"
 	"syscall"
 	"time"
@@ -26,7 +27,7 @@ import (
 func cmdLogin(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("login", stderr)
 	xf := xFlags{}
-	fs.StringVar(&xf.config, "config", daemon.DefaultConfigPath, "configuration `file`")
+	fs.StringVar(&xf.config, "config", config.DefaultPath, "configuration `file`")
 	timeout := fs.Duration("timeout", sender.DefaultTimeout, "give up on each request to X after this long")
 	rest, err := parseFlags(fs, args)
 	if err != nil {
@@ -41,7 +42,7 @@ func cmdLogin(args []string, stdout, stderr io.Writer) error {
 	}
 	// Before X is asked anything: can the keys be written, and are the
 	// app's keys there?
-	file, err := daemon.OpenCredentialsFile(cfg.X.Credentials)
+	file, err := config.OpenCredentialsFile(cfg.X.Credentials)
 	if err != nil {
 		return err
 	}
@@ -79,12 +80,12 @@ func cmdLogin(args []string, stdout, stderr io.Writer) error {
 	// The file gets the access token and, when the environment gave the
 	// app's keys and the file has others, those too: the four keys belong
 	// together.
-	keys := []daemon.KeyValue{{Key: "access_token", Value: at.Token}, {Key: "access_secret", Value: at.Secret}}
+	keys := []config.KeyValue{{Key: "access_token", Value: at.Token}, {Key: "access_secret", Value: at.Secret}}
 	if file.Get("api_key") != key {
-		keys = append(keys, daemon.KeyValue{Key: "api_key", Value: key})
+		keys = append(keys, config.KeyValue{Key: "api_key", Value: key})
 	}
 	if file.Get("api_secret") != secret {
-		keys = append(keys, daemon.KeyValue{Key: "api_secret", Value: secret})
+		keys = append(keys, config.KeyValue{Key: "api_secret", Value: secret})
 	}
 	if err := file.Update(keys); err != nil {
 		return fmt.Errorf("%w; X gave the access token, but it was not saved: run pitweet login again once that is fixed", err)

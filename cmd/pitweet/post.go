@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"pitweet/config"
 	"slices"
 	"strings"
 	"syscall"
@@ -21,7 +22,7 @@ import (
 func cmdPost(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("post", stderr)
 	var xf xFlags
-	fs.StringVar(&xf.config, "config", daemon.DefaultConfigPath, "configuration `file`")
+	fs.StringVar(&xf.config, "config", config.DefaultPath, "configuration `file`")
 	to := fs.String("to", "", "destinations to post to, separated by commas: x, mastodon, bluesky (default: every configured one)")
 	timeout := fs.Duration("timeout", sender.DefaultTimeout, "give up on a destination after this long")
 	rest, err := parseFlags(fs, args)
@@ -43,7 +44,7 @@ func cmdPost(args []string, stdout, stderr io.Writer) error {
 	if *to != "" {
 		for _, name := range strings.Split(*to, ",") {
 			name = strings.TrimSpace(name)
-			if !slices.Contains(daemon.DestinationNames(), name) && !slices.Contains(cfg.Destinations, name) {
+			if !slices.Contains(config.DestinationNames(), name) && !slices.Contains(cfg.Destinations, name) {
 				return usageError("--to %q: %q is not a destination; name x, mastodon or bluesky, separated by commas", *to, name)
 			}
 			if !slices.Contains(names, name) {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"pitweet/config"
 	"syscall"
 
 	"pitweet/daemon"
@@ -14,7 +15,7 @@ import (
 
 func cmdRun(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("run", stderr)
-	config := fs.String("config", daemon.DefaultConfigPath, "the configuration `file`")
+	cfgPath := fs.String("config", config.DefaultPath, "the configuration `file`")
 	fake := fs.Bool("fake", false, "run on the simulated board whatever [hardware] mode says")
 	rest, err := parseFlags(fs, args)
 	if err != nil {
@@ -38,7 +39,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		}
 	}()
 	return daemon.Run(ctx, daemon.Options{
-		ConfigPath: *config,
+		ConfigPath: *cfgPath,
 		Fake:       *fake,
 		UserAgent:  "pitweet/" + version,
 		Reload:     reload,

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"os/signal"
+	"pitweet/config"
 	"slices"
 	"strings"
 	"sync"
@@ -15,7 +16,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"pitweet/daemon"
 	"pitweet/hw"
 	"pitweet/hw/fakehw"
 )
@@ -27,7 +27,7 @@ const sensorTimeout = 15 * time.Second
 // cmdSensors reads every configured sensor once and prints the readings.
 func cmdSensors(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("sensors", stderr)
-	config := fs.String("config", daemon.DefaultConfigPath, "configuration `file`")
+	cfgPath := fs.String("config", config.DefaultPath, "configuration `file`")
 	fake := fs.Bool("fake", false, "use the simulated board, with an emulated chip for each configured sensor")
 	asJSON := fs.Bool("json", false, "print one JSON object: {\"<sensor>\": {\"<Quantity>\": value} or {\"error\": \"...\"}}")
 	rest, err := parseFlags(fs, args)
@@ -37,7 +37,7 @@ func cmdSensors(args []string, stdout, stderr io.Writer) error {
 	if len(rest) > 0 {
 		return usageError("takes no arguments")
 	}
-	cfg, err := daemon.LoadConfig(*config)
+	cfg, err := config.Load(*cfgPath)
 	if err != nil {
 		return err
 	}
@@ -83,7 +83,7 @@ func cmdSensors(args []string, stdout, stderr io.Writer) error {
 
 // openSensorBoard opens the Pi's hardware or, when fake, a simulated board
 // carrying an emulated chip where each configured I2C sensor expects one.
-func openSensorBoard(cfg *daemon.Config, fake bool) (hw.Board, error) {
+func openSensorBoard(cfg *config.Config, fake bool) (hw.Board, error) {
 	if !fake {
 		b, err := hw.OpenReal()
 		if err != nil {
@@ -105,12 +105,12 @@ func openSensorBoard(cfg *daemon.Config, fake bool) (hw.Board, error) {
 }
 
 type sensorResult struct {
-	cfg    daemon.SensorConfig
+	cfg    config.SensorConfig
 	values map[string]float64
 	err    error
 }
 
-func readSensor(ctx context.Context, board hw.Board, s daemon.SensorConfig) sensorResult {
+func readSensor(ctx context.Context, board hw.Board, s config.SensorConfig) sensorResult {
 	res := sensorResult{cfg: s}
 	sensor, err := hw.OpenSensor(board, hw.SensorConfig{Name: s.Name, Type: s.Type, Bus: s.Bus, Address: s.Address, Path: s.Path})
 	if err != nil {
@@ -132,7 +132,7 @@ func readSensor(ctx context.Context, board hw.Board, s daemon.SensorConfig) sens
 // any others alphabetically.
 func quantityOrder(r sensorResult) []string {
 	var qs []string
-	for _, q := range daemon.SensorQuantities[r.cfg.Type] {
+	for _, q := range config.SensorQuantities[r.cfg.Type] {
 		if _, ok := r.values[q]; ok {
 			qs = append(qs, q)
 		}
@@ -162,7 +162,7 @@ func printSensorsTable(w io.Writer, results []sensorResult) error {
 		} else {
 			var parts []string
 			for _, q := range quantityOrder(r) {
-				parts = append(parts, q+" "+daemon.Value{V: r.values[q], Unit: daemon.Quantities[q]}.String())
+				parts = append(parts, q+" "+config.Value{V: r.values[q], Unit: config.Quantities[q]}.String())
 			}
 			reading = strings.Join(parts, ", ")
 		}

@@ -1,4 +1,4 @@
-package daemon
+package config
 
 import (
 	"errors"
@@ -23,7 +23,7 @@ func parseDests(t *testing.T, sections, buttonTo, reportTo string) (*Config, err
 	t.Helper()
 	t.Setenv("CREDENTIALS_DIRECTORY", "")
 	text := sections + strings.Replace(strings.Replace(destRules, "%s", buttonTo, 1), "%s", reportTo, 1)
-	return ParseConfig([]byte(text), "pitweet.toml")
+	return Parse([]byte(text), "pitweet.toml")
 }
 
 func TestDestinations(t *testing.T) {
@@ -66,7 +66,7 @@ func TestRuleTo(t *testing.T) {
 	if got := cfg.Reports[0].To; !slices.Equal(got, []string{"mastodon"}) {
 		t.Errorf("report to = %q", got)
 	}
-	alert, err := ParseConfig([]byte(`
+	alert, err := Parse([]byte(`
 [x]
 [mastodon]
 [[sensor]]
@@ -111,9 +111,9 @@ func TestRuleToErrors(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := parseDests(t, tt.sections, tt.buttonTo, tt.reportTo)
-			var ce *ConfigError
+			var ce *Error
 			if !errors.As(err, &ce) {
-				t.Fatalf("err = %v, want a ConfigError", err)
+				t.Fatalf("err = %v, want a Error", err)
 			}
 			if len(ce.Problems) != len(tt.want) {
 				t.Fatalf("problems %q, want %q", ce.Problems, tt.want)

@@ -1,4 +1,4 @@
-package daemon
+package config
 
 import (
 	"context"
@@ -216,54 +216,6 @@ func TestCheckOnline(t *testing.T) {
 	rep = Check(context.Background(), path, CheckOptions{Online: true})
 	if f := rep.Failed(); f == nil || f.What != "x" {
 		t.Errorf("with wrong keys: %v\n%s", f, lines(rep))
-	}
-}
-
-// On the simulated board check finds every pin as the Pi's driver finds it
-// and waits on the buttons' pins; a config whose pin the Pi would refuse
-// fails.
-func TestCheckHardware(t *testing.T) {
-	path := checkFixture(t, checkConfig+"[[led]]\npin = \"P1_13\"\nshows = \"sent\"\n")
-	rep := Check(context.Background(), path, CheckOptions{Socket: filepath.Join(t.TempDir(), "none.sock")})
-	got := lines(rep)
-	for _, want := range []string{
-		`ok    button doorbell: GPIO17 = /dev/gpiochip0 [pinctrl-bcm2711] (58 lines) line 17 "GPIO17", pull up` + "\n",
-		`ok    led 1 (sent): GPIO27 = /dev/gpiochip0 [pinctrl-bcm2711] (58 lines) line 27 "GPIO27"` + "\n",
-		"ok    i2c bus 1\n",
-	} {
-		if !strings.Contains(got, want) {
-			t.Errorf("output lacks\n%s\ngot\n%s", want, got)
-		}
-	}
-	if f := rep.Failed(); f != nil {
-		t.Errorf("failed: %v", f)
-	}
-	// pull = "none" works, with a warning.
-	path = checkFixture(t, strings.Replace(checkConfig, "pin = \"GPIO17\"", "pin = \"GPIO17\"\npull = \"none\"", 1))
-	rep = Check(context.Background(), path, CheckOptions{})
-	if f := rep.Failed(); f != nil || !strings.Contains(lines(rep), "pitweet.toml:15: pull = \"none\" leaves the pin's internal resistor as it is") {
-		t.Errorf("pull none: failed %v\n%s", f, lines(rep))
-	}
-}
-
-// On a machine without GPIO, check says so for a config of real hardware,
-// and how to check; with --fake the same config passes.
-func TestCheckRealHardwareMissing(t *testing.T) {
-	if chips, _ := filepath.Glob("/dev/gpiochip*"); len(chips) > 0 {
-		t.Skipf("this machine has %v", chips)
-	}
-	path := checkFixture(t, strings.Replace(checkConfig, "mode = \"fake\"", "mode = \"real\"", 1))
-	rep := Check(context.Background(), path, CheckOptions{})
-	f := rep.Failed()
-	if f == nil || f.What != "button" || !strings.HasPrefix(f.Message(), "button doorbell: no GPIO chip found (no /dev/gpiochip*) for pin GPIO17; check with `ls /dev/gpiochip*` and `gpiodetect`") {
-		t.Errorf("first failure %v\n%s", f, lines(rep))
-	}
-	if got := lines(rep); !strings.Contains(got, "ok    driver ioctl-gpio skipped: no GPIO chips found\n") {
-		t.Errorf("output lacks the driver's state:\n%s", got)
-	}
-	rep = Check(context.Background(), path, CheckOptions{Fake: true})
-	if f := rep.Failed(); f != nil {
-		t.Errorf("with Fake: %v", f)
 	}
 }
 

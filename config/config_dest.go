@@ -1,4 +1,4 @@
-package daemon
+package config
 
 import (
 	"slices"
@@ -97,7 +97,7 @@ func (v *validator) to(cfg *Config, path []string, raw []string) []string {
 			v.problem(at, "to names %q twice; name it once", name)
 		case slices.Contains(cfg.Destinations, name):
 		case slices.Contains(destinationNames, name):
-			v.problem(at, "to names %q, which is not configured; configured: %s (%s to post there)", name, configured, howToConfigure(name))
+			v.problem(at, "to names %q, which is not configured; configured: %s (%s to post there)", name, configured, HowToConfigure(name))
 		default:
 			v.problem(at, "to names %q, which is not a destination; configured: %s", name, configured)
 		}
@@ -111,8 +111,9 @@ func (v *validator) to(cfg *Config, path []string, raw []string) []string {
 	return to
 }
 
-// howToConfigure says how to make name a destination.
-func howToConfigure(name string) string {
+// HowToConfigure says how to make name a destination: "add a [mastodon]
+// section".
+func HowToConfigure(name string) string {
 	switch name {
 	case "forward":
 		return "set forward in [mqtt]"

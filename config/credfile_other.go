@@ -1,6 +1,6 @@
 //go:build !unix
 
-package daemon
+package config
 
 // canWriteDir cannot tell here; the write itself will say.
 func canWriteDir(dir string) bool { return true }

@@ -1,4 +1,4 @@
-package daemon
+package config
 
 import (
 	"math"
@@ -29,7 +29,7 @@ func TestValueString(t *testing.T) {
 }
 
 func TestTemplateRender(t *testing.T) {
-	cfg, err := ParseConfig([]byte(`
+	cfg, err := Parse([]byte(`
 [[sensor]]
 name = "room"
 type = "aht20"

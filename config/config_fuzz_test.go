@@ -1,8 +1,9 @@
-package daemon
+package config
 
 import (
 	"errors"
 	"os"
+	"pitweet/textlen"
 	"slices"
 	"strings"
 	"testing"
@@ -22,12 +23,12 @@ func FuzzParseConfig(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		t.Setenv("STATE_DIRECTORY", "")
 		t.Setenv("CREDENTIALS_DIRECTORY", "")
-		cfg, err := ParseConfig(data, "f.toml")
+		cfg, err := Parse(data, "f.toml")
 		if err != nil {
 			if err.Error() == "" {
 				t.Fatal("empty error")
 			}
-			var ce *ConfigError
+			var ce *Error
 			if errors.As(err, &ce) {
 				for _, p := range ce.Problems {
 					if !strings.HasPrefix(p, "f.toml") {
@@ -48,8 +49,8 @@ func FuzzParseConfig(f *testing.F) {
 			if err != nil {
 				t.Fatalf("template %q passed validation but fails: %v", tmpl, err)
 			}
-			if short := Truncate(text, MaxTweetLength); TweetLength(short) > MaxTweetLength {
-				t.Fatalf("Truncate left %d characters", TweetLength(short))
+			if short := textlen.TruncateX(text, textlen.MaxX); textlen.X(short) > textlen.MaxX {
+				t.Fatalf("Truncate left %d characters", textlen.X(short))
 			}
 		}
 		// Every rule posts somewhere configured.

@@ -1,4 +1,4 @@
-package daemon
+package config
 
 import (
 	"strings"
@@ -10,7 +10,7 @@ import (
 
 func TestExampleConfig(t *testing.T) {
 	t.Setenv("CREDENTIALS_DIRECTORY", "")
-	cfg, err := LoadConfig("testdata/example.toml")
+	cfg, err := Load("testdata/example.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestExampleConfig(t *testing.T) {
 func TestConfigDefaults(t *testing.T) {
 	t.Setenv("STATE_DIRECTORY", "/var/lib/pitweet-test:/other")
 	t.Setenv("CREDENTIALS_DIRECTORY", "/run/credentials/pitweet.service")
-	cfg, err := ParseConfig([]byte(`
+	cfg, err := Parse([]byte(`
 [[sensor]]
 name = "room"
 type = "bmp280"
@@ -91,7 +91,7 @@ text = "{{.Sensors.room.Pressure}}"
 
 	t.Setenv("STATE_DIRECTORY", "")
 	t.Setenv("CREDENTIALS_DIRECTORY", "")
-	cfg, err = ParseConfig([]byte("[hardware]\ni2c_bus = 3\n"), "pitweet.toml")
+	cfg, err = Parse([]byte("[hardware]\ni2c_bus = 3\n"), "pitweet.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestConfigSpellings(t *testing.T) {
 		{`"17"`, `"I2C1"`, "GPIO17", "1"},
 		{`"P1_11"`, `"i2c-3"`, "GPIO17", "3"},
 	} {
-		cfg, err := ParseConfig([]byte("[[button]]\nname = \"a\"\npin = "+tc.pin+"\ntext = \"x\"\n[[sensor]]\nname = \"room\"\ntype = \"bme280\"\nbus = "+tc.bus+"\n"), "pitweet.toml")
+		cfg, err := Parse([]byte("[[button]]\nname = \"a\"\npin = "+tc.pin+"\ntext = \"x\"\n[[sensor]]\nname = \"room\"\ntype = \"bme280\"\nbus = "+tc.bus+"\n"), "pitweet.toml")
 		if err != nil {
 			t.Errorf("pin %s, bus %s: %v", tc.pin, tc.bus, err)
 			continue
@@ -124,7 +124,7 @@ func TestConfigSpellings(t *testing.T) {
 // pull = "none" did what "keep" says: it is read as "keep", with a
 // warning that says so.
 func TestPullNoneIsKeep(t *testing.T) {
-	cfg, err := ParseConfig([]byte("[[button]]\nname = \"a\"\npin = \"GPIO5\"\npull = \"none\"\ntext = \"x\"\n[[button]]\nname = \"b\"\npin = \"GPIO6\"\npull = \"keep\"\ntext = \"y\"\n"), "pitweet.toml")
+	cfg, err := Parse([]byte("[[button]]\nname = \"a\"\npin = \"GPIO5\"\npull = \"none\"\ntext = \"x\"\n[[button]]\nname = \"b\"\npin = \"GPIO6\"\npull = \"keep\"\ntext = \"y\"\n"), "pitweet.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +276,7 @@ func TestConfigErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ParseConfig([]byte(tt.toml), "pitweet.toml")
+			_, err := Parse([]byte(tt.toml), "pitweet.toml")
 			if tt.want == nil {
 				if err != nil {
 					t.Fatalf("error for\n%s\n%v", tt.toml, err)
@@ -297,7 +297,7 @@ func TestConfigErrors(t *testing.T) {
 
 // history, environment, chart and alt: defaults and what they set.
 func TestConfigHistoryAndCharts(t *testing.T) {
-	cfg, err := ParseConfig([]byte(`
+	cfg, err := Parse([]byte(`
 [hardware]
 mode = "fake"
 environment = "fixed"
@@ -338,11 +338,11 @@ alt = 'CO2 over six hours, up to {{.Sensors.air.CO2}}'
 		t.Errorf("history intervals %v, want 1m (the default), 0 (off), 5s", h)
 	}
 	rc := cfg.Reports[0].Chart
-	if rc == nil || rc.Window != 24*time.Hour || rc.Alt != nil || strings.Join(cfg.chartSeries(rc), ",") != "room.Temperature,room.Humidity,room.Pressure" {
-		t.Errorf("report chart %+v, series %v", rc, cfg.chartSeries(rc))
+	if rc == nil || rc.Window != 24*time.Hour || rc.Alt != nil || strings.Join(cfg.ChartSeries(rc), ",") != "room.Temperature,room.Humidity,room.Pressure" {
+		t.Errorf("report chart %+v, series %v", rc, cfg.ChartSeries(rc))
 	}
 	ac := cfg.Alerts[0].Chart
-	if ac == nil || ac.Window != 6*time.Hour || strings.Join(cfg.chartSeries(ac), ",") != "air.CO2,room.Temperature" {
+	if ac == nil || ac.Window != 6*time.Hour || strings.Join(cfg.ChartSeries(ac), ",") != "air.CO2,room.Temperature" {
 		t.Fatalf("alert chart %+v", ac)
 	}
 	alt, err := ac.Alt.Render(cfg.SampleData(""))
@@ -355,7 +355,7 @@ alt = 'CO2 over six hours, up to {{.Sensors.air.CO2}}'
 }
 
 func TestLoadConfigMissing(t *testing.T) {
-	_, err := LoadConfig(t.TempDir() + "/nope.toml")
+	_, err := Load(t.TempDir() + "/nope.toml")
 	if err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Errorf("err = %v", err)
 	}
@@ -365,7 +365,7 @@ func TestLoadConfigMissing(t *testing.T) {
 // doorbell in the same minute are two posts, not one and a refusal.
 func TestShippedExamplesGiveEachPressItsOwnText(t *testing.T) {
 	for _, path := range []string{"testdata/example.toml", "../packaging/pitweet.toml"} {
-		cfg, err := LoadConfig(path)
+		cfg, err := Load(path)
 		if err != nil {
 			t.Fatal(err)
 		}

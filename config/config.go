@@ -1,4 +1,10 @@
-package daemon
+// Package config reads pitweet's configuration file (TOML) into a Config,
+// with every default filled in and every problem reported with its line
+// number and how to fix it: the destinations and what each rule posts to
+// them, the buttons, sensors, reports, alerts and LEDs, the templates and
+// conditions of the rules. It also loads the credentials of every
+// destination, and Check is what `pitweet check` reports.
+package config
 
 import (
 	"bytes"
@@ -23,11 +29,11 @@ import (
 	"pitweet/hw"
 )
 
-// DefaultConfigPath is where the package installs the configuration.
-const DefaultConfigPath = "/etc/pitweet/pitweet.toml"
+// DefaultPath is where the package installs the configuration.
+const DefaultPath = "/etc/pitweet/pitweet.toml"
 
 // Config is a loaded and validated pitweet.toml, with every default filled
-// in. See daemon/testdata/example.toml for every option.
+// in. See config/testdata/example.toml for every option.
 type Config struct {
 	Path     string // the file it came from, for messages
 	StateDir string // the outbox lives here
@@ -272,16 +278,16 @@ type rawLED struct {
 	Shows string `toml:"shows"`
 }
 
-// A ConfigError lists everything wrong with a config file, one problem per
+// An Error lists everything wrong with a config file, one problem per
 // line, each as "FILE:LINE: what is wrong; how to fix it".
-type ConfigError struct {
+type Error struct {
 	Problems []string
 }
 
-func (e *ConfigError) Error() string { return strings.Join(e.Problems, "\n") }
+func (e *Error) Error() string { return strings.Join(e.Problems, "\n") }
 
-// LoadConfig reads and validates the config file at path.
-func LoadConfig(path string) (*Config, error) {
+// Load reads and validates the config file at path.
+func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -289,12 +295,12 @@ func LoadConfig(path string) (*Config, error) {
 		}
 		return nil, fmt.Errorf("daemon: reading config: %w", err)
 	}
-	return ParseConfig(data, path)
+	return Parse(data, path)
 }
 
-// ParseConfig decodes and validates a config; name is used in messages.
+// Parse decodes and validates a config; name is used in messages.
 // Defaults that come from the environment ($STATE_DIRECTORY) are read now.
-func ParseConfig(data []byte, name string) (*Config, error) {
+func Parse(data []byte, name string) (*Config, error) {
 	var raw rawConfig
 	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
 	if err := dec.Decode(&raw); err != nil {
@@ -303,7 +309,7 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 	v := &validator{name: name, pos: indexKeys(data)}
 	cfg := v.config(&raw)
 	if len(v.problems) > 0 {
-		return nil, &ConfigError{Problems: v.problems}
+		return nil, &Error{Problems: v.problems}
 	}
 	return cfg, nil
 }
@@ -330,7 +336,7 @@ func decodeError(err error, name string) error {
 			problems = append(problems, fmt.Sprintf("%s:%d: unknown key %q in %s; known keys: %s",
 				name, line, key[len(key)-1], section, strings.Join(known, ", ")))
 		}
-		return &ConfigError{Problems: problems}
+		return &Error{Problems: problems}
 	}
 	var de *toml.DecodeError
 	if errors.As(err, &de) {
@@ -346,7 +352,7 @@ func decodeError(err error, name string) error {
 			}
 			msg = fmt.Sprintf("%s must be %s, not a TOML %s", de.Key()[len(de.Key())-1], want, tomlType)
 		}
-		return &ConfigError{Problems: []string{fmt.Sprintf("%s:%d:%d: %s", name, line, col, msg)}}
+		return &Error{Problems: []string{fmt.Sprintf("%s:%d:%d: %s", name, line, col, msg)}}
 	}
 	return fmt.Errorf("daemon: %s: %w", name, err)
 }
@@ -901,7 +907,7 @@ func (v *validator) chart(cfg *Config, path func(string) []string, rule, window,
 			v.problem(at("chart"), "%s charts sensor %q, whose history is off (history = \"0\"); record it, or remove chart", rule, s.Name)
 		}
 	}
-	if names := cfg.chartSeries(c); len(names) > chart.MaxLines {
+	if names := cfg.ChartSeries(c); len(names) > chart.MaxLines {
 		v.problem(at("chart"), "%s charts %d quantities, more than a chart shows (%d); name fewer sensors, or sensor.Quantity", rule, len(names), chart.MaxLines)
 	} else if units := chartUnits(names); units > chart.MaxPanels {
 		v.problem(at("chart"), "%s charts %d units, more than a chart shows (%d panels); name fewer sensors", rule, units, chart.MaxPanels)

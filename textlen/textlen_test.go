@@ -1,11 +1,11 @@
-package daemon
+package textlen
 
 import (
 	"strings"
 	"testing"
 )
 
-func TestTweetLength(t *testing.T) {
+func TestX(t *testing.T) {
 	family := "\U0001F468\u200D\U0001F469\u200D\U0001F467\u200D\U0001F466"
 	tests := []struct {
 		name string
@@ -58,14 +58,14 @@ func TestTweetLength(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := TweetLength(tt.text); got != tt.want {
-				t.Errorf("TweetLength(%q) = %d, want %d", tt.text, got, tt.want)
+			if got := X(tt.text); got != tt.want {
+				t.Errorf("X(%q) = %d, want %d", tt.text, got, tt.want)
 			}
 		})
 	}
 }
 
-func TestTruncate(t *testing.T) {
+func TestTruncateX(t *testing.T) {
 	tests := []struct {
 		name string
 		text string
@@ -81,12 +81,12 @@ func TestTruncate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := Truncate(tt.text, tt.max)
+			got := TruncateX(tt.text, tt.max)
 			if got != tt.want {
-				t.Errorf("Truncate(%q, %d) = %q, want %q", tt.text, tt.max, got, tt.want)
+				t.Errorf("TruncateX(%q, %d) = %q, want %q", tt.text, tt.max, got, tt.want)
 			}
-			if n := TweetLength(got); n > tt.max {
-				t.Errorf("TweetLength(%q) = %d, more than %d", got, n, tt.max)
+			if n := X(got); n > tt.max {
+				t.Errorf("X(%q) = %d, more than %d", got, n, tt.max)
 			}
 		})
 	}
@@ -94,9 +94,9 @@ func TestTruncate(t *testing.T) {
 
 func TestTruncateLong(t *testing.T) {
 	long := strings.Repeat("a", 300)
-	got := Truncate(long, MaxTweetLength)
-	if n := TweetLength(got); n != MaxTweetLength {
-		t.Errorf("TweetLength = %d, want %d", n, MaxTweetLength)
+	got := TruncateX(long, MaxX)
+	if n := X(got); n != MaxX {
+		t.Errorf("TweetLength = %d, want %d", n, MaxX)
 	}
 	if !strings.HasSuffix(got, "…") || len(got) != 278+len("…") {
 		t.Errorf("Truncate gave %d bytes ending %q", len(got), got[len(got)-5:])

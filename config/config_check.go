@@ -1,4 +1,4 @@
-package daemon
+package config
 
 import (
 	"context"
@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"pitweet/chart"
-	"pitweet/hw"
 	"pitweet/sender"
 )
 
@@ -25,12 +24,12 @@ type CheckOptions struct {
 	UserAgent string
 	// Now is the local clock, for the clock offset; nil means time.Now.
 	Now func() time.Time
-	// Socket is the running daemon's control socket, asked how its buttons
-	// fare; "" means DefaultSocket().
-	Socket string
 	// Fake checks the hardware on the simulated board whatever [hardware]
 	// mode says.
 	Fake bool
+	// Hardware, when not nil, checks the hardware the config uses (the
+	// daemon's CheckHardware); its results follow the templates'.
+	Hardware func(cfg *Config) []CheckResult
 }
 
 // A CheckResult is one line of pitweet check.
@@ -91,14 +90,14 @@ func (r *CheckReport) add(res CheckResult) { r.Results = append(r.Results, res) 
 
 // Check validates the config at path and everything it names: it renders
 // every template with sample readings and checks its length as X counts
-// it, checks the hardware the config uses (checkHardware), the CA file and
+// it, checks the hardware the config uses (opts.Hardware), the CA file and
 // the credentials file with its permissions, and with opts.Online asks X
 // who the keys post as.
 func Check(ctx context.Context, path string, opts CheckOptions) *CheckReport {
 	rep := &CheckReport{}
-	cfg, err := LoadConfig(path)
+	cfg, err := Load(path)
 	if err != nil {
-		var ce *ConfigError
+		var ce *Error
 		if errors.As(err, &ce) {
 			for _, p := range ce.Problems {
 				loc, msg := configLocation(p, path)
@@ -121,11 +120,15 @@ func Check(ctx context.Context, path string, opts CheckOptions) *CheckReport {
 	}
 	for _, name := range cfg.Destinations {
 		if !destinationBuilt(name) {
-			rep.add(CheckResult{What: "destination", Detail: name, Err: fmt.Errorf("this pitweet cannot post to %s; remove its section from %s", destinationTitle(name), path)})
+			rep.add(CheckResult{What: "destination", Detail: name, Err: fmt.Errorf("this pitweet cannot post to %s; remove its section from %s", DestinationTitle(name), path)})
 		}
 	}
 	checkTemplates(cfg, rep)
-	checkHardware(cfg, opts, rep)
+	if opts.Hardware != nil {
+		for _, r := range opts.Hardware(cfg) {
+			rep.add(r)
+		}
+	}
 	checkCharts(cfg, rep)
 	if cfg.X.CAFile != "" {
 		rep.add(checkCAFile(cfg.X.CAFile))
@@ -208,8 +211,9 @@ func destinationBuilt(name string) bool {
 	return extraDestinations != nil && slices.Contains(extraDestinations(), name)
 }
 
-// destinationTitle is how messages name a destination.
-func destinationTitle(name string) string {
+// DestinationTitle is how messages name destination name: "X",
+// "Mastodon", "Bluesky".
+func DestinationTitle(name string) string {
 	switch name {
 	case "x":
 		return "X"
@@ -248,10 +252,10 @@ func checkTemplates(cfg *Config, rep *CheckReport) {
 			if several {
 				where += " on " + dest
 			}
-			n := rule.length(text)
-			res := CheckResult{What: "template", Detail: fmt.Sprintf("%s: %d of %d characters: %q", where, n, rule.max, text)}
-			if n > rule.max {
-				res.Err = fmt.Errorf("%d characters with sample readings, more than %s's %d; shorten the text (%s)", n, destinationTitle(dest), rule.max, rule.counts)
+			n := rule.Length(text)
+			res := CheckResult{What: "template", Detail: fmt.Sprintf("%s: %d of %d characters: %q", where, n, rule.Max, text)}
+			if n > rule.Max {
+				res.Err = fmt.Errorf("%d characters with sample readings, more than %s's %d; shorten the text (%s)", n, DestinationTitle(dest), rule.Max, rule.Counts)
 				res.Detail = where
 			}
 			rep.add(res)
@@ -344,7 +348,7 @@ func checkCharts(cfg *Config, rep *CheckReport) {
 			alt = fmt.Sprintf("%q", text)
 		}
 		if res.Err == nil {
-			res.Detail = fmt.Sprintf("%s: the last %s of %s; alt text %s", rule, chart.SpanWords(c.Window), strings.Join(cfg.chartSeries(c), ", "), alt)
+			res.Detail = fmt.Sprintf("%s: the last %s of %s; alt text %s", rule, chart.SpanWords(c.Window), strings.Join(cfg.ChartSeries(c), ", "), alt)
 		}
 		rep.add(res)
 		rep.add(CheckResult{What: "chart", Detail: rule, Warn: true,
@@ -506,105 +510,4 @@ func checkAccount(u *sender.User, start, end time.Time, rep *CheckReport) {
 		parts = append(parts, "no rate-limit headers")
 	}
 	rep.add(CheckResult{What: "rate-limit", Detail: strings.Join(parts, "; ")})
-}
-
-// checkHardware opens the hardware the config uses, as the daemon would:
-// on the Pi, the periph.io drivers (a driver that failed is a failure) and
-// the GPIO chips; then every button's and LED's pin, found as the daemon
-// finds it, and every I2C bus a sensor is on. A button's pin is also
-// waited on, as the daemon's button loop waits, to find a pin whose waits
-// fail at once; while the daemon runs it holds the pins, so its own word
-// on its buttons is taken instead.
-func checkHardware(cfg *Config, opts CheckOptions, rep *CheckReport) {
-	var buses []string
-	for _, s := range cfg.Sensors {
-		if s.Type != "cpu" && !slices.Contains(buses, s.Bus) {
-			buses = append(buses, s.Bus)
-		}
-	}
-	if len(cfg.Buttons) == 0 && len(cfg.LEDs) == 0 && len(buses) == 0 {
-		return
-	}
-	var board hw.Board
-	var err error
-	if cfg.Hardware.Fake() {
-		board, err = newFakeBoard(cfg)
-	} else {
-		board, err = hw.OpenReal()
-	}
-	if err != nil {
-		rep.add(CheckResult{What: "hardware", Detail: cfg.Hardware.Mode, Err: err})
-		return
-	}
-	defer board.Close()
-	if !cfg.Hardware.Fake() {
-		if h, err := hw.RealHost(); err == nil {
-			for _, d := range h.Drivers {
-				res := CheckResult{What: "driver", Detail: d.String()}
-				if d.State == "failed" {
-					res.Detail, res.Err = d.Name, fmt.Errorf("periph.io driver %s failed to load: %w", d.Name, d.Err)
-				}
-				rep.add(res)
-			}
-		}
-	}
-	var failing map[string]string // the running daemon's failing buttons
-	socket := opts.Socket
-	if socket == "" {
-		socket = DefaultSocket()
-	}
-	if resp, err := Call(socket, ControlRequest{Op: "status"}); err == nil && resp.Status != nil {
-		failing = map[string]string{}
-		for _, b := range resp.Status.ButtonErrors {
-			failing[b.Name] = b.Error
-		}
-	}
-	chips := board.Chips()
-	where := func(pin string) string {
-		ci, off, err := hw.FindPin(chips, pin)
-		if err != nil {
-			return pin
-		}
-		return fmt.Sprintf("%s = %s line %d %q", pin, chips[ci], off, chips[ci].Lines[off])
-	}
-	for _, b := range cfg.Buttons {
-		res := CheckResult{What: "button", Detail: b.Name}
-		pin, err := board.Pin(b.Pin)
-		switch {
-		case err != nil:
-			res.Err = err
-		case failing != nil:
-			res.Detail = fmt.Sprintf("%s: %s, pull %s; the running daemon watches it", b.Name, where(b.Pin), b.Pull)
-			if msg, ok := failing[b.Name]; ok {
-				res.Detail, res.Err = b.Name, fmt.Errorf("the running daemon reports: %s", strings.TrimPrefix(msg, "hw: "))
-			}
-		default:
-			res.Detail = fmt.Sprintf("%s: %s, pull %s", b.Name, where(b.Pin), b.Pull)
-			btn, err := hw.NewButton(pin, hw.ButtonConfig{Name: b.Name, Pin: b.Pin, Pull: b.GPIOPull(), ActiveLow: b.ActiveLow(),
-				Debounce: b.Debounce, LongPress: b.LongPress, Clock: boardClock(board)})
-			if err == nil {
-				err = btn.Check()
-			}
-			if err != nil {
-				res.Detail, res.Err = b.Name, err
-			}
-		}
-		rep.add(res)
-	}
-	for i, l := range cfg.LEDs {
-		res := CheckResult{What: "led", Detail: fmt.Sprintf("%d (%s): %s", i+1, l.Shows, where(l.Pin))}
-		if _, err := board.Pin(l.Pin); err != nil {
-			res.Detail, res.Err = fmt.Sprintf("%d (%s)", i+1, l.Shows), err
-		}
-		rep.add(res)
-	}
-	for _, bus := range buses {
-		res := CheckResult{What: "i2c", Detail: "bus " + bus}
-		if _, err := board.Bus(bus); err != nil {
-			res.Err = err
-		} else if !cfg.Hardware.Fake() {
-			res.Detail += ": /dev/i2c-" + bus
-		}
-		rep.add(res)
-	}
 }

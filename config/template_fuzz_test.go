@@ -1,6 +1,7 @@
-package daemon
+package config
 
 import (
+	"pitweet/textlen"
 	"testing"
 	"unicode/utf8"
 )
@@ -15,7 +16,7 @@ func FuzzTemplate(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	cfg, err := ParseConfig([]byte("[[sensor]]\nname = \"room\"\ntype = \"bme280\"\n[[sensor]]\nname = \"cpu\"\ntype = \"cpu\"\n"), "f.toml")
+	cfg, err := Parse([]byte("[[sensor]]\nname = \"room\"\ntype = \"bme280\"\n[[sensor]]\nname = \"cpu\"\ntype = \"cpu\"\n"), "f.toml")
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -32,15 +33,15 @@ func FuzzTemplate(f *testing.F) {
 		if len(out) > maxRendered {
 			t.Fatalf("rendered %d bytes, more than %d", len(out), maxRendered)
 		}
-		n := TweetLength(out)
+		n := textlen.X(out)
 		if n < 0 || (utf8.ValidString(out) && n > 23*utf8.RuneCountInString(out)) {
 			t.Fatalf("TweetLength(%q) = %d", out, n)
 		}
-		short := Truncate(out, MaxTweetLength)
-		if TweetLength(short) > MaxTweetLength {
-			t.Fatalf("Truncate(%q) has length %d", out, TweetLength(short))
+		short := textlen.TruncateX(out, textlen.MaxX)
+		if textlen.X(short) > textlen.MaxX {
+			t.Fatalf("Truncate(%q) has length %d", out, textlen.X(short))
 		}
-		if n <= MaxTweetLength && short != out {
+		if n <= textlen.MaxX && short != out {
 			t.Fatalf("Truncate changed text that fits: %q -> %q", out, short)
 		}
 		tmpl.SensorRefs()

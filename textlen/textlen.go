@@ -1,4 +1,8 @@
-package daemon
+// Package textlen counts a text as a service counts it when it limits the
+// length of a post: X by weighted characters (twitter-text v3), where a URL
+// counts 23 and CJK and emoji 2. Each service it counts for has its count
+// and its limit here.
+package textlen
 
 import (
 	"strings"
@@ -8,8 +12,8 @@ import (
 	"golang.org/x/text/unicode/norm"
 )
 
-// MaxTweetLength is the longest text X accepts, in weighted characters.
-const MaxTweetLength = 280
+// MaxX is the longest text X accepts, in weighted characters.
+const MaxX = 280
 
 // The weights of twitter-text's v3 configuration, scaled by 100.
 const (
@@ -27,13 +31,13 @@ var lightRanges = [...][2]rune{
 	{8242, 8247},
 }
 
-// TweetLength returns the length of s as X counts it (twitter-text v3): after
+// X returns the length of s as X counts it (twitter-text v3): after
 // NFC normalisation, most Latin-script characters count 1 and everything
 // else 2; a URL (http:// or https://, or a bare domain such as example.com)
 // counts 23 however long it is; an emoji, including a sequence joined with
 // zero-width joiners, a flag, or one with a skin tone or a variation
 // selector, counts 2.
-func TweetLength(s string) int {
+func X(s string) int {
 	total := 0
 	for _, seg := range segmentText(norm.NFC.String(s)) {
 		total += seg.weight
@@ -41,11 +45,11 @@ func TweetLength(s string) int {
 	return total / weightScale
 }
 
-// Truncate shortens s so that TweetLength of the result is at most max,
+// TruncateX shortens s so that X of the result is at most max,
 // ending it with "…". A URL or an emoji is dropped whole rather than cut.
 // Text that already fits is returned unchanged.
-func Truncate(s string, max int) string {
-	if TweetLength(s) <= max {
+func TruncateX(s string, max int) string {
+	if X(s) <= max {
 		return s
 	}
 	const ellipsis = "…"
@@ -69,7 +73,7 @@ func Truncate(s string, max int) string {
 			b.WriteString(seg.text)
 		}
 		out := strings.TrimRightFunc(b.String(), unicode.IsSpace) + ellipsis
-		if TweetLength(out) <= max {
+		if X(out) <= max {
 			return out
 		}
 	}
