@@ -194,7 +194,7 @@ func lexCondition(s string) ([]token, error) {
 				op += "="
 			}
 			if op == "=" || op == "!" {
-				return nil, fmt.Errorf("daemon: condition %q: unknown operator %q at column %d; use one of > >= < <= == !=", s, op, i+1)
+				return nil, fmt.Errorf("config: condition %q: unknown operator %q at column %d; use one of > >= < <= == !=", s, op, i+1)
 			}
 			toks = append(toks, token{tokOp, op, i})
 			i += len(op)
@@ -228,7 +228,7 @@ func lexCondition(s string) ([]token, error) {
 			i += 2
 		default:
 			r := []rune(s[i:])[0]
-			return nil, fmt.Errorf("daemon: condition %q: unexpected %q at column %d", s, r, i+1)
+			return nil, fmt.Errorf("config: condition %q: unexpected %q at column %d", s, r, i+1)
 		}
 	}
 	toks = append(toks, token{tokEOF, "", len(s)})
@@ -259,7 +259,7 @@ func (p *condParser) errorf(t token, format string, a ...any) error {
 	if t.kind == tokEOF {
 		what = "the end"
 	}
-	return fmt.Errorf("daemon: condition %q: %s at column %d: %s", p.src, what, t.pos+1, fmt.Sprintf(format, a...))
+	return fmt.Errorf("config: condition %q: %s at column %d: %s", p.src, what, t.pos+1, fmt.Sprintf(format, a...))
 }
 
 func (p *condParser) or() (condNode, error) {

@@ -291,9 +291,9 @@ func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("daemon: config %s does not exist; copy the example from /usr/share/doc/pitweet or pass --config", path)
+			return nil, fmt.Errorf("config: config %s does not exist; copy the example from /usr/share/doc/pitweet or pass --config", path)
 		}
-		return nil, fmt.Errorf("daemon: reading config: %w", err)
+		return nil, fmt.Errorf("config: reading config: %w", err)
 	}
 	return Parse(data, path)
 }
@@ -354,7 +354,7 @@ func decodeError(err error, name string) error {
 		}
 		return &Error{Problems: []string{fmt.Sprintf("%s:%d:%d: %s", name, line, col, msg)}}
 	}
-	return fmt.Errorf("daemon: %s: %w", name, err)
+	return fmt.Errorf("config: %s: %w", name, err)
 }
 
 // typeError picks the two types out of go-toml's
@@ -761,7 +761,7 @@ func (v *validator) template(path []string, what, text string, sample TemplateDa
 		_, err = t.Render(sample)
 	}
 	if err != nil {
-		v.problem(v.at(path...), "%s%s", strings.TrimPrefix(err.Error(), "daemon: "), templateHint(err))
+		v.problem(v.at(path...), "%s%s", strings.TrimPrefix(err.Error(), "config: "), templateHint(err))
 		return nil
 	}
 	return t
@@ -935,7 +935,7 @@ func (v *validator) alert(cfg *Config, i int, raw *rawAlert, sample TemplateData
 	if raw.When == "" {
 		v.problem(v.at("alert", strconv.Itoa(i)), "[[alert]] needs when, such as when = \"room.Temperature > 30\"")
 	} else if c, err := ParseCondition(raw.When); err != nil {
-		v.problem(at("when"), "%s", strings.TrimPrefix(err.Error(), "daemon: "))
+		v.problem(at("when"), "%s", strings.TrimPrefix(err.Error(), "config: "))
 	} else {
 		a.When = c
 		for _, ref := range c.Refs() {

@@ -64,7 +64,7 @@ func (r CheckResult) Message() string {
 
 func trimPkg(err error) string {
 	msg := err.Error()
-	for _, pkg := range []string{"daemon: ", "hw: "} {
+	for _, pkg := range []string{"config: ", "daemon: ", "hw: "} {
 		msg = strings.TrimPrefix(msg, pkg)
 	}
 	return msg
@@ -414,13 +414,13 @@ func checkCredentialsMode(info CredentialsInfo, dests []string) CheckResult {
 		st, err := os.Stat(info.File)
 		switch {
 		case err != nil:
-			res.Err = fmt.Errorf("daemon: credentials: %w", err)
+			res.Err = fmt.Errorf("config: credentials: %w", err)
 		case exposure(st) == "":
 		case info.File == defaultCredentials:
-			res.Err = fmt.Errorf("daemon: credentials %s is %s: whoever can read it posts as the account, and the service does not start with it; "+
+			res.Err = fmt.Errorf("config: credentials %s is %s: whoever can read it posts as the account, and the service does not start with it; "+
 				"make the keys root's alone: sudo chown root:root %s && sudo chmod 0600 %s", info.File, exposure(st), info.File, info.File)
 		default:
-			res.Err = fmt.Errorf("daemon: credentials %s is %s: whoever can read it posts as the account; keep the keys to their owner: chmod 0600 %s",
+			res.Err = fmt.Errorf("config: credentials %s is %s: whoever can read it posts as the account; keep the keys to their owner: chmod 0600 %s",
 				info.File, exposure(st), info.File)
 			res.Warn = true
 		}

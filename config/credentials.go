@@ -178,19 +178,19 @@ func checkCredentialsSource(path string) (*CredentialsSource, error) {
 	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("daemon: systemd passed credentials in $CREDENTIALS_DIRECTORY, but %s, where they should come from, does not exist; "+
+		return nil, fmt.Errorf("config: systemd passed credentials in $CREDENTIALS_DIRECTORY, but %s, where they should come from, does not exist; "+
 			"set credentials in [x] to the file the unit's LoadCredential=x:... names (systemctl cat pitweet)", path)
 	case errors.Is(err, fs.ErrPermission):
 		// A directory keeps the daemon's user out, and so its group, which
 		// the control socket's users share; the keys are loaded from
 		// systemd's copy all the same.
-		return &CredentialsSource{Path: path, Unchecked: fmt.Errorf("daemon: cannot check the mode of %s, which systemd passes in as the keys: %w; "+
+		return &CredentialsSource{Path: path, Unchecked: fmt.Errorf("config: cannot check the mode of %s, which systemd passes in as the keys: %w; "+
 			"a directory on its path keeps this user out; check it with sudo pitweet check", path, err)}, nil
 	case err != nil:
-		return nil, fmt.Errorf("daemon: check the credentials systemd passes in: %w", err)
+		return nil, fmt.Errorf("config: check the credentials systemd passes in: %w", err)
 	}
 	if what := exposure(st); what != "" {
-		return nil, fmt.Errorf("daemon: credentials %s, which systemd passes in, is %s: whoever can read it posts as the account; "+
+		return nil, fmt.Errorf("config: credentials %s, which systemd passes in, is %s: whoever can read it posts as the account; "+
 			"make the keys root's alone: sudo chown root:root %s && sudo chmod 0600 %s; the daemon does not start until then", path, what, path, path)
 	}
 	return &CredentialsSource{Path: path, Mode: st.Mode().Perm(), Owner: fileOwner(st)}, nil
@@ -339,7 +339,7 @@ func LoadCredentialsFor(path string, dests []string) (Credentials, CredentialsIn
 		if info.File != "" {
 			where = info.File
 		}
-		return Credentials{}, info, fmt.Errorf("daemon: credentials %s lacks %s; add a line %s=... for each, %s",
+		return Credentials{}, info, fmt.Errorf("config: credentials %s lacks %s; add a line %s=... for each, %s",
 			where, strings.Join(missing, ", "), missing[0], keyHint(missingDest))
 	}
 	return Credentials{
@@ -357,7 +357,7 @@ func LoadCredentialsFor(path string, dests []string) (Credentials, CredentialsIn
 // values, keeping those already there (from the environment).
 func readCredentialsFile(path string, values map[string]string) (string, fs.FileInfo, error) {
 	if path == "" {
-		return "", nil, errors.New("daemon: no credentials file configured; set credentials in [x] or the PITWEET_API_KEY, PITWEET_API_SECRET, PITWEET_ACCESS_TOKEN and PITWEET_ACCESS_SECRET variables")
+		return "", nil, errors.New("config: no credentials file configured; set credentials in [x] or the PITWEET_API_KEY, PITWEET_API_SECRET, PITWEET_ACCESS_TOKEN and PITWEET_ACCESS_SECRET variables")
 	}
 	st, err := os.Stat(path)
 	if err == nil && st.IsDir() {
@@ -365,27 +365,27 @@ func readCredentialsFile(path string, values map[string]string) (string, fs.File
 		st, err = os.Stat(path)
 	}
 	if errors.Is(err, fs.ErrNotExist) {
-		return "", nil, fmt.Errorf("daemon: credentials %s does not exist; create it with the four keys from the X developer portal: "+
+		return "", nil, fmt.Errorf("config: credentials %s does not exist; create it with the four keys from the X developer portal: "+
 			"sudo install -m 0600 /dev/null %s, then add lines api_key=..., api_secret=..., access_token=..., access_secret=...", path, path)
 	}
 	if err != nil {
-		return "", nil, fmt.Errorf("daemon: credentials: %w", err)
+		return "", nil, fmt.Errorf("config: credentials: %w", err)
 	}
 	mode := st.Mode().Perm()
 	if !underCredentialsDirectory(path) {
 		switch {
 		case mode&0o007 != 0:
-			return "", nil, fmt.Errorf("daemon: credentials %s is %s by others (mode %04o); fix: sudo chmod 0600 %s", path, access(mode&7), mode, path)
+			return "", nil, fmt.Errorf("config: credentials %s is %s by others (mode %04o); fix: sudo chmod 0600 %s", path, access(mode&7), mode, path)
 		case mode&0o020 != 0:
-			return "", nil, fmt.Errorf("daemon: credentials %s is writable by its group (mode %04o); fix: sudo chmod 0600 %s", path, mode, path)
+			return "", nil, fmt.Errorf("config: credentials %s is writable by its group (mode %04o); fix: sudo chmod 0600 %s", path, mode, path)
 		}
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrPermission) {
-			return "", nil, fmt.Errorf("daemon: credentials %s: permission denied; the keys are root's: run this as root (sudo)", path)
+			return "", nil, fmt.Errorf("config: credentials %s: permission denied; the keys are root's: run this as root (sudo)", path)
 		}
-		return "", nil, fmt.Errorf("daemon: credentials: %w", err)
+		return "", nil, fmt.Errorf("config: credentials: %w", err)
 	}
 	if err := parseCredentials(data, path, values); err != nil {
 		return "", nil, err
@@ -421,7 +421,7 @@ func parseCredentials(data []byte, path string, values map[string]string) error 
 		key, value = strings.TrimSpace(key), strings.TrimSpace(value)
 		if !ok {
 			// Never quote the line: it may be a secret pasted on its own.
-			return fmt.Errorf("daemon: credentials %s:%d: not a key=value line; write api_key=..., api_secret=..., access_token=... and access_secret=...", path, line)
+			return fmt.Errorf("config: credentials %s:%d: not a key=value line; write api_key=..., api_secret=..., access_token=... and access_secret=...", path, line)
 		}
 		known := false
 		for _, k := range credentialKeys {
@@ -432,21 +432,21 @@ func parseCredentials(data []byte, path string, values map[string]string) error 
 			for _, k := range credentialKeys {
 				keys = append(keys, k.key)
 			}
-			return fmt.Errorf("daemon: credentials %s:%d: unknown key %q; the keys are %s", path, line, key, strings.Join(keys, ", "))
+			return fmt.Errorf("config: credentials %s:%d: unknown key %q; the keys are %s", path, line, key, strings.Join(keys, ", "))
 		}
 		if prev, dup := seen[key]; dup {
-			return fmt.Errorf("daemon: credentials %s:%d: %s is set twice (first on line %d); keep one", path, line, key, prev)
+			return fmt.Errorf("config: credentials %s:%d: %s is set twice (first on line %d); keep one", path, line, key, prev)
 		}
 		seen[key] = line
 		if len(value) >= 2 && (value[0] == '"' || value[0] == '\'') && value[len(value)-1] == value[0] {
-			return fmt.Errorf("daemon: credentials %s:%d: %s is in quotes; write the value without them", path, line, key)
+			return fmt.Errorf("config: credentials %s:%d: %s is in quotes; write the value without them", path, line, key)
 		}
 		if _, fromEnv := values[key]; !fromEnv {
 			values[key] = value
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return fmt.Errorf("daemon: credentials %s: %w", path, err)
+		return fmt.Errorf("config: credentials %s: %w", path, err)
 	}
 	return nil
 }

@@ -111,7 +111,7 @@ func TestXConfigLoadCredentialsFromSystemd(t *testing.T) {
 	} {
 		src := systemdCredentials(t, credsFile, mode)
 		_, _, err := XConfig{Credentials: src}.LoadCredentials()
-		if err == nil || !strings.HasPrefix(err.Error(), "daemon: credentials "+src+", which systemd passes in, "+want) ||
+		if err == nil || !strings.HasPrefix(err.Error(), "config: credentials "+src+", which systemd passes in, "+want) ||
 			!strings.Contains(err.Error(), "sudo chown root:root "+src+" && sudo chmod 0600 "+src+"; the daemon does not start until then") {
 			t.Errorf("source mode %04o: err = %v", mode, err)
 		}
@@ -150,7 +150,7 @@ func TestXConfigLoadCredentialsRefusesSourceOfAnotherUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _, err := XConfig{Credentials: src}.LoadCredentials()
-	if err == nil || !strings.HasPrefix(err.Error(), "daemon: credentials "+src+", which systemd passes in, is owned by ") {
+	if err == nil || !strings.HasPrefix(err.Error(), "config: credentials "+src+", which systemd passes in, is owned by ") {
 		t.Errorf("source of uid 65534: err = %v", err)
 	}
 }

@@ -45,10 +45,10 @@ func ReadCredentialsFile(path string) (*CredentialsFile, error) {
 // it does not exist), and reads it.
 func readCredentialsFileFor(path string, check func(path string, st fs.FileInfo) error) (*CredentialsFile, error) {
 	if path == "" {
-		return nil, errors.New("daemon: no credentials file configured; set credentials in [x] to the file that should hold the keys")
+		return nil, errors.New("config: no credentials file configured; set credentials in [x] to the file that should hold the keys")
 	}
 	if underCredentialsDirectory(path) {
-		return nil, fmt.Errorf("daemon: credentials %s is systemd's read-only copy; run pitweet login outside the service, as root, with the config that names the file itself (sudo pitweet login)", path)
+		return nil, fmt.Errorf("config: credentials %s is systemd's read-only copy; run pitweet login outside the service, as root, with the config that names the file itself (sudo pitweet login)", path)
 	}
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		path = filepath.Join(path, "x")
@@ -63,12 +63,12 @@ func readCredentialsFileFor(path string, check func(path string, st fs.FileInfo)
 		dir := filepath.Dir(path)
 		dst, err := os.Stat(dir)
 		if err != nil || !dst.IsDir() {
-			return nil, fmt.Errorf("daemon: credentials %s: its directory %s does not exist; create it (sudo install -d -m 0755 %s) or set credentials in [x] to another file", path, dir, dir)
+			return nil, fmt.Errorf("config: credentials %s: its directory %s does not exist; create it (sudo install -d -m 0755 %s) or set credentials in [x] to another file", path, dir, dir)
 		}
 	case err != nil:
-		return nil, fmt.Errorf("daemon: credentials: %w", err)
+		return nil, fmt.Errorf("config: credentials: %w", err)
 	case !st.Mode().IsRegular():
-		return nil, fmt.Errorf("daemon: credentials %s is not a regular file; make it one, or set credentials in [x] to a file", path)
+		return nil, fmt.Errorf("config: credentials %s is not a regular file; make it one, or set credentials in [x] to a file", path)
 	default:
 		f.Exists = true
 	}
@@ -105,7 +105,7 @@ func (f *CredentialsFile) AppKeys() (key, secret string, env []string, err error
 		secret, env = v, append(env, "PITWEET_API_SECRET")
 	}
 	if key == "" || secret == "" {
-		return "", "", env, fmt.Errorf("daemon: the app's api_key and api_secret are needed to log in: add both lines to %s (sudoedit %s), "+
+		return "", "", env, fmt.Errorf("config: the app's api_key and api_secret are needed to log in: add both lines to %s (sudoedit %s), "+
 			"copied from the X developer portal (Keys and tokens, Consumer Keys), or set PITWEET_API_KEY and PITWEET_API_SECRET", f.Path, f.Path)
 	}
 	return key, secret, env, nil
@@ -118,7 +118,7 @@ func mayReplace(path string, st fs.FileInfo) error {
 	if os.Geteuid() == 0 {
 		return nil
 	}
-	sudo := fmt.Errorf("daemon: credentials %s is root's; run pitweet login as root: sudo pitweet login", path)
+	sudo := fmt.Errorf("config: credentials %s is root's; run pitweet login as root: sudo pitweet login", path)
 	if st != nil {
 		if uid, _, ok := fileIDs(st); ok && int(uid) != os.Geteuid() {
 			return sudo
@@ -137,11 +137,11 @@ func readCredentialsData(path string) ([]byte, error) {
 	data, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, fs.ErrPermission):
-		return nil, fmt.Errorf("daemon: credentials %s: permission denied; the keys are root's: run this as root (sudo)", path)
+		return nil, fmt.Errorf("config: credentials %s: permission denied; the keys are root's: run this as root (sudo)", path)
 	case err != nil:
-		return nil, fmt.Errorf("daemon: credentials: %w", err)
+		return nil, fmt.Errorf("config: credentials: %w", err)
 	case len(data) > limit:
-		return nil, fmt.Errorf("daemon: credentials %s is %d bytes, more than a credentials file holds (%d); check that credentials in [x] names the right file", path, len(data), limit)
+		return nil, fmt.Errorf("config: credentials %s is %d bytes, more than a credentials file holds (%d); check that credentials in [x] names the right file", path, len(data), limit)
 	}
 	return data, nil
 }
@@ -157,16 +157,16 @@ func readCredentialsData(path string) ([]byte, error) {
 func (f *CredentialsFile) Update(keys []KeyValue) error {
 	for _, kv := range keys {
 		if !slices.ContainsFunc(credentialKeys, func(k struct{ key, env, dest string }) bool { return k.key == kv.Key }) {
-			return fmt.Errorf("daemon: credentials: %q is not a credentials key", kv.Key)
+			return fmt.Errorf("config: credentials: %q is not a credentials key", kv.Key)
 		}
 		if !plainValue(kv.Value) {
-			return fmt.Errorf("daemon: credentials: the new %s is empty or holds a space, a quote or a control character; it cannot be written as a line of %s", kv.Key, f.Path)
+			return fmt.Errorf("config: credentials: the new %s is empty or holds a space, a quote or a control character; it cannot be written as a line of %s", kv.Key, f.Path)
 		}
 	}
 	var data []byte
 	if st, err := os.Stat(f.Path); err == nil {
 		if !st.Mode().IsRegular() {
-			return fmt.Errorf("daemon: credentials %s is no longer a regular file; nothing was written", f.Path)
+			return fmt.Errorf("config: credentials %s is no longer a regular file; nothing was written", f.Path)
 		}
 		if data, err = readCredentialsData(f.Path); err != nil {
 			return err
@@ -175,7 +175,7 @@ func (f *CredentialsFile) Update(keys []KeyValue) error {
 			return fmt.Errorf("%w (the file was changed meanwhile; nothing was written)", err)
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("daemon: credentials: %w", err)
+		return fmt.Errorf("config: credentials: %w", err)
 	}
 	if err := replaceFile(f.Path, setKeys(data, keys)); err != nil {
 		return err
@@ -256,9 +256,9 @@ func replaceFile(path string, data []byte) (err error) {
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".new-*")
 	if err != nil {
 		if errors.Is(err, fs.ErrPermission) {
-			return fmt.Errorf("daemon: credentials %s is root's; run pitweet login as root: sudo pitweet login", path)
+			return fmt.Errorf("config: credentials %s is root's; run pitweet login as root: sudo pitweet login", path)
 		}
-		return fmt.Errorf("daemon: credentials: write beside %s: %w", path, err)
+		return fmt.Errorf("config: credentials: write beside %s: %w", path, err)
 	}
 	defer func() {
 		if err != nil {
@@ -267,35 +267,35 @@ func replaceFile(path string, data []byte) (err error) {
 		}
 	}()
 	if err := tmp.Chmod(0o600); err != nil {
-		return fmt.Errorf("daemon: credentials: %w", err)
+		return fmt.Errorf("config: credentials: %w", err)
 	}
 	if os.Geteuid() == 0 {
 		// Root's new file is root:root already, unless the directory
 		// gives its own group (set-group-ID): then make it root's.
 		st, err := tmp.Stat()
 		if err != nil {
-			return fmt.Errorf("daemon: credentials: %w", err)
+			return fmt.Errorf("config: credentials: %w", err)
 		}
 		if uid, gid, ok := fileIDs(st); !ok || uid != 0 || gid != 0 {
 			if err := tmp.Chown(0, 0); err != nil {
-				return fmt.Errorf("daemon: credentials: make %s root's: %w", tmp.Name(), err)
+				return fmt.Errorf("config: credentials: make %s root's: %w", tmp.Name(), err)
 			}
 		}
 	}
 	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("daemon: credentials: write %s: %w", tmp.Name(), err)
+		return fmt.Errorf("config: credentials: write %s: %w", tmp.Name(), err)
 	}
 	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("daemon: credentials: sync %s: %w", tmp.Name(), err)
+		return fmt.Errorf("config: credentials: sync %s: %w", tmp.Name(), err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("daemon: credentials: write %s: %w", tmp.Name(), err)
+		return fmt.Errorf("config: credentials: write %s: %w", tmp.Name(), err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("daemon: credentials: replace %s: %w", path, err)
+		return fmt.Errorf("config: credentials: replace %s: %w", path, err)
 	}
 	if err := syncDir(dir); err != nil {
-		return fmt.Errorf("daemon: credentials: %s was replaced, but syncing %s failed (a power cut now could lose the change): %w", path, dir, err)
+		return fmt.Errorf("config: credentials: %s was replaced, but syncing %s failed (a power cut now could lose the change): %w", path, dir, err)
 	}
 	return nil
 }

@@ -89,16 +89,16 @@ const maxRendered = 64 << 10
 func ParseTemplate(name, text string) (*Template, error) {
 	t, err := template.New(name).Option("missingkey=error").Parse(text)
 	if err != nil {
-		return nil, fmt.Errorf("daemon: %s", trimTemplateErr(err))
+		return nil, fmt.Errorf("config: %s", trimTemplateErr(err))
 	}
 	if len(t.Templates()) > 1 {
-		return nil, fmt.Errorf("daemon: %s: define and block are not allowed in a message template", name)
+		return nil, fmt.Errorf("config: %s: define and block are not allowed in a message template", name)
 	}
 	if t.Tree == nil || t.Tree.Root == nil {
 		return &Template{src: text, t: t}, nil
 	}
 	if err := checkNodes(t.Tree.Root); err != nil {
-		return nil, fmt.Errorf("daemon: %s: %w", name, err)
+		return nil, fmt.Errorf("config: %s: %w", name, err)
 	}
 	return &Template{src: text, t: t}, nil
 }
@@ -145,7 +145,7 @@ func (t *Template) String() string { return t.src }
 func (t *Template) Render(d TemplateData) (string, error) {
 	var buf bytes.Buffer
 	if err := t.t.Execute(&limitWriter{w: &buf, n: maxRendered}, d); err != nil {
-		return "", fmt.Errorf("daemon: %s", trimTemplateErr(err))
+		return "", fmt.Errorf("config: %s", trimTemplateErr(err))
 	}
 	return buf.String(), nil
 }

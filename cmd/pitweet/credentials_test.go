@@ -56,7 +56,7 @@ func TestE2ECredentialsFromSystemd(t *testing.T) {
 			t.Fatal(err)
 		}
 		stderr, code := run()
-		want := "pitweet run: daemon: credentials " + source + ", which systemd passes in, is " + what
+		want := "pitweet run: config: credentials " + source + ", which systemd passes in, is " + what
 		fix := "make the keys root's alone: sudo chown root:root " + source + " && sudo chmod 0600 " + source + "; the daemon does not start until then\n"
 		if code != 1 || !strings.HasPrefix(stderr, want) || !strings.HasSuffix(stderr, fix) || strings.Count(stderr, "\n") != 1 {
 			t.Errorf("source mode %04o: exit %d, stderr %q; want 1 and one line %q ... %q", mode, code, stderr, want, fix)
@@ -68,7 +68,7 @@ func TestE2ECredentialsFromSystemd(t *testing.T) {
 			t.Fatal(err)
 		}
 		stderr, code := run()
-		if want := "pitweet run: daemon: credentials " + source + ", which systemd passes in, is owned by "; code != 1 || !strings.HasPrefix(stderr, want) {
+		if want := "pitweet run: config: credentials " + source + ", which systemd passes in, is owned by "; code != 1 || !strings.HasPrefix(stderr, want) {
 			t.Errorf("source of another user: exit %d, stderr %q; want 1, %q...", code, stderr, want)
 		}
 		os.Chown(source, 0, 0)
@@ -176,7 +176,7 @@ func TestE2ECredentialsSourceOutOfReach(t *testing.T) {
 		}
 	}
 	waitTweetsOn(t, x, 1)
-	want := `msg="daemon: the credentials file was not checked" err="daemon: cannot check the mode of ` + source + `, which systemd passes in as the keys: stat ` + source + `: permission denied; a directory on its path keeps this user out; check it with sudo pitweet check"`
+	want := `msg="daemon: the credentials file was not checked" err="config: cannot check the mode of ` + source + `, which systemd passes in as the keys: stat ` + source + `: permission denied; a directory on its path keeps this user out; check it with sudo pitweet check"`
 	if !strings.Contains(log.String(), want) {
 		t.Errorf("the log lacks %s", want)
 	}
