@@ -100,12 +100,13 @@ func (x XConfig) LoadCredentials() (oauth.Credentials, CredentialsInfo, error) {
 }
 
 // LoadCredentialsFor is LoadCredentials for the destinations dests: it
-// requires the keys each of them needs (see the package function
-// LoadCredentialsFor), and reads the others the file has.
+// requires the keys each of them needs (X's four for "x", mastodon_token
+// for "mastodon", bluesky_app_password for "bluesky"), and reads the
+// others the file has.
 func (x XConfig) LoadCredentialsFor(dests []string) (Credentials, CredentialsInfo, error) {
 	copied := systemdCopy()
 	if copied == "" || allInEnvironment(dests) {
-		return LoadCredentialsFor(x.Credentials, dests)
+		return readCredentials(x.Credentials, dests)
 	}
 	path := x.Credentials
 	if path == "" || underCredentialsDirectory(path) {
@@ -115,7 +116,7 @@ func (x XConfig) LoadCredentialsFor(dests []string) (Credentials, CredentialsInf
 	if err != nil {
 		return Credentials{}, CredentialsInfo{}, err
 	}
-	creds, info, err := LoadCredentialsFor(copied, dests)
+	creds, info, err := readCredentials(copied, dests)
 	if err != nil {
 		return creds, info, fmt.Errorf("%w (systemd's copy of %s: edit that file, then systemctl restart pitweet)", err, src.Path)
 	}
@@ -282,16 +283,16 @@ func LoadCredentials(path string) (oauth.Credentials, error) {
 // LoadCredentialsInfo is LoadCredentials that also says where the keys
 // came from.
 func LoadCredentialsInfo(path string) (oauth.Credentials, CredentialsInfo, error) {
-	c, info, err := LoadCredentialsFor(path, []string{"x"})
+	c, info, err := readCredentials(path, []string{"x"})
 	return c.X(), info, err
 }
 
-// LoadCredentialsFor reads the keys from path as LoadCredentials does and
+// readCredentials reads the keys from path as LoadCredentials does and
 // requires those the destinations dests need: X's four for "x",
 // mastodon_token for "mastodon", bluesky_app_password for "bluesky". The
 // other keys are read when the file has them. When the environment gives
 // every key needed, no file is read.
-func LoadCredentialsFor(path string, dests []string) (Credentials, CredentialsInfo, error) {
+func readCredentials(path string, dests []string) (Credentials, CredentialsInfo, error) {
 	for _, d := range dests {
 		if other, ok := sameKeysAs[d]; ok {
 			dests = append(slices.Clip(dests), other)

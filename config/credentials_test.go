@@ -269,7 +269,7 @@ func TestLoadCredentialsForDestinations(t *testing.T) {
 	dir := t.TempDir()
 	all := credsFile + "mastodon_token=mt\nbluesky_app_password=abcd-efgh-ijkl-mnop\nmqtt_password=mp\n"
 	path := writeCreds(t, dir, all, 0o600)
-	got, _, err := LoadCredentialsFor(path, []string{"x", "mastodon", "bluesky"})
+	got, _, err := readCredentials(path, []string{"x", "mastodon", "bluesky"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +281,7 @@ func TestLoadCredentialsForDestinations(t *testing.T) {
 
 	// Mastodon alone needs no X keys.
 	path = writeCreds(t, dir, "mastodon_token=mt\n", 0o600)
-	if got, _, err := LoadCredentialsFor(path, []string{"mastodon"}); err != nil || got.MastodonToken != "mt" {
+	if got, _, err := readCredentials(path, []string{"mastodon"}); err != nil || got.MastodonToken != "mt" {
 		t.Errorf("mastodon alone: %+v, %v", got, err)
 	}
 	for _, tt := range []struct {
@@ -292,7 +292,7 @@ func TestLoadCredentialsForDestinations(t *testing.T) {
 		{[]string{"bluesky"}, "lacks bluesky_app_password; add a line bluesky_app_password=... for each, an app password made in Bluesky's Settings"},
 		{[]string{"forward"}, ""}, // the broker may take no password
 	} {
-		_, _, err := LoadCredentialsFor(path, tt.dests)
+		_, _, err := readCredentials(path, tt.dests)
 		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
 			t.Errorf("%q: err = %v, want %q", tt.dests, err, tt.want)
 		}
@@ -300,14 +300,14 @@ func TestLoadCredentialsForDestinations(t *testing.T) {
 
 	// An unknown key is still an error, and the message lists them all.
 	path = writeCreds(t, dir, "mastodon_tokn=mt\n", 0o600)
-	_, _, err = LoadCredentialsFor(path, []string{"mastodon"})
+	_, _, err = readCredentials(path, []string{"mastodon"})
 	if err == nil || !strings.Contains(err.Error(), `unknown key "mastodon_tokn"; the keys are api_key, api_secret, access_token, access_secret, mastodon_token, bluesky_app_password, mqtt_password`) {
 		t.Errorf("unknown key: %v", err)
 	}
 
 	// Every key needed in the environment: no file is read.
 	t.Setenv("PITWEET_MASTODON_TOKEN", "from-env")
-	if got, info, err := LoadCredentialsFor("/nonexistent/credentials", []string{"mastodon"}); err != nil || got.MastodonToken != "from-env" || info.File != "" {
+	if got, info, err := readCredentials("/nonexistent/credentials", []string{"mastodon"}); err != nil || got.MastodonToken != "from-env" || info.File != "" {
 		t.Errorf("from the environment: %+v, %+v, %v", got, info, err)
 	}
 }
