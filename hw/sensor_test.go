@@ -437,7 +437,11 @@ func TestPeriphSCD4xGivesUpAfterItsWindow(t *testing.T) {
 	var e scd4x.Env
 	err = dev.Sense(&e)
 	polls := board.I2C().Transactions() - before
-	if err == nil || !strings.Contains(err.Error(), "timeout waiting for data ready status") || polls < 5 || polls > 7 {
-		t.Errorf("Sense = %v after %d data-ready polls; want the driver's timeout after 5 to 7", err, polls)
+	// The driver polls about once a second until its deadline, taken from
+	// the wall clock's whole seconds: 5 to 7 polls on an idle machine,
+	// fewer when the machine is busy and its sleeps run long. What matters
+	// is that it gives up, after a bounded number of polls.
+	if err == nil || !strings.Contains(err.Error(), "timeout waiting for data ready status") || polls < 1 || polls > 7 {
+		t.Errorf("Sense = %v after %d data-ready polls; want the driver's timeout after at most 7", err, polls)
 	}
 }
