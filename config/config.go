@@ -84,6 +84,9 @@ type ButtonConfig struct {
 	Text      *Template
 	LongText  *Template // nil when LongPress is 0
 	To        []string  // destinations; every configured one unless the rule says
+	// Photo is taken at each short press and posted with its text; a
+	// long press posts its long_text alone. nil: no photo.
+	Photo *PhotoConfig
 }
 
 // GPIOPull is the periph.io pull resistor setting for the button's pin.
@@ -242,6 +245,10 @@ type rawButton struct {
 	LongPress string   `toml:"long_press"`
 	LongText  string   `toml:"long_text"`
 	To        []string `toml:"to"`
+	// See photo.go.
+	Photo        []string `toml:"photo"`
+	PhotoTimeout string   `toml:"photo_timeout"`
+	Alt          string   `toml:"alt"`
 }
 
 type rawSensor struct {
@@ -347,6 +354,9 @@ func decodeError(err error, name string) error {
 			switch goType {
 			case "[]string":
 				want = "a list of strings, such as [\"room\"]"
+				if de.Key()[len(de.Key())-1] == "photo" {
+					want = "a list of the program and its arguments, such as " + strings.TrimPrefix(PhotoCommandExample, "photo = ")
+				}
 			case "interface {}":
 				want = "a string or a number"
 			}
@@ -830,6 +840,8 @@ func (v *validator) button(cfg *Config, i int, raw *rawButton, sample TemplateDa
 	case raw.LongPress != "":
 		v.problem(at("long_press"), "button %q has long_press but no long_text; add long_text, the text a long press posts", raw.Name)
 	}
+	sample.Long = false
+	v.photo(&b, i, raw, sample)
 	cfg.Buttons = append(cfg.Buttons, b)
 }
 

@@ -235,12 +235,15 @@ alt = 'Humidity over six hours, now {{.Sensors.room.Humidity}}'
 	out := lines(rep)
 	for _, want := range []string{
 		"ok    chart report 1: the last 24 hours of room.Temperature, room.Humidity, room.Pressure; alt text generated from the readings\n",
-		"warn  chart report 1: posts do not carry pictures yet, so this chart is not attached; pitweet chart draws it\n",
 		"ok    chart alert 1: the last 6 hours of room.Humidity; alt text \"Humidity over six hours, now 45 %\"\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("check output lacks\n%s\nin\n%s", want, out)
 		}
+	}
+
+	if strings.Contains(out, "warn  chart") {
+		t.Errorf("check warns of a chart, which posts carry:\n%s", out)
 	}
 
 	long := checkFixture(t, checkConfig+`chart = "24h"

@@ -20,6 +20,7 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte("[[button]]\nname = \"a\"\npin = \"P1_11\"\ntext = \"{{.Time}}\"\nlong_text = \"x\"\n"))
 	f.Add([]byte("[[sensor]]\nname = \"r\"\ntype = \"bme280\"\naddress = 0x77\n[[alert]]\nwhen = \"(r.Temperature > 1 or r.Humidity < 2) and r.Pressure != 3\"\ntext = \"{{.Sensors.r.Pressure}}\"\n"))
 	f.Add([]byte("[x]\n[bluesky]\n[mqtt]\nforward = \"p/q\"\n[[button]]\nname = \"a\"\npin = 17\ntext = \"t\"\nto = [\"bluesky\", \"x\"]\n[[report]]\nevery = \"1h\"\ntext = \"r\"\nto = [\"forward\"]\n"))
+	f.Add([]byte("[[button]]\nname = \"a\"\npin = 17\ntext = \"t\"\nphoto = [\"rpicam-still\", \"-o\", \"-\"]\nphoto_timeout = \"5s\"\nalt = '{{.Button}} at {{.Time}}'\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		t.Setenv("STATE_DIRECTORY", "")
 		t.Setenv("CREDENTIALS_DIRECTORY", "")
@@ -80,6 +81,12 @@ func FuzzParseConfig(f *testing.F) {
 			render(b.Text)
 			if b.LongText != nil {
 				render(b.LongText)
+			}
+			if p := b.Photo; p != nil {
+				render(p.Alt)
+				if checkPhotoCommand(p.Command) != nil || p.Timeout < MinPhotoTimeout || p.Timeout > MaxPhotoTimeout {
+					t.Fatalf("photo %+v passed validation", p)
+				}
 			}
 		}
 		for _, r := range cfg.Reports {
