@@ -3,12 +3,12 @@ package daemon
 import (
 	"bytes"
 	"fmt"
-	"pitweet/config"
 	"slices"
 	"strings"
 	"time"
 
 	"pitweet/chart"
+	"pitweet/config"
 	"pitweet/history"
 	"pitweet/outbox"
 )
@@ -144,26 +144,16 @@ func ChartLines(series []history.Series) []chart.Line {
 	return lines
 }
 
-// ruleChart draws the chart of a report or alert for a post made at at:
-// its series over the window before at, from the history including the
-// samples not yet written, with its alt text (the rule's alt rendered with
-// data, else a description of the chart). A series with no samples is
-// drawn as an empty panel, so the chart is made whatever the sensors did.
-//
-// The picture is in the form outbox.Put takes, to queue it with the rule's
-// message once the X destination uploads pictures.
-func (d *runner) ruleChart(spec *config.ChartSpec, data config.TemplateData, at time.Time) (*outbox.NewImage, error) {
-	if d.hist == nil {
-		return nil, fmt.Errorf("daemon: sensor history is not recorded: %v", d.histErr)
-	}
-	names := d.cfg.ChartSeries(spec)
-	from := at.Add(-spec.Window)
-	series, err := d.hist.Query(from, at, func(n string) bool { return slices.Contains(names, n) })
+// drawChart draws chart c from the history read: its series over its
+// window, each cut down to HistoryPoints samples, with c's alt text or,
+// when it has none, a description of the chart.
+func drawChart(read HistoryReader, c chartJob) (*outbox.NewImage, error) {
+	series, err := read(c.from, c.to, func(n string) bool { return slices.Contains(c.names, n) })
 	if err != nil {
 		return nil, err
 	}
-	lines := make([]chart.Line, len(names))
-	for i, n := range names {
+	lines := make([]chart.Line, len(c.names))
+	for i, n := range c.names {
 		lines[i] = ChartLines([]history.Series{{Name: n}})[0]
 		for _, s := range series {
 			if s.Name == n {
@@ -171,35 +161,14 @@ func (d *runner) ruleChart(spec *config.ChartSpec, data config.TemplateData, at 
 			}
 		}
 	}
-	opts := chart.Options{From: from, To: at}
+	opts := chart.Options{From: c.from, To: c.to}
 	var buf bytes.Buffer
 	if err := chart.Render(&buf, lines, opts); err != nil {
 		return nil, err
 	}
-	alt := chart.Alt(lines, opts)
-	if spec.Alt != nil {
-		if alt, err = spec.Alt.Render(data); err != nil {
-			return nil, err
-		}
-		if n := len([]rune(alt)); n > chart.MaxAlt {
-			d.log.Warn("daemon: alt text longer than X allows; shortened", "length", n, "limit", chart.MaxAlt)
-			alt = string([]rune(alt)[:chart.MaxAlt])
-		}
+	alt := c.alt
+	if alt == "" {
+		alt = chart.Alt(lines, opts)
 	}
 	return &outbox.NewImage{Data: buf.Bytes(), Alt: alt}, nil
-}
-
-// warnCharts says, for each rule with a chart, that its posts go out as
-// text: the outbox does not carry pictures yet.
-func (d *runner) warnCharts(cfg *config.Config) {
-	for i, r := range cfg.Reports {
-		if r.Chart != nil {
-			d.log.Warn("daemon: posts do not carry pictures yet; this rule's chart is not attached (pitweet chart draws it)", "rule", fmt.Sprintf("report %d", i+1), "chart", r.Chart.Window.String())
-		}
-	}
-	for i, a := range cfg.Alerts {
-		if a.Chart != nil {
-			d.log.Warn("daemon: posts do not carry pictures yet; this rule's chart is not attached (pitweet chart draws it)", "rule", fmt.Sprintf("alert %d", i+1), "chart", a.Chart.Window.String())
-		}
-	}
 }

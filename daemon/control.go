@@ -43,6 +43,11 @@ type ControlResponse struct {
 	Queued  string   `json:"queued,omitempty"`  // for press: the outbox id of the queued message
 	Text    string   `json:"text,omitempty"`    // for press: the text queued; for reload: what now runs
 	Buttons []string `json:"buttons,omitempty"` // for a press of an unknown button: the known ones
+	// For a press of a button with a photo: the photo queued with the
+	// text ("1280x720 jpeg, 96512 bytes, alt …"), or why there is none
+	// (the text is queued alone).
+	Photo      string `json:"photo,omitempty"`
+	PhotoError string `json:"photo_error,omitempty"`
 	// For history: the series, with the samples not yet written too, at
 	// most HistoryPoints each.
 	History []history.Series `json:"history,omitempty"`

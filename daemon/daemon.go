@@ -50,6 +50,11 @@ type Options struct {
 	// Ready, when not nil, is called once the daemon is serving (when
 	// systemd is sent READY=1).
 	Ready func()
+	// FakeCamera is the simulated board's camera: a command that writes
+	// a test card to its standard output (pitweet fake-camera), run in
+	// place of each button's photo command with fake hardware. nil: the
+	// configured commands run.
+	FakeCamera []string
 	// SensorTimeout bounds one sensor read; 0 means 10 s (an SCD4x
 	// takes 5 s for its first measurement).
 	SensorTimeout time.Duration
@@ -139,6 +144,8 @@ type runner struct {
 	rigMu sync.Mutex // guards rig, which the delivery goroutine reads for its LEDs
 	rig   *rig       // written only by the main loop
 
+	pics pictures // photos and charts being made (pictures.go)
+
 	// Owned by the main loop.
 	cfg     *config.Config
 	reports []reportState
@@ -182,6 +189,7 @@ func (d *runner) run(ctx context.Context, cfg *config.Config) error {
 		return fmt.Errorf("%w (state directory %s; set state_dir in %s or $STATE_DIRECTORY)", err, cfg.StateDir, cfg.Path)
 	}
 	defer d.box.Close()
+	d.pics.init(cfg.StateDir)
 	d.dropUnconfigured(cfg)
 	stateDir, err := statedir.Open(cfg.StateDir)
 	if err != nil {
@@ -315,7 +323,9 @@ func (d *runner) run(ctx context.Context, cfg *config.Config) error {
 				d.log.Error("daemon: queue a press", "button", p.Button, "err", err)
 			}
 		case c := <-controls:
-			c.reply <- d.control(hwCtx, presses, c.req)
+			if !d.controlLater(c) {
+				c.reply <- d.control(hwCtx, presses, c.req)
+			}
 		case r := <-results:
 			d.readDone(r)
 		case now := <-timer.C:
@@ -395,7 +405,7 @@ func (d *runner) apply(cfg *config.Config, now time.Time) {
 	}
 	d.sensors = make([]sensorState, len(cfg.Sensors))
 	d.readSensorsAt(now)
-	d.warnCharts(cfg)
+	d.applyPictures(cfg)
 	d.st.mu.Lock()
 	d.st.recording = 0
 	for _, s := range cfg.Sensors {
@@ -615,10 +625,14 @@ func (d *runner) readDone(r readResult) {
 	case "report":
 		rep := d.cfg.Reports[r.index]
 		src := fmt.Sprintf("report %d", r.index+1)
-		// With rep.Chart, d.ruleChart draws the picture for this post,
-		// to be queued with it (outbox.Put takes pictures) once the X
-		// destination uploads them.
-		if _, _, err := d.queue(src, "report", rep.Text, rep.To, d.data(r.due, "", false), r.due.Add(rep.Expires)); err != nil {
+		data, expires := d.data(r.due, "", false), r.due.Add(rep.Expires)
+		var err error
+		if rep.Chart != nil {
+			err = d.queueWithChart(src, "report", rep.Text, rep.To, data, expires, rep.Chart, r.due)
+		} else {
+			_, _, err = d.queue(src, "report", rep.Text, rep.To, data, expires)
+		}
+		if err != nil {
 			d.log.Error("daemon: queue a report", "report", r.index+1, "err", err)
 		}
 	case "alert":
@@ -637,8 +651,14 @@ func (d *runner) readDone(r readResult) {
 		}
 		a.armed, a.lastFired = false, now
 		src := fmt.Sprintf("alert %d", r.index+1)
-		// With al.Chart, as for a report's chart.
-		if _, _, err := d.queue(src, "alert", al.Text, al.To, d.data(now, "", false), time.Time{}); err != nil {
+		data := d.data(now, "", false)
+		var err error
+		if al.Chart != nil {
+			err = d.queueWithChart(src, "alert", al.Text, al.To, data, time.Time{}, al.Chart, now)
+		} else {
+			_, _, err = d.queue(src, "alert", al.Text, al.To, data, time.Time{})
+		}
+		if err != nil {
 			d.log.Error("daemon: queue an alert", "alert", al.When.String(), "err", err)
 		}
 	}
@@ -655,11 +675,17 @@ func (d *runner) data(at time.Time, button string, long bool) config.TemplateDat
 	}
 }
 
-// press queues the text of a press of a configured button.
+// press queues the text of a press of a configured button. A button with
+// a photo has its presses queued by its lane, once the photo is taken
+// (pictures.go): press then returns no message.
 func (d *runner) press(p hw.Press) (outbox.Message, bool, error) {
 	b, ok := d.cfg.Button(p.Button)
 	if !ok {
 		return outbox.Message{}, false, nil
+	}
+	if b.Photo != nil {
+		d.pressLater(b, p, nil)
+		return outbox.Message{}, true, nil
 	}
 	t := b.Text
 	if p.Long && b.LongText != nil {
@@ -682,11 +708,22 @@ func (d *runner) press(p hw.Press) (outbox.Message, bool, error) {
 // exceeds gets it shortened, as its own text. data.Count is set to the
 // number of times source has fired.
 func (d *runner) queue(source, kind string, t *config.Template, to []string, data config.TemplateData, expires time.Time) (outbox.Message, string, error) {
+	m, err := d.message(source, kind, t, to, data, expires)
+	if err != nil {
+		return outbox.Message{}, "", err
+	}
+	m, err = d.put(m, nil)
+	return m, m.Text, err
+}
+
+// message renders t into a message for the destinations to, as queue
+// does, in the main loop.
+func (d *runner) message(source, kind string, t *config.Template, to []string, data config.TemplateData, expires time.Time) (outbox.Message, error) {
 	d.fired[source]++
 	data.Count = d.fired[source]
 	text, err := t.Render(data)
 	if err != nil {
-		return outbox.Message{}, "", err
+		return outbox.Message{}, err
 	}
 	m := outbox.Message{Text: text, Source: source, Kind: kind, Expires: expires, To: to, Dest: map[string]outbox.Delivery{}}
 	for _, name := range to {
@@ -701,13 +738,21 @@ func (d *runner) queue(source, kind string, t *config.Template, to []string, dat
 			m.Dest[name] = outbox.Delivery{Text: short}
 		}
 	}
-	m, err = d.box.Put(m, nil)
+	return m, nil
+}
+
+// put queues m with pics in the outbox and wakes the delivery loops of
+// its destinations. It may run off the main loop.
+func (d *runner) put(m outbox.Message, pics []outbox.NewImage) (outbox.Message, error) {
+	text := m.Text
+	m, err := d.box.Put(m, pics)
 	if err != nil {
-		return m, text, err
+		m.Text = text
+		return m, err
 	}
-	d.log.Info("daemon: queued", "id", m.ID, "source", source, "to", to, "queue", d.box.Len())
+	d.log.Info("daemon: queued", "id", m.ID, "source", m.Source, "to", m.To, "pictures", len(m.Images), "queue", d.box.Len())
 	for _, del := range d.dels {
-		if slices.Contains(to, del.name) {
+		if slices.Contains(m.To, del.name) {
 			select {
 			case del.wake <- struct{}{}:
 			default:
@@ -715,7 +760,7 @@ func (d *runner) queue(source, kind string, t *config.Template, to []string, dat
 		}
 	}
 	d.markDirty()
-	return m, text, nil
+	return m, nil
 }
 
 // controlCall carries a control request that needs the main loop.
@@ -732,6 +777,7 @@ func (d *runner) handleControl(ctx context.Context, controls chan<- controlCall,
 		s := d.st.snapshot(time.Now(), d.box)
 		s.ButtonErrors = d.currentRig().buttonErrors()
 		s.History = d.historyState()
+		s.Pictures = d.pictureStatus()
 		return ControlResponse{OK: true, Status: &s}
 	case "history":
 		return d.historyAnswer(req, time.Now())
@@ -906,14 +952,17 @@ func (d *runner) shutdown(stopHW, stopLoop, cancelSend context.CancelFunc, deliv
 	d.log.Info("daemon: stopping; letting the request in flight finish")
 	stopHW()
 	d.rig.stop()
+	stopLoop()
+	limit := time.NewTimer(sender.DefaultTimeout + shutdownGrace)
+	defer limit.Stop()
+	// The presses and rules whose pictures are being made are queued
+	// (charts read the history: before it closes).
+	d.finishPictures()
 	if d.hist != nil {
 		if err := d.hist.Close(); err != nil {
 			d.log.Error("daemon: writing the sensor history at shutdown failed", "err", err)
 		}
 	}
-	stopLoop()
-	limit := time.NewTimer(sender.DefaultTimeout + shutdownGrace)
-	defer limit.Stop()
 	select {
 	case <-delivered:
 	case <-limit.C:

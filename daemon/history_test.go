@@ -15,6 +15,7 @@ import (
 
 	"pitweet/history"
 	"pitweet/hw/fakehw"
+	"pitweet/outbox"
 )
 
 // restart runs the daemon again on the same config, board and socket,
@@ -217,7 +218,14 @@ alt = 'Humidity on {{.Host}}, now {{.Sensors.room.Humidity}}'
 	}
 	d := &runner{cfg: cfg, hist: store, log: testLog(t)}
 	data := cfg.SampleData("")
-	pic, err := d.ruleChart(cfg.Reports[0].Chart, data, at)
+	ruleChart := func(spec *config.ChartSpec) (*outbox.NewImage, error) {
+		c, err := d.chartJob(spec, data, at)
+		if err != nil {
+			return nil, err
+		}
+		return d.drawChart(c)
+	}
+	pic, err := ruleChart(cfg.Reports[0].Chart)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +236,7 @@ alt = 'Humidity on {{.Host}}, now {{.Sensors.room.Humidity}}'
 	if want := "Line chart over the last 3 hours: room temperature between 20.0 and 22.9 °C, last 20.0 °C; room humidity between 50 and 79 %, last 50 %."; pic.Alt != want {
 		t.Errorf("alt\n%s\nwant\n%s", pic.Alt, want)
 	}
-	pic, err = d.ruleChart(cfg.Alerts[0].Chart, data, at)
+	pic, err = ruleChart(cfg.Alerts[0].Chart)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +247,7 @@ alt = 'Humidity on {{.Host}}, now {{.Sensors.room.Humidity}}'
 	empty, _ := history.Open(filepath.Join(t.TempDir(), "history"), history.Options{})
 	defer empty.Close()
 	d.hist = empty
-	pic, err = d.ruleChart(cfg.Reports[0].Chart, data, at)
+	pic, err = ruleChart(cfg.Reports[0].Chart)
 	if err != nil || !strings.Contains(pic.Alt, "room temperature with no readings") {
 		t.Errorf("chart of nothing: %v, alt %q", err, pic.Alt)
 	}

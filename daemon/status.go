@@ -42,6 +42,7 @@ type Status struct {
 	Clock         Clock               `json:"clock"`
 	Sensors       []SensorState       `json:"sensors"`
 	History       *HistoryState       `json:"history,omitempty"`
+	Pictures      *PictureStatus      `json:"pictures,omitempty"` // with photos or charts configured
 }
 
 // HistoryState is how the sensor history is kept.
