@@ -45,6 +45,12 @@ var commands = []command{
 	{"version", "", "print the version", cmdVersion},
 }
 
+// hiddenCommands run like commands but are not listed in help: they serve
+// pitweet itself.
+var hiddenCommands = []command{
+	{"fake-camera", "[--frames FILE]", "write a test card as a JPEG to standard output: the simulated board's camera", cmdFakeCamera},
+}
+
 // errUsage marks a command-line mistake: pitweet exits with status 2.
 var errUsage = errors.New("usage")
 
@@ -80,7 +86,7 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	for _, c := range commands {
+	for _, c := range append(commands[:len(commands):len(commands)], hiddenCommands...) {
 		if c.name != args[0] {
 			continue
 		}

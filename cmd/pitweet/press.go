@@ -39,6 +39,12 @@ func cmdPress(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%s", resp.Error)
 	}
 	fmt.Fprintf(stdout, "queued %s: %s\n", resp.Queued, resp.Text)
+	switch {
+	case resp.Photo != "":
+		fmt.Fprintf(stdout, "with a photo: %s\n", resp.Photo)
+	case resp.PhotoError != "":
+		fmt.Fprintf(stdout, "without a photo, which could not be taken: %s\n", trimPackage(resp.PhotoError))
+	}
 	return nil
 }
 

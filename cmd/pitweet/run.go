@@ -43,6 +43,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		Fake:       *fake,
 		UserAgent:  "pitweet/" + version,
 		Reload:     reload,
+		FakeCamera: fakeCamera(""),
 		Log:        slog.New(sdlog.NewHandler(stderr, toJournal(stderr), nil)),
 	})
 }

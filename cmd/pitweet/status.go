@@ -163,6 +163,35 @@ func printStatus(w io.Writer, s *daemon.Status) {
 			fmt.Fprintln(w, line)
 		}
 	}
+	if p := s.Pictures; p != nil {
+		text := fmt.Sprintf("pictures:     %s, %s queued with their posts", howMany(p.Photos, "photo"), howMany(p.Charts, "chart"))
+		if p.Waiting > 0 {
+			text += fmt.Sprintf("; %d being made", p.Waiting)
+		}
+		if p.Failed > 0 {
+			text += fmt.Sprintf("; %s failed (the texts posted without)", howMany(p.Failed, "picture"))
+		}
+		fmt.Fprintln(w, text)
+		if f := p.LastFailure; f != nil {
+			fmt.Fprintf(w, "  last failed %s %s: %s\n", at(f.At), f.Source, line(trimPackage(f.Error)))
+		}
+	}
+}
+
+// howMany is "1 photo", "2 photos".
+func howMany(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// trimPackage drops the package name an error starts with.
+func trimPackage(msg string) string {
+	for _, pkg := range []string{"daemon: ", "media: ", "outbox: "} {
+		msg = strings.TrimPrefix(msg, pkg)
+	}
+	return msg
 }
 
 // kib prints a size in KiB, or MiB from 10 MiB.
