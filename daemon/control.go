@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"pitweet/config"
 	"pitweet/history"
 )
 
@@ -83,6 +84,18 @@ var ErrNoAnswer = errors.New("daemon: no answer")
 // controlTimeout bounds one exchange on the control socket.
 const controlTimeout = 10 * time.Second
 
+// answerTimeout bounds the exchange of req: controlTimeout, but for a
+// press, which a button with a photo answers once its photo is stored.
+// The photo is taken within the button's photo_timeout, and a press that
+// waited longer than that for the camera goes without, so its answer
+// comes within two timeouts.
+func answerTimeout(req ControlRequest) time.Duration {
+	if req.Op == "press" {
+		return controlTimeout + 2*config.MaxPhotoTimeout
+	}
+	return controlTimeout
+}
+
 // Call sends req to the daemon listening on socket and returns its answer.
 // When no daemon listens (no socket file, or a stale one) the error wraps
 // ErrNoDaemon; when the request went out but no answer came back, it wraps
@@ -96,7 +109,7 @@ func Call(socket string, req ControlRequest) (*ControlResponse, error) {
 		return nil, fmt.Errorf("daemon: connect to %s: %w", socket, err)
 	}
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(controlTimeout))
+	conn.SetDeadline(time.Now().Add(answerTimeout(req)))
 	line, err := json.Marshal(req)
 	if err != nil {
 		return nil, fmt.Errorf("daemon: encode request: %w", err)

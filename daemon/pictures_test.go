@@ -511,3 +511,39 @@ alt = '{{printf "%01100d" 0}}'
 		t.Errorf("chart job %+v, %v; want the last 3h of room, its alt cut to 1000 characters", c, err)
 	}
 }
+
+// BenchmarkPhotoPress queues presses with a photo as a button's lane
+// does, one at a time, with a camera that writes a stored test card
+// (cat): the capture into the spool, the probe, the photo moved into the
+// outbox and the message written, every step fsync'd. No delivery runs,
+// so the fsyncs are the press's alone. Count them with strace, over 100
+// and 200 presses (the difference over 100 is one press's):
+//
+//	go test -c -o /tmp/daemon.test ./daemon
+//	strace -f -c -e trace=fsync,fdatasync /tmp/daemon.test -test.run '^$' -test.bench PhotoPress -test.benchtime 100x
+//	strace -f -c -e trace=fsync,fdatasync /tmp/daemon.test -test.run '^$' -test.bench PhotoPress -test.benchtime 200x
+func BenchmarkPhotoPress(b *testing.B) {
+	dir := b.TempDir()
+	card, _ := testCard(b, dir)
+	spool := filepath.Join(dir, "state")
+	box, err := outbox.Open(spool, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer box.Close()
+	d := &runner{box: box, log: discardLog(), dirty: make(chan struct{}, 1)}
+	d.pics.init(spool)
+	cam := media.Camera{Command: []string{"cat", card}, Timeout: 10 * time.Second, MaxBytes: outbox.MaxPictureSize}
+	for i := 0; b.Loop(); i++ {
+		reply := make(chan ControlResponse, 1)
+		d.finishPictureJob(&pictureJob{
+			m:     outbox.Message{Text: fmt.Sprintf("press %d", i), Source: "button bench", Kind: "press", To: []string{"x"}},
+			at:    time.Now(),
+			photo: &photoJob{camera: cam, alt: "a test card"},
+			reply: reply,
+		})
+		if resp := <-reply; !resp.OK || resp.Photo == "" {
+			b.Fatalf("press %d: %+v", i, resp)
+		}
+	}
+}
