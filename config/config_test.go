@@ -24,6 +24,9 @@ func TestExampleConfig(t *testing.T) {
 	if d := cfg.Buttons[0].LongPress; d != 2*time.Second {
 		t.Errorf("doorbell long_press = %v", d)
 	}
+	if p := cfg.Buttons[0].Photo; p == nil || p.Command[0] != "rpicam-still" || p.Timeout != 10*time.Second || p.Alt == nil {
+		t.Errorf("doorbell photo %+v, want rpicam-still with a 10s timeout and an alt text", p)
+	}
 	if s := cfg.Sensors[1]; s.Address != 0x23 || s.Bus != "1" {
 		t.Errorf("window sensor = %+v, want the bh1750 default address 0x23 on bus 1", s)
 	}
