@@ -108,13 +108,15 @@ type chartJob struct {
 	alt      string
 }
 
+// init readies the lanes; photos are taken into dir.
 func (p *pictures) init(dir string) {
 	p.dir = dir
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.lanes = map[string]*lane{}
 }
 
-// add puts j at the end of lane key and starts the lane if it is idle.
+// addPictureJob puts j at the end of lane key and starts the lane if it
+// is idle. Only the main loop adds jobs.
 func (d *runner) addPictureJob(key string, j *pictureJob) {
 	p := &d.pics
 	p.mu.Lock()
