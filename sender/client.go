@@ -145,9 +145,11 @@ func newClient(cfg Config, creds oauth.Credentials) (*Client, error) {
 		}
 	}
 	c.base = "https://" + c.hostField
-	if c.tls, err = tlsConfig(c.host, cfg.CAFile); err != nil {
+	roots, err := newTrust(cfg.CAFile)
+	if err != nil {
 		return nil, err
 	}
+	c.tls = tlsConfig(c.host, roots)
 	if c.proxy, err = proxyFor(cfg.Proxy, c.host, os.Getenv); err != nil {
 		return nil, err
 	}

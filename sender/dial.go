@@ -27,6 +27,17 @@ const dialTimeout = 10 * time.Second
 // and completes a TLS handshake verified against cfg. On failure the raw
 // connection is closed.
 func dialTLS(ctx context.Context, d dialer, proxy *url.URL, addr string, cfg *tls.Config, userAgent string) (*tls.Conn, error) {
+	conn, err := dialTLSOnce(ctx, d, proxy, addr, cfg, userAgent)
+	if errors.Is(err, errStaleSession) {
+		// A resumed session whose certificates no longer verify has been
+		// dropped; crypto/tls would not have offered it, and would have
+		// made a full handshake instead. So make one.
+		conn, err = dialTLSOnce(ctx, d, proxy, addr, cfg, userAgent)
+	}
+	return conn, err
+}
+
+func dialTLSOnce(ctx context.Context, d dialer, proxy *url.URL, addr string, cfg *tls.Config, userAgent string) (*tls.Conn, error) {
 	target := addr
 	if proxy != nil {
 		target = proxyAddr(proxy)
@@ -78,33 +89,6 @@ func handshakeError(addr string, err error) error {
 func isRemoteAlert(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "remote error"
-}
-
-// tlsConfig builds a client TLS configuration for serverName that trusts
-// the system roots plus the certificates in caFile, if given.
-func tlsConfig(serverName, caFile string) (*tls.Config, error) {
-	pool, err := x509.SystemCertPool()
-	if err != nil || pool == nil {
-		pool = x509.NewCertPool()
-	}
-	if caFile != "" {
-		pem, err := ReadCAFile(caFile)
-		if err != nil {
-			return nil, err
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("sender: ca_file %s holds no PEM certificate; give a PEM bundle (-----BEGIN CERTIFICATE-----)", caFile)
-		}
-	}
-	return &tls.Config{
-		ServerName: serverName,
-		RootCAs:    pool,
-		MinVersion: tls.VersionTLS12,
-		// A new connection (one per request unless keep-alive is on)
-		// resumes the last TLS session, which skips the certificate
-		// chain check.
-		ClientSessionCache: tls.NewLRUClientSessionCache(4),
-	}, nil
 }
 
 // connectTunnel asks an HTTP proxy to open a tunnel to addr (RFC 9110

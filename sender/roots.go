@@ -1,0 +1,223 @@
+package sender
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/pem"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+)
+
+// Trusted roots, loaded without being parsed.
+//
+// crypto/x509's system pool parses every certificate it finds before the
+// first handshake: on Debian the whole bundle, then every file in
+// /etc/ssl/certs again (the same certificates, one per file). For a
+// one-shot `pitweet tweet` that is most of its run time: about 11 ms on an
+// x86 laptop, half a second on a Pi Zero, to use one or two roots.
+//
+// pitweet reads the same files in the same order, by the same rules
+// (crypto/x509's root_unix.go and root_linux.go), and keeps each
+// certificate crypto/x509 would keep, but only indexes it by its subject:
+// a PEM decode and a walk over the first fields of the DER. A root is
+// parsed when a handshake presents a certificate it may have issued (see
+// trust.pool), and then kept parsed.
+
+// certFiles and certDirectories are crypto/x509's default locations on
+// Linux (root_linux.go): the first file that can be read is used, then
+// every directory is read.
+var (
+	certFiles = []string{
+		"/etc/ssl/certs/ca-certificates.crt",                // Debian/Ubuntu/Gentoo etc.
+		"/etc/pki/tls/certs/ca-bundle.crt",                  // Fedora/RHEL 6
+		"/etc/ssl/ca-bundle.pem",                            // OpenSUSE
+		"/etc/pki/tls/cacert.pem",                           // OpenELEC
+		"/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", // CentOS/RHEL 7
+		"/etc/ssl/cert.pem",                                 // Alpine Linux
+	}
+	certDirectories = []string{
+		"/etc/ssl/certs",     // SLES10/SLES11
+		"/etc/pki/tls/certs", // Fedora/RHEL
+	}
+)
+
+// rootSet is a set of trusted certificates indexed by subject. It is not
+// changed once loaded, so it may be shared; each root is parsed at most
+// once, on first use.
+type rootSet struct {
+	bySubject map[string][]*root // in the order the certificates were read
+	n         int
+}
+
+// root is one trusted certificate, parsed on first use.
+type root struct {
+	der  []byte
+	once sync.Once
+	cert *x509.Certificate // after once: nil when crypto/x509 refuses der
+}
+
+// parsed returns the certificate, or nil when crypto/x509 cannot parse it
+// (x509.CertPool.AppendCertsFromPEM skips those too).
+func (r *root) parsed() *x509.Certificate {
+	r.once.Do(func() {
+		r.cert, _ = x509.ParseCertificate(r.der)
+	})
+	return r.cert
+}
+
+func newRootSet() *rootSet { return &rootSet{bySubject: map[string][]*root{}} }
+
+// len returns the number of distinct certificates indexed.
+func (s *rootSet) len() int { return s.n }
+
+// addPEM indexes the certificates in data, the blocks that
+// x509.CertPool.AppendCertsFromPEM would consider: type CERTIFICATE and no
+// headers. It returns those that were not already in the set.
+func (s *rootSet) addPEM(data []byte) []*root {
+	var added []*root
+	for len(data) > 0 {
+		var block *pem.Block
+		block, data = pem.Decode(data)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" || len(block.Headers) != 0 {
+			continue
+		}
+		if r := s.addDER(block.Bytes); r != nil {
+			added = append(added, r)
+		}
+	}
+	return added
+}
+
+// addDER indexes one certificate by its subject. A certificate already in
+// the set (the same DER bytes) is kept once, as a CertPool keeps it. DER
+// whose subject cannot be found is not a certificate crypto/x509 would
+// parse, and is dropped; nil is returned then, and for a duplicate.
+func (s *rootSet) addDER(der []byte) *root {
+	subject, ok := rawSubject(der)
+	if !ok {
+		return nil
+	}
+	list := s.bySubject[string(subject)]
+	for _, r := range list {
+		if bytes.Equal(r.der, der) {
+			return nil
+		}
+	}
+	r := &root{der: der}
+	s.bySubject[string(subject)] = append(list, r)
+	s.n++
+	return r
+}
+
+// rawSubject returns the DER of a certificate's subject name, the bytes
+// x509.Certificate.RawSubject holds, reading the fields before it the way
+// crypto/x509's parser does (parser.go, parseCertificate) but without
+// checking them: whatever is found here is parsed in full before it is
+// used.
+func rawSubject(der []byte) ([]byte, bool) {
+	in := cryptobyte.String(der)
+	var cert, tbs, subject cryptobyte.String
+	ok := in.ReadASN1Element(&cert, cbasn1.SEQUENCE) &&
+		cert.ReadASN1(&cert, cbasn1.SEQUENCE) &&
+		cert.ReadASN1(&tbs, cbasn1.SEQUENCE) &&
+		tbs.SkipOptionalASN1(cbasn1.Tag(0).Constructed().ContextSpecific()) && // version
+		tbs.SkipASN1(cbasn1.INTEGER) && // serialNumber
+		tbs.SkipASN1(cbasn1.SEQUENCE) && // signature algorithm
+		tbs.SkipASN1(cbasn1.SEQUENCE) && // issuer
+		tbs.SkipASN1(cbasn1.SEQUENCE) && // validity
+		tbs.ReadASN1Element(&subject, cbasn1.SEQUENCE)
+	return subject, ok
+}
+
+// addCandidates adds to pool, in the order they were read, the roots whose
+// subject is name and that crypto/x509 can parse.
+func (s *rootSet) addCandidates(pool *x509.CertPool, name []byte) {
+	for _, r := range s.bySubject[string(name)] {
+		if c := r.parsed(); c != nil {
+			pool.AddCert(c)
+		}
+	}
+}
+
+// systemRoots is the system's set, loaded once per process as crypto/x509
+// loads its own.
+var systemRoots = sync.OnceValue(func() *rootSet { return loadSystemRoots(os.Getenv) })
+
+// loadSystemRoots reads the system's trusted roots exactly where and as
+// crypto/x509 reads them on Linux (root_unix.go, loadSystemRoots):
+//
+//   - SSL_CERT_FILE, when set, replaces the list of default files; the
+//     first file of the list that can be read is used, even when it holds
+//     no certificate, and the others are not read;
+//   - SSL_CERT_DIR, when set, replaces the default directories; it is a
+//     colon-separated list;
+//   - every file in every directory is read, in name order, except the
+//     symbolic links whose target has no slash (OpenSSL's hash links
+//     beside the files they name, see readUniqueDirectoryEntries);
+//   - what cannot be read is skipped.
+//
+// A file identical to one already read (Debian's bundle is also in
+// /etc/ssl/certs) holds no new certificate, and is not decoded again.
+func loadSystemRoots(getenv func(string) string) *rootSet {
+	s := newRootSet()
+	seen := map[int][][]byte{} // file contents read so far, by length
+	add := func(data []byte) {
+		for _, prev := range seen[len(data)] {
+			if bytes.Equal(prev, data) {
+				return
+			}
+		}
+		seen[len(data)] = append(seen[len(data)], data)
+		s.addPEM(data)
+	}
+
+	files := certFiles
+	if f := getenv("SSL_CERT_FILE"); f != "" {
+		files = []string{f}
+	}
+	for _, file := range files {
+		if data, err := os.ReadFile(file); err == nil {
+			add(data)
+			break
+		}
+	}
+
+	dirs := certDirectories
+	if d := getenv("SSL_CERT_DIR"); d != "" {
+		dirs = strings.Split(d, ":")
+	}
+	for _, dir := range dirs {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			if isSameDirSymlink(e, dir) {
+				continue
+			}
+			if data, err := os.ReadFile(dir + "/" + e.Name()); err == nil {
+				add(data)
+			}
+		}
+	}
+	return s
+}
+
+// isSameDirSymlink reports whether e in dir is a symbolic link whose
+// target contains no slash, as crypto/x509's function of the same name.
+func isSameDirSymlink(e fs.DirEntry, dir string) bool {
+	if e.Type()&fs.ModeSymlink == 0 {
+		return false
+	}
+	target, err := os.Readlink(filepath.Join(dir, e.Name()))
+	return err == nil && !strings.Contains(target, "/")
+}
