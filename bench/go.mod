@@ -13,6 +13,7 @@ require (
 require (
 	github.com/dghubble/oauth1 v0.7.3
 	github.com/pelletier/go-toml/v2 v2.4.3 // indirect
+	golang.org/x/crypto v0.59.0 // indirect
 	golang.org/x/text v0.44.0 // indirect
 	periph.io/x/conn/v3 v3.7.3 // indirect
 	periph.io/x/devices/v3 v3.7.4 // indirect

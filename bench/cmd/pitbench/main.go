@@ -37,6 +37,8 @@ type options struct {
 	module    string        // the pitweet module's directory, for builds
 	debs      string        // directory holding built .deb files
 	countSync bool          // count fsyncs with strace
+	baseline  string        // another pitweet binary measured beside it in the one-shot; "" none
+	wrap      string        // command the one-shot runs pitweet under, e.g. "qemu-arm-static -cpu arm1176"
 }
 
 func run(args []string) error {
@@ -52,6 +54,8 @@ func run(args []string) error {
 	fs.StringVar(&o.module, "module", "..", "the pitweet module's `directory`")
 	fs.StringVar(&o.debs, "debs", "../dist", "`directory` with pitweet_*.deb files, if built")
 	fs.BoolVar(&o.countSync, "strace", true, "count the drain's fsyncs with strace when it is installed")
+	fs.StringVar(&o.baseline, "baseline", "", "another pitweet `binary` (an earlier build) to measure beside it in the one-shot")
+	fs.StringVar(&o.wrap, "wrap", "", "run pitweet under this `command` in the one-shot (e.g. \"qemu-arm-static -cpu arm1176\" for an armhf build); the peers are then skipped")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

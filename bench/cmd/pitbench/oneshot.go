@@ -44,39 +44,40 @@ func measureOneShot(o *options, rep *report, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	tools := []tool{{name: "pitweet tweet", argv: func(text string) ([]string, error) {
-		return []string{o.pitweet, "tweet", "--config", cfg, text}, nil
-	}}}
-	if _, err := exec.LookPath("curl"); err == nil {
-		// pitweet trusts the system's roots plus the configured CA file, as
-		// curl does against api.x.com; curl gets the same set in one file.
-		bundle, err := systemBundlePlus(r)
-		if err != nil {
-			return err
-		}
+	// The same, with the emulator's CA among the system's roots instead of
+	// in ca_file: SSL_CERT_FILE names the system bundle plus the CA, as
+	// for a server whose CA the system trusts (api.x.com).
+	cfgSys, _, err := r.writeConfigCA("oneshot-sys", "", "")
+	if err != nil {
+		return err
+	}
+	bundle, err := systemBundlePlus(r)
+	if err != nil {
+		return err
+	}
+	var wrap []string
+	if o.wrap != "" {
+		wrap = strings.Fields(o.wrap)
+	}
+	pitweet := func(name, bin, cfg string, env ...string) tool {
+		return tool{name: name, env: env, argv: func(text string) ([]string, error) {
+			return append(append(append([]string{}, wrap...), bin), "tweet", "--config", cfg, text), nil
+		}}
+	}
+	tools := []tool{
+		pitweet(toolPitweet, o.pitweet, cfg),
+		pitweet(toolPitweetSys, o.pitweet, cfgSys, "SSL_CERT_FILE="+bundle),
+	}
+	if o.baseline != "" {
 		tools = append(tools,
-			tool{name: "curl", argv: func(text string) ([]string, error) { return curlArgv(r, bundle, text) }},
-			tool{name: "curl, emulator CA only", argv: func(text string) ([]string, error) { return curlArgv(r, r.ca, text) }})
-	} else {
-		rep.skip("oneshot", "curl is not installed (apt-get install curl); ratios to curl are missing")
+			pitweet(toolPitweet+" (baseline)", o.baseline, cfg),
+			pitweet(toolPitweetSys+" (baseline)", o.baseline, cfgSys, "SSL_CERT_FILE="+bundle))
 	}
-	if err := exec.Command("/usr/bin/python3", "-c", "import tweepy").Run(); err == nil {
-		tools = append(tools, tool{name: "tweepy", env: append(r.keyEnv(), "REQUESTS_CA_BUNDLE="+r.ca),
-			argv: func(text string) ([]string, error) {
-				return []string{"/usr/bin/python3", "python/tweet.py", r.x.URL(), text}, nil
-			}})
+	if len(wrap) > 0 {
+		rep.skip("oneshot", fmt.Sprintf("pitweet runs under %q: the peers, which run natively, are left out", o.wrap))
 	} else {
-		rep.skip("oneshot: tweepy", "python3-tweepy is not installed (apt-get install python3-tweepy)")
+		tools = append(tools, peers(r, rep, bundle)...)
 	}
-	if _, err := exec.LookPath("node"); err == nil && exists("node/node_modules/twitter-api-v2") {
-		tools = append(tools, tool{name: "twitter-api-v2 (node)", env: append(r.keyEnv(), "NODE_EXTRA_CA_CERTS="+r.ca),
-			argv: func(text string) ([]string, error) {
-				return []string{"node", "node/tweet.js", r.x.URL(), text}, nil
-			}})
-	} else {
-		rep.skip("oneshot: twitter-api-v2", "node or bench/node/node_modules is missing (apt-get install nodejs npm; cd bench/node && npm ci)")
-	}
-
 	samples := map[string][]sample{}
 	seq := 0
 	// One warm-up run each, then o.runs measured rounds, each round
@@ -104,24 +105,83 @@ func measureOneShot(o *options, rep *report, log *slog.Logger) error {
 		}
 		med[t.name] = sample{wall: time.Duration(median(w)), rss: int64(median(m))}
 	}
-	curl, haveCurl := med["curl"]
+	curl, haveCurl := med[toolCurl]
+	note := fmt.Sprintf("Medians of %d alternating runs after one warm-up each; wall time around /usr/bin/time -v, peak RSS from it. %q trusts the system roots plus the emulator's CA as ca_file; %q has no ca_file and SSL_CERT_FILE naming the system bundle plus the emulator's CA (a server whose CA the system trusts, as api.x.com's; /etc/ssl/certs is read too, as always). curl sends a request pre-signed with pitweet's oauth package (the floor: TLS and HTTP only): %q is given the same roots as pitweet (the system bundle plus the emulator's CA in one --cacert file), %q just the one certificate. tweepy runs on Debian's python3; its requests are sent to the emulator's address with Host: api.twitter.com kept (as curl --resolve). twitter-api-v2 is pointed at the emulator with its setPrefix.",
+		o.runs, toolPitweet, toolPitweetSys, toolCurl, toolCurlCA)
+	if len(wrap) > 0 {
+		note += fmt.Sprintf(" pitweet ran under %q, so its peak RSS is the emulator's.", o.wrap)
+	}
+	if o.baseline != "" {
+		note += fmt.Sprintf(" (baseline) is %s, run alternately with %s.", o.baseline, o.pitweet)
+	}
 	for _, t := range tools {
 		s := med[t.name]
 		v := fmt.Sprintf("%s wall, %s peak RSS", ms(s.wall), mib(s.rss))
-		if haveCurl && t.name != "curl" {
+		if haveCurl && t.name != toolCurl {
 			v += fmt.Sprintf(" (%.2f× / %.2f× curl)", float64(s.wall)/float64(curl.wall), float64(s.rss)/float64(curl.rss))
 		}
-		rep.add("oneshot", row{measure: t.name, value: v,
-			note: fmt.Sprintf("Medians of %d alternating runs after one warm-up each; wall time around /usr/bin/time -v, peak RSS from it. curl sends a request pre-signed with pitweet's oauth package (the floor: TLS and HTTP only). pitweet trusts the system roots plus the configured ca_file, as it must for api.x.com, so the goal compares it with curl given the same roots (the system bundle plus the emulator's CA in one --cacert file); \"curl, emulator CA only\" loads just the one certificate. tweepy runs on Debian's python3; its requests are sent to the emulator's address with Host: api.twitter.com kept (as curl --resolve). twitter-api-v2 is pointed at the emulator with its setPrefix.", o.runs)})
+		rep.add("oneshot", row{measure: t.name, value: v, note: note})
+	}
+	if o.baseline != "" {
+		for _, name := range []string{toolPitweet, toolPitweetSys} {
+			b, p := med[name+" (baseline)"], med[name]
+			rep.add("oneshot", row{measure: name + ", baseline / this build",
+				value: fmt.Sprintf("%s / %s (%.2f× faster)", ms(b.wall), ms(p.wall), float64(b.wall)/float64(p.wall)), note: note})
+		}
 	}
 	if haveCurl {
-		p := med["pitweet tweet"]
+		p := med[toolPitweet]
 		wr := float64(p.wall) / float64(curl.wall)
 		rr := float64(p.rss) / float64(curl.rss)
 		rep.add("oneshot", goal("pitweet tweet wall vs curl", fmt.Sprintf("%.2f×", wr), "≤ 1.3×", wr <= 1.3, ""))
 		rep.add("oneshot", goal("pitweet tweet peak RSS vs curl", fmt.Sprintf("%.2f×", rr), "≤ 1.0×", rr <= 1.0, ""))
 	}
+	if ca, ok := med[toolCurlCA]; ok {
+		p := med[toolPitweetSys]
+		wr := float64(p.wall) / float64(ca.wall)
+		rep.add("oneshot", goal("pitweet tweet (SSL_CERT_FILE: system bundle + CA) wall vs curl with the emulator's CA only",
+			fmt.Sprintf("%.2f×", wr), "≤ 1.2×", wr <= 1.2, ""))
+	}
 	return nil
+}
+
+// Names of the one-shot's tools.
+const (
+	toolPitweet    = "pitweet tweet"
+	toolPitweetSys = "pitweet tweet, SSL_CERT_FILE = system bundle + CA"
+	toolCurl       = "curl"
+	toolCurlCA     = "curl, emulator CA only"
+)
+
+// peers returns the other tools that can post from a fresh process here,
+// and reports those that cannot run as skipped. bundle is the system's
+// roots plus the emulator's CA in one file.
+func peers(r *benchRig, rep *report, bundle string) []tool {
+	var tools []tool
+	if _, err := exec.LookPath("curl"); err == nil {
+		tools = append(tools,
+			tool{name: toolCurl, argv: func(text string) ([]string, error) { return curlArgv(r, bundle, text) }},
+			tool{name: toolCurlCA, argv: func(text string) ([]string, error) { return curlArgv(r, r.ca, text) }})
+	} else {
+		rep.skip("oneshot", "curl is not installed (apt-get install curl); ratios to curl are missing")
+	}
+	if err := exec.Command("/usr/bin/python3", "-c", "import tweepy").Run(); err == nil {
+		tools = append(tools, tool{name: "tweepy", env: append(r.keyEnv(), "REQUESTS_CA_BUNDLE="+r.ca),
+			argv: func(text string) ([]string, error) {
+				return []string{"/usr/bin/python3", "python/tweet.py", r.x.URL(), text}, nil
+			}})
+	} else {
+		rep.skip("oneshot: tweepy", "python3-tweepy is not installed (apt-get install python3-tweepy)")
+	}
+	if _, err := exec.LookPath("node"); err == nil && exists("node/node_modules/twitter-api-v2") {
+		tools = append(tools, tool{name: "twitter-api-v2 (node)", env: append(r.keyEnv(), "NODE_EXTRA_CA_CERTS="+r.ca),
+			argv: func(text string) ([]string, error) {
+				return []string{"node", "node/tweet.js", r.x.URL(), text}, nil
+			}})
+	} else {
+		rep.skip("oneshot: twitter-api-v2", "node or bench/node/node_modules is missing (apt-get install nodejs npm; cd bench/node && npm ci)")
+	}
+	return tools
 }
 
 // curlArgv signs a POST /2/tweets for text with a fresh nonce and returns

@@ -65,19 +65,28 @@ func (r *benchRig) keyEnv() []string {
 // [x] and [hardware] tables) and a state directory of its own, and returns
 // its path and the state directory.
 func (r *benchRig) writeConfig(name, rules string) (cfg, state string, err error) {
+	return r.writeConfigCA(name, rules, r.ca)
+}
+
+// writeConfigCA is writeConfig with ca_file set to caFile, or left out
+// when caFile is "".
+func (r *benchRig) writeConfigCA(name, rules, caFile string) (cfg, state string, err error) {
 	state = filepath.Join(r.dir, name+"-state")
 	cfg = filepath.Join(r.dir, name+".toml")
+	ca := ""
+	if caFile != "" {
+		ca = fmt.Sprintf("ca_file = %q\n", caFile)
+	}
 	text := fmt.Sprintf(`state_dir = %q
 
 [x]
 base_url = %q
-ca_file = %q
-credentials = %q
+%scredentials = %q
 
 [hardware]
 mode = "fake"
 
-%s`, state, r.x.URL(), r.ca, r.creds, rules)
+%s`, state, r.x.URL(), ca, r.creds, rules)
 	return cfg, state, os.WriteFile(cfg, []byte(text), 0o600)
 }
 
