@@ -53,7 +53,7 @@ func BenchmarkPostLoopbackTLSFullHandshake(b *testing.B) {
 	ca := newTestCA(b)
 	addr := benchServer(b, ca.serverConfig(), created)
 	c := newLoopbackClient(b, addr, ca.caFile, Config{})
-	c.tls.ClientSessionCache = nil
+	c.tr.tls.ClientSessionCache = nil
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {

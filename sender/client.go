@@ -1,37 +1,34 @@
-// Package sender posts to X over a TLS socket it drives itself: it dials
-// (directly or through an HTTP CONNECT proxy), writes the HTTP/1.1 request
-// bytes, parses the response with bufio, and turns X's answer into a Tweet
-// or a typed error. Requests are signed with OAuth 1.0a by package oauth.
+// Package sender sends pitweet's requests over a TLS socket it drives
+// itself, and makes X's API calls on it.
+//
+// The transport (Transport, Request, Body, Response, APIError) dials one
+// origin directly or through an HTTP CONNECT proxy, verifies TLS, writes the
+// HTTP/1.1 request bytes, parses the response with bufio, keeps a
+// connection alive when asked, and bounds every request with a deadline.
+// Service clients build their requests on it: the X client here (Client)
+// signs them with OAuth 1.0a (package oauth) and turns X's answers into a
+// Tweet or a typed error; other services' clients live in packages of
+// their own and report refusals the same way, as an *APIError with a Kind.
 //
 // It imports neither net/http nor net/textproto: the wire format is part of
 // what pitweet shows.
 package sender
 
 import (
-	"bufio"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/url"
-	"os"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"pitweet/oauth"
 )
 
-// Defaults for Config.
-const (
-	DefaultBaseURL   = "https://api.x.com"
-	DefaultTimeout   = 30 * time.Second
-	DefaultUserAgent = "pitweet/dev"
-)
+// DefaultBaseURL is X's API.
+const DefaultBaseURL = "https://api.x.com"
 
 // Config says where and how to reach X.
 type Config struct {
@@ -48,33 +45,17 @@ type Config struct {
 	Logger    *slog.Logger // nil discards
 }
 
-// Client makes X API requests. It is safe for concurrent use. Each request
-// uses its own connection (Connection: close), unless Config.KeepAlive is
-// set: then one idle connection is kept that long for the next request.
+// Client makes X API requests, signed with OAuth 1.0a, on a Transport. It
+// is safe for concurrent use.
 type Client struct {
-	api       string
-	host      string // host name, for SNI and proxy decisions
-	addr      string // host:port to dial
-	hostField string // the Host header: host, with ":port" unless 443
-	base      string // "https://" + hostField, for signing
-	timeout   time.Duration
-	userAgent string
-	tls       *tls.Config
-	proxy     *url.URL
-	creds     oauth.Credentials
-	log       *slog.Logger
-	keepAlive time.Duration
-
-	mu     sync.Mutex
-	idle   *idleConn // kept open for the next request; nil when none
-	closed bool      // Close was called: keep nothing open
-
+	tr     *Transport
+	api    string
+	creds  oauth.Credentials
 	offset atomic.Int64 // clock offset in nanoseconds, added to now when signing
 
 	// Seams for tests.
-	dialer dialer
-	now    func() time.Time
-	nonce  func() string // nil: oauth.NewNonce
+	now   func() time.Time
+	nonce func() string // nil: oauth.NewNonce
 }
 
 // New checks cfg and returns a Client that signs with creds. It reads
@@ -99,62 +80,27 @@ func newClient(cfg Config, creds oauth.Credentials) (*Client, error) {
 	default:
 		return nil, fmt.Errorf("sender: unknown api %q; use \"v2\" or \"v1.1\"", cfg.API)
 	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultTimeout
-	}
-	if cfg.UserAgent == "" {
-		cfg.UserAgent = DefaultUserAgent
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	u, err := url.Parse(cfg.BaseURL)
-	if err != nil {
-		return nil, fmt.Errorf("sender: bad base_url %q: %w", cfg.BaseURL, err)
-	}
-	if u.Scheme != "https" {
-		return nil, fmt.Errorf("sender: base_url %q must start with https://: pitweet only speaks TLS", cfg.BaseURL)
-	}
-	if u.Hostname() == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil || u.Fragment != "" {
-		return nil, fmt.Errorf("sender: base_url %q must be just https://host or https://host:port", cfg.BaseURL)
-	}
-	port := u.Port()
-	if port == "" {
-		port = "443"
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return nil, fmt.Errorf("sender: base_url %q has a bad port", cfg.BaseURL)
-	}
-	c := &Client{
-		api:       cfg.API,
-		host:      u.Hostname(),
-		addr:      net.JoinHostPort(u.Hostname(), port),
-		hostField: u.Host,
-		timeout:   cfg.Timeout,
-		keepAlive: cfg.KeepAlive,
-		userAgent: cfg.UserAgent,
-		creds:     creds,
-		log:       cfg.Logger,
-		dialer:    &net.Dialer{Timeout: dialTimeout},
-		now:       time.Now,
-	}
-	if port == "443" {
-		c.hostField = u.Hostname()
-		if ip := net.ParseIP(c.host); ip != nil && ip.To4() == nil {
-			c.hostField = "[" + c.host + "]"
-		}
-	}
-	c.base = "https://" + c.hostField
-	roots, err := newTrust(cfg.CAFile)
+	tr, err := NewTransport(TransportConfig{
+		BaseURL:   cfg.BaseURL,
+		CAFile:    cfg.CAFile,
+		Proxy:     cfg.Proxy,
+		Timeout:   cfg.Timeout,
+		UserAgent: cfg.UserAgent,
+		KeepAlive: cfg.KeepAlive,
+		Logger:    cfg.Logger,
+	})
 	if err != nil {
 		return nil, err
 	}
-	c.tls = tlsConfig(c.host, roots)
-	if c.proxy, err = proxyFor(cfg.Proxy, c.host, os.Getenv); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return &Client{tr: tr, api: cfg.API, creds: creds, now: time.Now}, nil
 }
+
+// Transport returns the transport the client sends on, for requests to X
+// beyond those this package makes.
+func (c *Client) Transport() *Transport { return c.tr }
+
+// Close closes the connection kept open for the next request, if any.
+func (c *Client) Close() error { return c.tr.Close() }
 
 // SetClockOffset sets how far the local clock is behind the server's (a
 // positive d means the server is ahead). It is added to the local time
@@ -212,32 +158,40 @@ func (c *Client) postCall(text string) (call, error) {
 	return call{method: "POST", path: pathTweetV2, contentType: "application/json", body: body}, nil
 }
 
-// prepare signs k with s and renders its bytes.
-func (c *Client) prepare(s *oauth.Signer, k call) (*Prepared, error) {
+// request signs k with s and returns it as a Request.
+func (c *Client) request(s *oauth.Signer, k call) (*Request, *oauth.Breakdown, error) {
 	if k.token != nil {
 		withToken := *s
 		withToken.Token, withToken.TokenSecret = k.token.Token, k.token.Secret
 		s = &withToken
 	}
-	bd, err := s.Sign(oauth.Request{Method: k.method, URL: c.base + k.path, Form: k.form, Callback: k.callback, Verifier: k.verifier})
+	bd, err := s.Sign(oauth.Request{Method: k.method, URL: c.tr.Origin() + k.path, Form: k.form, Callback: k.callback, Verifier: k.verifier})
 	if err != nil {
-		return nil, fmt.Errorf("sender: sign request: %w", err)
+		return nil, nil, fmt.Errorf("sender: sign request: %w", err)
 	}
-	r := Request{
+	req := &Request{
 		Method:        k.method,
-		Host:          c.hostField,
 		Target:        k.path,
-		UserAgent:     c.userAgent,
 		ContentType:   k.contentType,
 		Authorization: bd.Header,
-		Body:          k.body,
-		KeepAlive:     c.keepAlive > 0,
 	}
-	b, err := r.Bytes()
+	if len(k.body) > 0 {
+		req.Body = BytesBody(k.body)
+	}
+	return req, bd, nil
+}
+
+// prepare signs k with s and renders its bytes.
+func (c *Client) prepare(s *oauth.Signer, k call) (*Prepared, error) {
+	req, bd, err := c.request(s, k)
 	if err != nil {
 		return nil, err
 	}
-	return &Prepared{Breakdown: bd, Request: b, Host: c.hostField, Addr: c.addr}, nil
+	b, err := c.tr.Render(req)
+	if err != nil {
+		return nil, err
+	}
+	return &Prepared{Breakdown: bd, Request: b, Host: c.tr.Host(), Addr: c.tr.Addr()}, nil
 }
 
 // BuildPost signs a post of text without sending it. An empty nonce or
@@ -310,152 +264,9 @@ func (c *Client) Me(ctx context.Context) (*User, error) {
 
 // do signs k, sends it, and reads the answer, all under one deadline.
 func (c *Client) do(ctx context.Context, k call) (*Response, error) {
-	p, err := c.prepare(c.signer(), k)
+	req, _, err := c.request(c.signer(), k)
 	if err != nil {
 		return nil, err
 	}
-	start := c.now()
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	resp, err := c.roundTrip(ctx, p.Request)
-	if err != nil {
-		c.log.Warn("sender: request failed", "method", k.method, "path", k.path, "err", err)
-		return nil, err
-	}
-	c.log.Debug("sender: request done", "method", k.method, "path", k.path, "status", resp.StatusCode,
-		"elapsed", c.now().Sub(start), "rate_remaining", resp.Header.Get("x-rate-limit-remaining"))
-	return resp, nil
-}
-
-// roundTrip writes req on a connection (the idle one, or a new one) and
-// reads one final response. A connection whose answer allows it is kept
-// for the next request when KeepAlive is set.
-//
-// A kept connection that the server has closed is seen before it is used
-// (see idleConn.open), and a new one is dialled. One that the server closes
-// while the request is on its way fails like any dropped connection: the
-// error wraps ErrTransient and the caller tries again later, on a new
-// connection. pitweet's daemon does exactly that, and counts a "duplicate"
-// answer to the retry as delivered, so nothing is posted twice.
-func (c *Client) roundTrip(ctx context.Context, req []byte) (*Response, error) {
-	ic := c.takeIdle()
-	if ic == nil {
-		conn, err := dialTLS(ctx, c.dialer, c.proxy, c.addr, c.tls, c.userAgent)
-		if err != nil {
-			return nil, ctxErr(ctx, err)
-		}
-		ic = &idleConn{conn: conn, br: bufio.NewReader(conn)}
-	} else {
-		c.log.Debug("sender: reusing the open connection", "addr", c.addr)
-	}
-	resp, err := exchange(ctx, ic.conn, ic.br, c.addr, req)
-	if err != nil || c.keepAlive <= 0 || ctx.Err() != nil || !resp.Reusable() || ic.br.Buffered() > 0 {
-		ic.conn.Close()
-		return resp, err
-	}
-	ic.conn.SetDeadline(time.Time{})
-	ic.since = c.now()
-	c.putIdle(ic)
-	return resp, nil
-}
-
-// idleConn is an open connection waiting for the next request.
-type idleConn struct {
-	conn  net.Conn
-	br    *bufio.Reader
-	since time.Time
-}
-
-// takeIdle returns the idle connection if it has not waited longer than
-// KeepAlive and the server has not closed it, and closes it otherwise.
-func (c *Client) takeIdle() *idleConn {
-	c.mu.Lock()
-	ic := c.idle
-	c.idle = nil
-	c.mu.Unlock()
-	if ic == nil {
-		return nil
-	}
-	if c.now().Sub(ic.since) > c.keepAlive || !ic.open() {
-		ic.conn.Close()
-		return nil
-	}
-	return ic
-}
-
-// open reports whether the server still has the connection open: nothing
-// has arrived on it since the last answer. A server that closed it sent a
-// close_notify alert or a FIN; one that sent anything else unasked has
-// broken HTTP. peerClosed looks at the socket without reading from it.
-func (ic *idleConn) open() bool {
-	return ic.br.Buffered() == 0 && !peerClosed(ic.conn)
-}
-
-// putIdle keeps ic for the next request, closing the one kept before; after
-// Close it closes ic instead.
-func (c *Client) putIdle(ic *idleConn) {
-	c.mu.Lock()
-	old := c.idle
-	if c.closed {
-		old, ic = ic, nil
-	}
-	c.idle = ic
-	c.mu.Unlock()
-	if old != nil {
-		old.conn.Close()
-	}
-}
-
-// Close closes the connection kept open for the next request, if any, and
-// keeps none from then on.
-func (c *Client) Close() error {
-	c.mu.Lock()
-	ic := c.idle
-	c.idle = nil
-	c.closed = true
-	c.mu.Unlock()
-	if ic != nil {
-		return ic.conn.Close()
-	}
-	return nil
-}
-
-// exchange writes req on an open connection and reads the final response,
-// within ctx; name is the peer, for messages.
-func exchange(ctx context.Context, conn net.Conn, br *bufio.Reader, name string, req []byte) (*Response, error) {
-	// When ctx ends (deadline or cancel), a pending read or write fails at
-	// once. The connection gets no deadline of its own, so ctx.Err() is
-	// always set when that happens and the caller learns which it was.
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
-
-	if _, err := conn.Write(req); err != nil {
-		return nil, ctxErr(ctx, fmt.Errorf("sender: send request to %s: %w: %w", name, ErrTransient, err))
-	}
-	for {
-		resp, err := ReadResponse(br)
-		if err != nil {
-			if errors.Is(err, ErrProtocol) {
-				return nil, err
-			}
-			return nil, ctxErr(ctx, fmt.Errorf("sender: read answer from %s: %w: %w", name, ErrTransient, err))
-		}
-		// 1xx answers (100 Continue, 103 Early Hints) come before the
-		// real one; 101 would switch protocols, which was not asked for.
-		if resp.StatusCode >= 200 || resp.StatusCode == 101 {
-			return resp, nil
-		}
-	}
-}
-
-// ctxErr adds the context's error to err when the context ended, so a
-// caller can tell a timeout (context.DeadlineExceeded) from a reset.
-func ctxErr(ctx context.Context, err error) error {
-	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
-		if !errors.Is(err, ErrTransient) {
-			return fmt.Errorf("%w (%w, %w)", err, cerr, ErrTransient)
-		}
-		return fmt.Errorf("%w (%w)", err, cerr)
-	}
-	return err
+	return c.tr.Do(ctx, req)
 }

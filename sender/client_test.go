@@ -187,7 +187,7 @@ func TestLogHasNoSecrets(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	for _, answer := range []string{created, "HTTP/1.1 401 Unauthorized\r\n\r\n{}", "HTTP/1.1 201 Cre"} {
 		c, _ := newPipeClient(t, "v2", answer)
-		c.log = log
+		c.tr.log = log
 		c.Post(context.Background(), "hi")
 	}
 	out := buf.String()

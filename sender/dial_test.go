@@ -115,7 +115,7 @@ func TestTLSWrongName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.dialer = &pipeDialer{cfg: ca.serverConfig(), answers: []string{created}, seen: make(chan seen, 1)}
+	c.tr.dialer = &pipeDialer{cfg: ca.serverConfig(), answers: []string{created}, seen: make(chan seen, 1)}
 	_, err = c.Post(context.Background(), "hi")
 	if !errors.Is(err, ErrTLS) || !strings.Contains(err.Error(), "api.example.org") {
 		t.Errorf("Post error = %v; want ErrTLS naming api.example.org", err)

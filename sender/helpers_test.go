@@ -167,7 +167,7 @@ func newPipeClient(t testing.TB, api string, answers ...string) (*Client, *pipeD
 		t.Fatal(err)
 	}
 	d := &pipeDialer{cfg: ca.serverConfig(), answers: answers, seen: make(chan seen, len(answers))}
-	c.dialer = d
+	c.tr.dialer = d
 	return c, d
 }
 
@@ -185,3 +185,15 @@ func (d *pipeDialer) next(t testing.TB) seen {
 }
 
 func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o600) }
+
+// newTestTransport returns a Transport for base with cfg, no proxy.
+func newTestTransport(t testing.TB, base string, cfg TransportConfig) *Transport {
+	t.Helper()
+	cfg.BaseURL = base
+	cfg.Proxy = "none"
+	tr, err := NewTransport(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}

@@ -111,7 +111,7 @@ func TestKeepAliveExpires(t *testing.T) {
 	c := newLoopbackClient(t, addr, ca.caFile, Config{KeepAlive: time.Minute})
 	defer c.Close()
 	now := time.Now()
-	c.now = func() time.Time { return now }
+	c.tr.now = func() time.Time { return now }
 	if _, err := c.Post(context.Background(), "hi"); err != nil {
 		t.Fatal(err)
 	}

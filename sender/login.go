@@ -106,7 +106,7 @@ func (l *Login) BuildAccessToken(rt *RequestToken, pin, nonce, timestamp string)
 // (https://api.x.com/oauth/authorize?oauth_token=…), where the user
 // approves the app and is shown the PIN.
 func (l *Login) AuthorizeURL(rt *RequestToken) string {
-	return l.c.base + pathAuthorize + "?oauth_token=" + oauth.Encode(rt.Token)
+	return l.c.tr.Origin() + pathAuthorize + "?oauth_token=" + oauth.Encode(rt.Token)
 }
 
 // RequestToken runs step 1.
@@ -275,12 +275,14 @@ func printableWord(s string) bool {
 // what X sends. The body is not quoted: it may hold a secret.
 func tokenAnswerError(resp *Response, path, what string) *APIError {
 	return &APIError{
-		Kind:   KindProtocol,
-		Status: resp.StatusCode,
-		Title:  resp.Reason,
-		Detail: "the answer to POST " + path + " is not the form X sends: " + what,
-		Hint:   "is base_url an X API server? run pitweet login again",
-		Meta:   metaFrom(resp),
-		Err:    ErrProtocol,
+		Service: "X",
+		Kind:    KindProtocol,
+		Status:  resp.StatusCode,
+		Title:   resp.Reason,
+		Detail:  "the answer to POST " + path + " is not the form X sends: " + what,
+		Hint:    "is base_url an X API server? run pitweet login again",
+		Header:  resp.Header,
+		Meta:    metaFrom(resp),
+		Err:     ErrProtocol,
 	}
 }

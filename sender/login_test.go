@@ -24,7 +24,7 @@ func newPipeLogin(t testing.TB, answers ...string) (*Login, *pipeDialer) {
 		t.Fatal(err)
 	}
 	d := &pipeDialer{cfg: ca.serverConfig(), answers: answers, seen: make(chan seen, len(answers))}
-	l.c.dialer = d
+	l.c.tr.dialer = d
 	return l, d
 }
 

@@ -123,22 +123,32 @@ func TestGoldenSignaturesByHand(t *testing.T) {
 func TestRequestBytes(t *testing.T) {
 	tests := []struct {
 		name string
+		base string
 		req  Request
 		want string
 	}{
 		{
 			name: "GET has no body headers",
-			req:  Request{Method: "GET", Host: "127.0.0.1:8443", Target: "/2/users/me", UserAgent: "pitweet/dev", Authorization: "OAuth x"},
+			base: "https://127.0.0.1:8443",
+			req:  Request{Method: "GET", Target: "/2/users/me", Authorization: "OAuth x"},
 			want: "GET /2/users/me HTTP/1.1\r\nHost: 127.0.0.1:8443\r\nUser-Agent: pitweet/dev\r\nAccept: application/json\r\nAuthorization: OAuth x\r\nConnection: close\r\n\r\n",
 		},
 		{
 			name: "POST with empty body says Content-Length 0",
-			req:  Request{Method: "POST", Host: "api.x.com", Target: "/2/tweets"},
-			want: "POST /2/tweets HTTP/1.1\r\nHost: api.x.com\r\nAccept: application/json\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+			base: "https://api.x.com",
+			req:  Request{Method: "POST", Target: "/2/tweets"},
+			want: "POST /2/tweets HTTP/1.1\r\nHost: api.x.com\r\nUser-Agent: pitweet/dev\r\nAccept: application/json\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+		},
+		{
+			name: "IPv6 host on port 443 is bracketed",
+			base: "https://[::1]",
+			req:  Request{Method: "GET", Target: "/"},
+			want: "GET / HTTP/1.1\r\nHost: [::1]\r\nUser-Agent: pitweet/dev\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
 		},
 	}
 	for _, tt := range tests {
-		got, err := tt.req.Bytes()
+		tr := newTestTransport(t, tt.base, TransportConfig{})
+		got, err := tr.Render(&tt.req)
 		if err != nil {
 			t.Errorf("%s: %v", tt.name, err)
 			continue
@@ -151,18 +161,40 @@ func TestRequestBytes(t *testing.T) {
 
 func TestRequestBytesRefusesInjection(t *testing.T) {
 	bad := []Request{
-		{Method: "POST", Host: "api.x.com\r\nX-Evil: 1", Target: "/2/tweets"},
-		{Method: "POST", Host: "api.x.com", Target: "/2/tweets HTTP/1.1\r\n"},
-		{Method: "POST", Host: "api.x.com", Target: "/2/tweets", UserAgent: "a\nb"},
-		{Method: "POST", Host: "api.x.com", Target: "/2/tweets", Authorization: "OAuth\r\n"},
-		{Method: "PO ST", Host: "api.x.com", Target: "/"},
-		{Method: "GET", Host: "", Target: "/"},
-		{Method: "GET", Host: "api.x.com", Target: "2/tweets"},
+		{Method: "POST", Target: "/2/tweets HTTP/1.1\r\n"},
+		{Method: "POST", Target: "/2/tweets\x00"},
+		{Method: "POST", Target: "/2/tweets", ContentType: "a\nb"},
+		{Method: "POST", Target: "/2/tweets", Authorization: "OAuth\r\n"},
+		{Method: "POST", Target: "/2/tweets", Accept: "*/*\r\nX-Evil: 1"},
+		{Method: "PO ST", Target: "/"},
+		{Method: "GET", Target: "2/tweets"},
+		{Method: "GET", Target: "/", Header: []Field{{"Idempotency-Key", "a\r\nX-Evil: 1"}}},
+		{Method: "GET", Target: "/", Header: []Field{{"Idempotency-Key", "a\nb"}}},
+		{Method: "GET", Target: "/", Header: []Field{{"Idempotency-Key", "a\x00"}}},
+		{Method: "GET", Target: "/", Header: []Field{{"X-Evil\r\nHost", "b"}}},
+		{Method: "GET", Target: "/", Header: []Field{{"", "b"}}},
+		{Method: "GET", Target: "/", Header: []Field{{"Bad Name", "b"}}},
+		{Method: "GET", Target: "/", Header: []Field{{"content-length", "5"}}},
+		{Method: "GET", Target: "/", Header: []Field{{"Transfer-Encoding", "chunked"}}},
+		{Method: "GET", Target: "/", Header: []Field{{"HOST", "evil.example"}}},
+		{Method: "GET", Target: "/", Header: []Field{{"Connection", "upgrade"}}},
+		{Method: "GET", Target: "/", Header: []Field{{"Authorization", "Bearer twice"}}},
+		{Method: "GET", Target: "/", Header: []Field{{"Expect", "100-continue"}}},
+		{Method: "POST", Target: "/", Body: new(Body).AppendStream(-1, "photo.jpg", nil)},
 	}
 	for _, r := range bad {
-		if b, err := r.Bytes(); err == nil {
-			t.Errorf("Bytes accepted %+v: %q", r, b)
+		for _, base := range []string{"https://api.x.com", "https://api.x.com\r\nX-Evil: 1"} {
+			tr, err := NewTransport(TransportConfig{BaseURL: base, Proxy: "none"})
+			if err != nil {
+				continue // the evil base URL is refused at once
+			}
+			if b, err := tr.Render(&r); err == nil {
+				t.Errorf("Render accepted %+v: %q", r, b)
+			}
 		}
+	}
+	if _, err := NewTransport(TransportConfig{BaseURL: "https://api.x.com\r\nX-Evil: 1", Proxy: "none"}); err == nil {
+		t.Error("NewTransport accepted a base URL with a line break")
 	}
 }
 

@@ -15,9 +15,6 @@ const (
 	pathMe       = "/2/users/me"
 )
 
-// defaultRateLimitWait is used when a 429 carries no reset time at all.
-const defaultRateLimitWait = 15 * time.Minute
-
 // Meta is what every X answer says besides its body.
 type Meta struct {
 	Status      int
@@ -63,17 +60,6 @@ func metaFrom(r *Response) Meta {
 	}
 }
 
-// parseHTTPDate reads the three date formats HTTP allows (RFC 9110
-// section 5.6.7). X writes "UTC" where the RFC says "GMT"; both parse.
-func parseHTTPDate(s string) time.Time {
-	for _, layout := range []string{time.RFC1123, time.RFC850, time.ANSIC} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC()
-		}
-	}
-	return time.Time{}
-}
-
 func headerInt(h Header, name string) int {
 	n, err := strconv.Atoi(h.Get(name))
 	if err != nil || n < 0 {
@@ -109,13 +95,15 @@ type xError struct {
 // request was signed with (local clock plus the clock offset): the Date
 // header is compared with it, and a relative Retry-After counts from it.
 func classify(resp *Response, now time.Time) *APIError {
-	e := &APIError{Status: resp.StatusCode, Title: resp.Reason, Meta: metaFrom(resp)}
+	e := NewAPIError("X", resp)
+	e.Meta = metaFrom(resp)
 	var x xError
 	if json.Unmarshal(resp.Body, &x) == nil {
 		if x.Title != "" {
 			e.Title = x.Title
 		}
 		e.Detail = x.Detail
+		e.Reason = x.Reason
 		if len(x.Errors) > 0 {
 			e.Code = x.Errors[0].Code
 			if e.Detail == "" {
@@ -127,10 +115,12 @@ func classify(resp *Response, now time.Time) *APIError {
 	}
 	text := strings.ToLower(e.Detail + " " + e.Title)
 
+	// X's error codes and texts refine what the status says.
+	e.Err, e.Hint = nil, ""
 	switch {
 	case resp.StatusCode == 429 || e.Code == 88:
 		e.Kind = KindRateLimited
-		e.RetryAt = retryAt(resp.Header, e.Meta.RateLimit, now)
+		e.SetRetryAt(xReset(e.Meta.RateLimit), now)
 	case e.Code == 187 || (resp.StatusCode == 403 && strings.Contains(text, "duplicate")):
 		e.Kind = KindDuplicate
 	case e.Code == 135 || (resp.StatusCode == 401 && strings.Contains(text, "timestamp")):
@@ -189,27 +179,15 @@ func skewHint(d time.Duration) string {
 	return fmt.Sprintf("X's clock is %s %s ours; check that NTP has synchronised (timedatectl)", d.Round(time.Second), dir)
 }
 
-// retryAt picks when a rate-limited request may be tried again: the later
-// of x-rate-limit-reset and, when the 24-hour user allowance is used up,
-// x-user-limit-24hour-reset; failing both, Retry-After; failing that, 15
-// minutes from now. Reset times are the server's clock.
-func retryAt(h Header, rl RateLimit, now time.Time) time.Time {
+// xReset is the end of X's rate limit: the later of x-rate-limit-reset
+// and, when the 24-hour user allowance is used up,
+// x-user-limit-24hour-reset; zero when X gave neither. Both are X's clock.
+func xReset(rl RateLimit) time.Time {
 	at := rl.Reset
 	if rl.UserRemaining24h == 0 && rl.UserReset24h.After(at) {
 		at = rl.UserReset24h
 	}
-	if !at.IsZero() {
-		return at
-	}
-	if ra := h.Get("retry-after"); ra != "" {
-		if secs, err := strconv.Atoi(ra); err == nil && secs >= 0 {
-			return now.Add(time.Duration(secs) * time.Second)
-		}
-		if t := parseHTTPDate(ra); !t.IsZero() {
-			return t
-		}
-	}
-	return now.Add(defaultRateLimitWait)
+	return at
 }
 
 // decodeTweet reads a posting endpoint's success body.
@@ -262,12 +240,14 @@ func decodeUser(resp *Response) (*User, error) {
 // answered "duplicate".
 func protocolAPIError(resp *Response, want string) *APIError {
 	return &APIError{
-		Kind:   KindProtocol,
-		Status: resp.StatusCode,
-		Title:  resp.Reason,
-		Detail: "expected " + want + ", got " + strconv.Quote(clip(resp.Body)),
-		Hint:   "is base_url an X API server?",
-		Meta:   metaFrom(resp),
-		Err:    ErrProtocol,
+		Service: "X",
+		Header:  resp.Header,
+		Kind:    KindProtocol,
+		Status:  resp.StatusCode,
+		Title:   resp.Reason,
+		Detail:  "expected " + want + ", got " + strconv.Quote(clip(resp.Body)),
+		Hint:    "is base_url an X API server?",
+		Meta:    metaFrom(resp),
+		Err:     ErrProtocol,
 	}
 }
