@@ -3,6 +3,7 @@ package sender
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -74,9 +75,12 @@ type APIError struct {
 	Detail  string // the service's explanation, as it wrote it
 	Hint    string // what the user can do; may be empty
 	RetryAt time.Time
-	Header  Header // the answer's header fields, for limits only one service sends
-	Meta    Meta   // what X's answers say besides their body; zero for other services
-	Err     error  // ErrTransient for KindTransient, ErrProtocol for KindProtocol, else nil
+	// AskedWait is the wait the service asked for when it was longer than
+	// MaxRetryWait and RetryAt was cut to that; 0 otherwise.
+	AskedWait time.Duration
+	Header    Header // the answer's header fields, for limits only one service sends
+	Meta      Meta   // what X's answers say besides their body; zero for other services
+	Err       error  // ErrTransient for KindTransient, ErrProtocol for KindProtocol, else nil
 }
 
 // NewAPIError returns the error for resp, an answer that is not the
@@ -109,33 +113,70 @@ func NewAPIError(service string, resp *Response) *APIError {
 // retry.
 const defaultRateLimitWait = 15 * time.Minute
 
-// SetRetryAt sets when a rate-limited request may be tried again: reset,
-// the end of the limit as the service states it (its own clock; zero when
-// it gave none); failing that, the answer's Retry-After (seconds, or an
-// HTTP date); failing that, 15 minutes after now. now is the time the
-// request was made, on the service's clock as far as it is known (the
-// local clock plus any offset learned).
+// MaxRetryWait bounds the wait a rate limit may impose: a service (or
+// anything posing as one) that asks for longer is retried after this, so
+// the queue never stalls for a year on one answer.
+const MaxRetryWait = 24 * time.Hour
+
+// SetRetryAt sets when a rate-limited request may be tried again. reset is
+// the end of the limit as the service states it, on its own clock (zero
+// when it gave none); failing that, the answer's Retry-After (seconds, or
+// an HTTP date); failing that, 15 minutes. now is the time the request was
+// made, on the service's clock as far as it is known (the local clock plus
+// any offset learned), and RetryAt is on that clock too.
+//
+// A time the service gives on its own clock is read against its Date
+// header, when it sent one: a reset a minute after its Date is a minute
+// from now, however far its clock is from ours. The wait is never less
+// than zero, and never more than MaxRetryWait: a longer one is cut to it,
+// and AskedWait and the message say so.
 func (e *APIError) SetRetryAt(reset, now time.Time) {
-	at := reset
-	if at.IsZero() {
-		at = e.retryAfter(now)
+	date := parseHTTPDate(e.Header.Get("date"))
+	var wait time.Duration
+	switch at := e.retryAfterDate(); {
+	case !reset.IsZero():
+		wait = serverWait(reset, date, now)
+	case e.retryAfterSeconds() >= 0:
+		wait = e.retryAfterSeconds()
+	case !at.IsZero():
+		wait = serverWait(at, date, now)
+	default:
+		wait = defaultRateLimitWait
 	}
-	if at.IsZero() {
-		at = now.Add(defaultRateLimitWait)
+	e.AskedWait = 0
+	if wait > MaxRetryWait {
+		e.AskedWait, wait = wait, MaxRetryWait
 	}
-	e.RetryAt = at
+	e.RetryAt = now.Add(max(wait, 0))
 }
 
-// retryAfter reads Retry-After, or returns the zero time.
-func (e *APIError) retryAfter(now time.Time) time.Time {
-	ra := e.Header.Get("retry-after")
-	if ra == "" {
-		return time.Time{}
+// serverWait is how long from now until at, a time on the server's clock:
+// counted from the server's Date when known, else from now.
+func serverWait(at, date, now time.Time) time.Duration {
+	if date.IsZero() {
+		date = now
 	}
-	if secs, err := strconv.Atoi(ra); err == nil && secs >= 0 {
-		return now.Add(time.Duration(secs) * time.Second)
+	return at.Sub(date)
+}
+
+// retryAfterSeconds reads a Retry-After given in seconds, or returns -1.
+// A number too large to hold is taken as the longest wait there is.
+func (e *APIError) retryAfterSeconds() time.Duration {
+	v := e.Header.Get("retry-after")
+	if v == "" || !allDigits(v) {
+		return -1
 	}
-	return parseHTTPDate(ra)
+	secs, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || secs > int64(math.MaxInt64/time.Second) {
+		return math.MaxInt64
+	}
+	return time.Duration(secs) * time.Second
+}
+
+// retryAfterDate reads a Retry-After given as an HTTP date, or returns the
+// zero time.
+func (e *APIError) retryAfterDate() time.Time {
+	return parseHTTPDate(e.Header.Get("retry-after"))
 }
 
 func (e *APIError) Error() string {
@@ -156,6 +197,9 @@ func (e *APIError) Error() string {
 	}
 	if e.Kind == KindRateLimited && !e.RetryAt.IsZero() {
 		b.WriteString("; rate limited until " + e.RetryAt.UTC().Format(time.RFC3339))
+		if e.AskedWait > 0 {
+			fmt.Fprintf(&b, " (%s asked to wait %s; capped at %s)", who, e.AskedWait.Round(time.Second), strings.TrimSuffix(MaxRetryWait.String(), "0m0s")) // "24h"
+		}
 	}
 	if e.Hint != "" {
 		b.WriteString("; " + e.Hint)

@@ -21,6 +21,11 @@ const (
 	DefaultUserAgent = "pitweet/dev"
 )
 
+// maxInterim bounds the interim (1xx) answers read before the final one,
+// as net/http bounds them (5): a server that keeps sending "100 Continue"
+// gets a protocol error at once, not the rest of the request's time.
+const maxInterim = 5
+
 // TransportConfig says how to reach one origin.
 type TransportConfig struct {
 	BaseURL   string        // "https://host[:port]"; required. Only https is accepted.
@@ -286,7 +291,7 @@ func exchange(ctx context.Context, conn net.Conn, br *bufio.Reader, name string,
 		}
 		return nil, ctxErr(ctx, fmt.Errorf("sender: send request to %s: %w: %w", name, ErrTransient, err))
 	}
-	for {
+	for interim := 0; ; interim++ {
 		resp, err := ReadResponse(br)
 		if err != nil {
 			if errors.Is(err, ErrProtocol) {
@@ -298,6 +303,9 @@ func exchange(ctx context.Context, conn net.Conn, br *bufio.Reader, name string,
 		// real one; 101 would switch protocols, which was not asked for.
 		if resp.StatusCode >= 200 || resp.StatusCode == 101 {
 			return resp, nil
+		}
+		if interim == maxInterim {
+			return nil, protoErr("%s sent more than %d interim (1xx) answers and no final one", name, maxInterim)
 		}
 	}
 }
