@@ -165,19 +165,23 @@ var systemRoots = sync.OnceValue(func() *rootSet { return loadSystemRoots(os.Get
 //     beside the files they name, see readUniqueDirectoryEntries);
 //   - what cannot be read is skipped.
 //
-// A file identical to one already read (Debian's bundle is also in
-// /etc/ssl/certs) holds no new certificate, and is not decoded again.
+// Every file is read, but one whose text has been decoded already is not
+// decoded again (see pemSeen): Debian's bundle is the files of
+// /etc/ssl/certs one after the other, and is itself in /etc/ssl/certs.
 func loadSystemRoots(getenv func(string) string) *rootSet {
 	s := newRootSet()
-	seen := map[int][][]byte{} // file contents read so far, by length
-	add := func(data []byte) {
-		for _, prev := range seen[len(data)] {
-			if bytes.Equal(prev, data) {
-				return
-			}
+	var seen pemSeen
+	var scratch []byte
+	add := func(path string) bool {
+		data, err := readFileInto(path, scratch)
+		if err != nil {
+			return false
 		}
-		seen[len(data)] = append(seen[len(data)], data)
-		s.addPEM(data)
+		scratch = data
+		if !seen.has(data) {
+			s.addPEMSeen(bytes.Clone(data), &seen)
+		}
+		return true
 	}
 
 	files := certFiles
@@ -185,8 +189,7 @@ func loadSystemRoots(getenv func(string) string) *rootSet {
 		files = []string{f}
 	}
 	for _, file := range files {
-		if data, err := os.ReadFile(file); err == nil {
-			add(data)
+		if add(file) {
 			break
 		}
 	}
@@ -201,15 +204,59 @@ func loadSystemRoots(getenv func(string) string) *rootSet {
 			continue
 		}
 		for _, e := range entries {
-			if isSameDirSymlink(e, dir) {
-				continue
-			}
-			if data, err := os.ReadFile(dir + "/" + e.Name()); err == nil {
-				add(data)
+			if !isSameDirSymlink(e, dir) {
+				add(dir + "/" + e.Name())
 			}
 		}
 	}
 	return s
+}
+
+// pemSeen holds PEM text already decoded: whole files, and the text each
+// call of pem.Decode consumed to return a block. Text equal to either
+// decodes to exactly what it decoded to before, which has been indexed
+// already. For a block's text that holds because it is a prefix of what
+// pem.Decode was given, ending with the block's END line: pem.Decode looks
+// at nothing past the END line of the block it returns, so on the prefix
+// alone it takes the same steps, returns the same block, and leaves
+// nothing.
+type pemSeen struct {
+	byLen map[int][][]byte
+}
+
+func (p *pemSeen) has(b []byte) bool {
+	for _, prev := range p.byLen[len(b)] {
+		if bytes.Equal(prev, b) {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *pemSeen) add(b []byte) {
+	if p.byLen == nil {
+		p.byLen = map[int][][]byte{}
+	}
+	p.byLen[len(b)] = append(p.byLen[len(b)], b)
+}
+
+// addPEMSeen is addPEM that also records in seen the whole of data and
+// the text of each block.
+func (s *rootSet) addPEMSeen(data []byte, seen *pemSeen) {
+	seen.add(data)
+	for len(data) > 0 {
+		block, rest := pem.Decode(data)
+		if block == nil {
+			break
+		}
+		if len(rest) > 0 {
+			seen.add(data[:len(data)-len(rest)])
+		}
+		data = rest
+		if block.Type == "CERTIFICATE" && len(block.Headers) == 0 {
+			s.addDER(block.Bytes)
+		}
+	}
 }
 
 // isSameDirSymlink reports whether e in dir is a symbolic link whose

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -195,6 +196,21 @@ func FuzzRootIndex(f *testing.F) {
 		f.Add(b[:min(len(b), 8192)])
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// The text pem.Decode consumed for a block decodes alone to the
+		// same block, and nothing else (see pemSeen).
+		for rest := data; len(rest) > 0; {
+			block, next := pem.Decode(rest)
+			if block == nil {
+				break
+			}
+			text := rest[:len(rest)-len(next)]
+			again, left := pem.Decode(text)
+			if again == nil || len(left) != 0 || again.Type != block.Type || !bytes.Equal(again.Bytes, block.Bytes) || !reflect.DeepEqual(again.Headers, block.Headers) {
+				t.Fatalf("text %q decodes alone to %v, %q; in %q to %v", text, again, left, data, block)
+			}
+			rest = next
+		}
+
 		s := newRootSet()
 		s.addPEM(data)
 		mine, _ := s.parseAll()

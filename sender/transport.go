@@ -57,6 +57,7 @@ type Transport struct {
 	timeout   time.Duration
 	userAgent string
 	tls       *tls.Config
+	roots     *trust
 	proxy     *url.URL
 	log       *slog.Logger
 	keepAlive time.Duration
@@ -117,11 +118,10 @@ func NewTransport(cfg TransportConfig) (*Transport, error) {
 		}
 	}
 	t.origin = "https://" + t.hostField
-	roots, err := newTrust(cfg.CAFile)
-	if err != nil {
+	if t.roots, err = newTrust(cfg.CAFile); err != nil {
 		return nil, err
 	}
-	t.tls = tlsConfig(t.host, roots)
+	t.tls = tlsConfig(t.host, t.roots)
 	if t.proxy, err = proxyFor(cfg.Proxy, t.host, os.Getenv); err != nil {
 		return nil, err
 	}
@@ -194,6 +194,7 @@ func (t *Transport) Do(ctx context.Context, req *Request) (*Response, error) {
 func (t *Transport) roundTrip(ctx context.Context, head []byte, body *Body) (*Response, error) {
 	ic := t.takeIdle()
 	if ic == nil {
+		t.roots.warm()
 		conn, err := dialTLS(ctx, t.dialer, t.proxy, t.addr, t.tls, t.userAgent)
 		if err != nil {
 			return nil, ctxErr(ctx, err)

@@ -5,14 +5,23 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
 // trust is what a client trusts: the system's roots, as crypto/x509 would
 // find them, and the certificates of the configured CA file.
 type trust struct {
-	system func() *rootSet // loaded on the first handshake, not before
+	system func() *rootSet // loaded when first needed, not before
 	extra  *rootSet        // ca_file; nil when none
+	warmed sync.Once
+}
+
+// warm starts loading the system's roots in the background, once, so that
+// the work overlaps the connection's dial and the server's half of the
+// handshake instead of following them.
+func (t *trust) warm() {
+	t.warmed.Do(func() { go t.system() })
 }
 
 // newTrust returns the system's roots plus those in caFile, if given. It
