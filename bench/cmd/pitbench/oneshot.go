@@ -26,7 +26,8 @@ type tool struct {
 
 type sample struct {
 	wall time.Duration
-	rss  int64 // peak, KiB
+	cpu  time.Duration // user + system, the process and its children
+	rss  int64         // peak, KiB
 }
 
 // measureOneShot posts one tweet per fresh process with each tool, in
@@ -98,15 +99,16 @@ func measureOneShot(o *options, rep *report, log *slog.Logger) error {
 	}
 	med := map[string]sample{}
 	for _, t := range tools {
-		var w, m []float64
+		var w, c, m []float64
 		for _, s := range samples[t.name] {
 			w = append(w, float64(s.wall))
+			c = append(c, float64(s.cpu))
 			m = append(m, float64(s.rss))
 		}
-		med[t.name] = sample{wall: time.Duration(median(w)), rss: int64(median(m))}
+		med[t.name] = sample{wall: time.Duration(median(w)), cpu: time.Duration(median(c)), rss: int64(median(m))}
 	}
 	curl, haveCurl := med[toolCurl]
-	note := fmt.Sprintf("Medians of %d alternating runs after one warm-up each; wall time around /usr/bin/time -v, peak RSS from it. %q trusts the system roots plus the emulator's CA as ca_file; %q has no ca_file and SSL_CERT_FILE naming the system bundle plus the emulator's CA (a server whose CA the system trusts, as api.x.com's; /etc/ssl/certs is read too, as always). curl sends a request pre-signed with pitweet's oauth package (the floor: TLS and HTTP only): %q is given the same roots as pitweet (the system bundle plus the emulator's CA in one --cacert file), %q just the one certificate. tweepy runs on Debian's python3; its requests are sent to the emulator's address with Host: api.twitter.com kept (as curl --resolve). twitter-api-v2 is pointed at the emulator with its setPrefix.",
+	note := fmt.Sprintf("Medians of %d alternating runs after one warm-up each; wall time around /usr/bin/time -v, CPU time (user + system) from its wait status, peak RSS from its report. %q trusts the system roots plus the emulator's CA as ca_file; %q has no ca_file and SSL_CERT_FILE naming the system bundle plus the emulator's CA (a server whose CA the system trusts, as api.x.com's; /etc/ssl/certs is read too, as always). curl sends a request pre-signed with pitweet's oauth package (the floor: TLS and HTTP only): %q is given the same roots as pitweet (the system bundle plus the emulator's CA in one --cacert file), %q just the one certificate. tweepy runs on Debian's python3; its requests are sent to the emulator's address with Host: api.twitter.com kept (as curl --resolve). twitter-api-v2 is pointed at the emulator with its setPrefix.",
 		o.runs, toolPitweet, toolPitweetSys, toolCurl, toolCurlCA)
 	if len(wrap) > 0 {
 		note += fmt.Sprintf(" pitweet ran under %q, so its peak RSS is the emulator's.", o.wrap)
@@ -116,9 +118,9 @@ func measureOneShot(o *options, rep *report, log *slog.Logger) error {
 	}
 	for _, t := range tools {
 		s := med[t.name]
-		v := fmt.Sprintf("%s wall, %s peak RSS", ms(s.wall), mib(s.rss))
+		v := fmt.Sprintf("%s wall, %s CPU, %s peak RSS", ms(s.wall), ms(s.cpu), mib(s.rss))
 		if haveCurl && t.name != toolCurl {
-			v += fmt.Sprintf(" (%.2f× / %.2f× curl)", float64(s.wall)/float64(curl.wall), float64(s.rss)/float64(curl.rss))
+			v += fmt.Sprintf(" (%.2f× / %.2f× / %.2f× curl)", float64(s.wall)/float64(curl.wall), float64(s.cpu)/float64(curl.cpu), float64(s.rss)/float64(curl.rss))
 		}
 		rep.add("oneshot", row{measure: t.name, value: v, note: note})
 	}
@@ -126,7 +128,7 @@ func measureOneShot(o *options, rep *report, log *slog.Logger) error {
 		for _, name := range []string{toolPitweet, toolPitweetSys} {
 			b, p := med[name+" (baseline)"], med[name]
 			rep.add("oneshot", row{measure: name + ", baseline / this build",
-				value: fmt.Sprintf("%s / %s (%.2f× faster)", ms(b.wall), ms(p.wall), float64(b.wall)/float64(p.wall)), note: note})
+				value: fmt.Sprintf("%s / %s wall (%.2f× faster), %s / %s CPU", ms(b.wall), ms(p.wall), float64(b.wall)/float64(p.wall), ms(b.cpu), ms(p.cpu)), note: note})
 		}
 	}
 	if haveCurl {
@@ -140,7 +142,7 @@ func measureOneShot(o *options, rep *report, log *slog.Logger) error {
 		p := med[toolPitweetSys]
 		wr := float64(p.wall) / float64(ca.wall)
 		rep.add("oneshot", goal("pitweet tweet (SSL_CERT_FILE: system bundle + CA) wall vs curl with the emulator's CA only",
-			fmt.Sprintf("%.2f×", wr), "≤ 1.2×", wr <= 1.2, ""))
+			fmt.Sprintf("%.2f× (CPU %.2f×)", wr, float64(p.cpu)/float64(ca.cpu)), "≤ 1.2×", wr <= 1.2, ""))
 	}
 	return nil
 }
@@ -251,6 +253,7 @@ func timeOne(r *benchRig, t tool, text string) (sample, error) {
 	if err != nil {
 		return sample{}, fmt.Errorf("pitbench: %w", err)
 	}
+	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime() // includes the children time waited for
 	var rss int64 = -1
 	for _, line := range strings.Split(string(tb), "\n") {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "Maximum resident set size (kbytes):"); ok {
@@ -260,7 +263,7 @@ func timeOne(r *benchRig, t tool, text string) (sample, error) {
 	if rss < 0 {
 		return sample{}, fmt.Errorf("pitbench: no peak RSS in /usr/bin/time's output:\n%s", tb)
 	}
-	return sample{wall: wall, rss: rss}, nil
+	return sample{wall: wall, cpu: cpu, rss: rss}, nil
 }
 
 func exists(path string) bool {
