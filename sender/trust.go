@@ -26,7 +26,7 @@ func (t *trust) warm() {
 
 // newTrust returns the system's roots plus those in caFile, if given. It
 // reads caFile now, so a mistake shows at start-up; the system's roots are
-// indexed on the first handshake.
+// indexed when the first connection is dialled (see warm).
 func newTrust(caFile string) (*trust, error) {
 	t := &trust{system: systemRoots}
 	if caFile == "" {
@@ -51,8 +51,8 @@ func newTrust(caFile string) (*trust, error) {
 }
 
 // pool returns the trusted roots that can end a chain for the certificates
-// a server presented, in a CertPool that x509.Certificate.Verify gives the
-// same answer with as with every trusted root.
+// a server presented: a CertPool with which x509.Certificate.Verify
+// answers as it would with every trusted root.
 //
 // Verify builds chains upwards from the leaf: the parents it considers for
 // a certificate are those whose subject is the certificate's issuer, taken
