@@ -171,28 +171,21 @@ var systemRoots = sync.OnceValue(func() *rootSet { return loadSystemRoots(os.Get
 func loadSystemRoots(getenv func(string) string) *rootSet {
 	s := newRootSet()
 	var seen pemSeen
-	var scratch []byte
-	add := func(path string) bool {
-		data, err := readFileInto(path, scratch)
-		if err != nil {
-			return false
-		}
-		scratch = data
-		if !seen.has(data) {
-			s.addPEMSeen(bytes.Clone(data), &seen)
-		}
-		return true
-	}
 
 	files := certFiles
 	if f := getenv("SSL_CERT_FILE"); f != "" {
 		files = []string{f}
 	}
 	for _, file := range files {
-		if add(file) {
+		if data, err := os.ReadFile(file); err == nil {
+			s.addPEMSeen(data, &seen)
 			break
 		}
 	}
+
+	// The directories hold many small files, most of them seen already:
+	// each is read into the same buffer, and kept only when it is new.
+	scratch := make([]byte, 0, 8<<10)
 
 	dirs := certDirectories
 	if d := getenv("SSL_CERT_DIR"); d != "" {
@@ -204,8 +197,16 @@ func loadSystemRoots(getenv func(string) string) *rootSet {
 			continue
 		}
 		for _, e := range entries {
-			if !isSameDirSymlink(e, dir) {
-				add(dir + "/" + e.Name())
+			if isSameDirSymlink(e, dir) {
+				continue
+			}
+			data, err := readFileInto(dir+"/"+e.Name(), scratch)
+			if err != nil {
+				continue
+			}
+			scratch = data
+			if !seen.has(data) {
+				s.addPEMSeen(bytes.Clone(data), &seen)
 			}
 		}
 	}

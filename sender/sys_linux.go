@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"net"
 	"os"
+	"slices"
 	"syscall"
 )
 
@@ -34,10 +35,11 @@ func peerClosed(c net.Conn) bool {
 }
 
 // readFileInto reads the file at path into buf, reusing its space, and
-// returns the contents. It makes only the system calls the work needs
-// (open, read until a read returns nothing, close), where os.ReadFile also
-// stats the file and tries to register it with the poller; for the
-// hundred-odd small files of /etc/ssl/certs the difference shows.
+// returns the contents. For a file that fits in buf it makes only the
+// system calls the work needs (open, read until a read returns nothing,
+// close), where os.ReadFile also stats the file and tries to register it
+// with the poller; for the hundred-odd small files of /etc/ssl/certs the
+// difference shows.
 func readFileInto(path string, buf []byte) ([]byte, error) {
 	var fd int
 	var err error
@@ -54,7 +56,14 @@ func readFileInto(path string, buf []byte) ([]byte, error) {
 	buf = buf[:0]
 	for {
 		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)] // grow
+			// Larger than the buffer: grow it once to the file's size
+			// (and a byte, to see the end), or else double it.
+			more := max(len(buf), 4096)
+			var st syscall.Stat_t
+			if syscall.Fstat(fd, &st) == nil && st.Size >= int64(len(buf)) && st.Size < 1<<30 {
+				more = int(st.Size) - len(buf) + 1
+			}
+			buf = slices.Grow(buf, more)
 		}
 		n, err := syscall.Read(fd, buf[len(buf):cap(buf)])
 		switch {

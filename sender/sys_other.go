@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 )
 
 // peerClosed cannot look at the socket here; a kept connection that the
@@ -23,7 +24,7 @@ func readFileInto(path string, buf []byte) ([]byte, error) {
 	buf = buf[:0]
 	for {
 		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)] // grow
+			buf = slices.Grow(buf, max(len(buf), 4096)) // double
 		}
 		n, err := f.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
