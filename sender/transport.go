@@ -140,8 +140,8 @@ func (t *Transport) Host() string { return t.hostField }
 func (t *Transport) Addr() string { return t.addr }
 
 // Render returns req as Do would write it: the header block exactly, and
-// the body with each streamed part replaced by a line that gives its size
-// and label (see Body). It sends nothing.
+// the body with each streamed part replaced by "[N bytes: label, not
+// shown]" (see Body.AppendStream). It opens nothing and sends nothing.
 func (t *Transport) Render(req *Request) ([]byte, error) {
 	head, err := t.head(req)
 	if err != nil {
