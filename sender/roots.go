@@ -3,6 +3,7 @@ package sender
 import (
 	"bytes"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"io/fs"
 	"os"
@@ -245,19 +246,76 @@ func (p *pemSeen) add(b []byte) {
 // the text of each block.
 func (s *rootSet) addPEMSeen(data []byte, seen *pemSeen) {
 	seen.add(data)
+	if s.addPlainPEM(data, seen) {
+		return
+	}
 	for len(data) > 0 {
 		block, rest := pem.Decode(data)
 		if block == nil {
 			break
 		}
-		if len(rest) > 0 {
-			seen.add(data[:len(data)-len(rest)])
-		}
+		seen.add(data[:len(data)-len(rest)])
 		data = rest
 		if block.Type == "CERTIFICATE" && len(block.Headers) == 0 {
 			s.addDER(block.Bytes)
 		}
 	}
+}
+
+var (
+	plainBegin = []byte("-----BEGIN CERTIFICATE-----\n")
+	plainEnd   = []byte("\n-----END CERTIFICATE-----\n")
+)
+
+// addPlainPEM is addPEMSeen's work for data in the plainest form, the
+// form of the bundles systems ship: CERTIFICATE blocks one after the other
+// and nothing else, each "-----BEGIN CERTIFICATE-----\n", then lines that
+// hold no space, tab or dash, then "-----END CERTIFICATE-----\n". It
+// reports false, having done nothing, for data in any other form; then
+// pem.Decode reads it.
+//
+// Such data gives the certificates pem.Decode and AppendCertsFromPEM would
+// give, in order. With no dash in a block's lines, its END line is the
+// first that pem.Decode finds after its BEGIN line; with no space or tab,
+// pem.Decode gives the lines to base64.StdEncoding.Decode as they are, as
+// this does, and drops a block whose lines do not decode (moving on to
+// the next END line, whose BEGIN line follows the dropped block's END
+// line), as this does. A line that pem.Decode would read as a header (it
+// holds a colon) makes no difference: AppendCertsFromPEM skips a block
+// with headers, and a colon does not decode as base64. This uses one
+// buffer for all the certificates, where pem.Decode allocates a copy of
+// the text, the bytes and a map of headers for each.
+func (s *rootSet) addPlainPEM(data []byte, seen *pemSeen) bool {
+	var bodies [][2]int // start and end of each block's lines
+	size := 0
+	for at := 0; at < len(data); {
+		if !bytes.HasPrefix(data[at:], plainBegin) {
+			return false
+		}
+		start := at + len(plainBegin)
+		n := bytes.Index(data[start:], plainEnd)
+		if n <= 0 {
+			return false
+		}
+		body := data[start : start+n]
+		if bytes.IndexByte(body, '-') >= 0 || bytes.IndexByte(body, ' ') >= 0 || bytes.IndexByte(body, '\t') >= 0 {
+			return false
+		}
+		bodies = append(bodies, [2]int{start, start + n})
+		size += base64.StdEncoding.DecodedLen(n)
+		at = start + n + len(plainEnd)
+	}
+	buf := make([]byte, size)
+	for _, b := range bodies {
+		seen.add(data[b[0]-len(plainBegin) : b[1]+len(plainEnd)])
+		n, err := base64.StdEncoding.Decode(buf, data[b[0]:b[1]])
+		if err != nil {
+			continue
+		}
+		s.addDER(buf[:n:n])
+		buf = buf[n:]
+	}
+	return true
 }
 
 // isSameDirSymlink reports whether e in dir is a symbolic link whose

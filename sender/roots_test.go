@@ -192,6 +192,14 @@ func FuzzRootIndex(f *testing.F) {
 	f.Add(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: append(append([]byte{}, c.cert.Raw...), 0)}))
 	f.Add(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Headers: map[string]string{"A": "b"}, Bytes: c.cert.Raw}))
 	f.Add([]byte("-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n"))
+	// The plain form (see addPlainPEM): a block whose base64 does not
+	// decode between two that do; and text after the last.
+	f.Add(append(append([]byte("-----BEGIN CERTIFICATE-----\nMA=A\n-----END CERTIFICATE-----\n"), c.pem()...), c.pem()...))
+	f.Add(append(c.pem(), "-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\nx"...))
+	// Nearly plain: a space or a tab in the base64 (pem.Decode drops them),
+	// a header line.
+	f.Add(bytes.Replace(c.pem(), []byte("\nMII"), []byte("\nM I\tI"), 1))
+	f.Add(bytes.Replace(c.pem(), []byte("-----\nMII"), []byte("-----\nProc-Type: 4\n\nMII"), 1))
 	if b := systemBundle(); len(b) > 0 {
 		f.Add(b[:min(len(b), 8192)])
 	}
@@ -211,18 +219,34 @@ func FuzzRootIndex(f *testing.F) {
 			rest = next
 		}
 
-		s := newRootSet()
-		s.addPEM(data)
-		mine, _ := s.parseAll()
 		theirs := x509.NewCertPool()
 		theirs.AppendCertsFromPEM(data)
-		if !mine.Equal(theirs) {
-			t.Fatalf("index differs from AppendCertsFromPEM for %q", data)
+		// ca_file's way (addPEM) and the system files' (addPEMSeen, with
+		// its plain-form path) both index what AppendCertsFromPEM adds.
+		s, sys := newRootSet(), newRootSet()
+		s.addPEM(data)
+		var seen pemSeen
+		sys.addPEMSeen(data, &seen)
+		for name, set := range map[string]*rootSet{"addPEM": s, "addPEMSeen": sys} {
+			mine, _ := set.parseAll()
+			if !mine.Equal(theirs) {
+				t.Fatalf("%s's index differs from AppendCertsFromPEM for %q", name, data)
+			}
+			for subject, list := range set.bySubject {
+				for _, r := range list {
+					if c := r.parsed(); c != nil && string(c.RawSubject) != subject {
+						t.Fatalf("%s indexed under subject %x what crypto/x509 reads as %x", name, subject, c.RawSubject)
+					}
+				}
+			}
 		}
-		for subject, list := range s.bySubject {
-			for _, r := range list {
-				if c := r.parsed(); c != nil && string(c.RawSubject) != subject {
-					t.Fatalf("indexed under subject %x, crypto/x509 reads %x", subject, c.RawSubject)
+		// A file holding any text recorded as seen adds nothing new.
+		for _, texts := range seen.byLen {
+			for _, text := range texts {
+				both := theirs.Clone()
+				both.AppendCertsFromPEM(text)
+				if !both.Equal(theirs) {
+					t.Fatalf("text %q recorded as seen holds certificates %q does not", text, data)
 				}
 			}
 		}
