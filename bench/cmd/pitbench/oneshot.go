@@ -68,6 +68,9 @@ func measureOneShot(o *options, rep *report, log *slog.Logger) error {
 	tools := []tool{
 		pitweet(toolPitweet, o.pitweet, cfg),
 		pitweet(toolPitweetSys, o.pitweet, cfgSys, "SSL_CERT_FILE="+bundle),
+		// No system roots at all, only the emulator's CA, as curl is given
+		// in "curl, emulator CA only": what trusting the system costs.
+		pitweet(toolPitweetCA, o.pitweet, cfgSys, "SSL_CERT_FILE="+r.ca, "SSL_CERT_DIR="+filepath.Join(r.dir, "no-such-dir")),
 	}
 	if o.baseline != "" {
 		tools = append(tools,
@@ -108,8 +111,8 @@ func measureOneShot(o *options, rep *report, log *slog.Logger) error {
 		med[t.name] = sample{wall: time.Duration(median(w)), cpu: time.Duration(median(c)), rss: int64(median(m))}
 	}
 	curl, haveCurl := med[toolCurl]
-	note := fmt.Sprintf("Medians of %d alternating runs after one warm-up each; wall time around /usr/bin/time -v, CPU time (user + system) from its wait status, peak RSS from its report. %q trusts the system roots plus the emulator's CA as ca_file; %q has no ca_file and SSL_CERT_FILE naming the system bundle plus the emulator's CA (a server whose CA the system trusts, as api.x.com's; /etc/ssl/certs is read too, as always). curl sends a request pre-signed with pitweet's oauth package (the floor: TLS and HTTP only): %q is given the same roots as pitweet (the system bundle plus the emulator's CA in one --cacert file), %q just the one certificate. tweepy runs on Debian's python3; its requests are sent to the emulator's address with Host: api.twitter.com kept (as curl --resolve). twitter-api-v2 is pointed at the emulator with its setPrefix.",
-		o.runs, toolPitweet, toolPitweetSys, toolCurl, toolCurlCA)
+	note := fmt.Sprintf("Medians of %d alternating runs after one warm-up each; wall time around /usr/bin/time -v, CPU time (user + system) from its wait status, peak RSS from its report. %q trusts the system roots plus the emulator's CA as ca_file; %q has no ca_file and SSL_CERT_FILE naming the system bundle plus the emulator's CA (a server whose CA the system trusts, as api.x.com's; /etc/ssl/certs is read too, as always); %q trusts the emulator's CA alone (SSL_CERT_FILE naming it, SSL_CERT_DIR a directory that does not exist). curl sends a request pre-signed with pitweet's oauth package (the floor: TLS and HTTP only): %q is given the same roots as pitweet (the system bundle plus the emulator's CA in one --cacert file), %q just the one certificate. tweepy runs on Debian's python3; its requests are sent to the emulator's address with Host: api.twitter.com kept (as curl --resolve). twitter-api-v2 is pointed at the emulator with its setPrefix.",
+		o.runs, toolPitweet, toolPitweetSys, toolPitweetCA, toolCurl, toolCurlCA)
 	if len(wrap) > 0 {
 		note += fmt.Sprintf(" pitweet ran under %q, so its peak RSS is the emulator's.", o.wrap)
 	}
@@ -151,6 +154,7 @@ func measureOneShot(o *options, rep *report, log *slog.Logger) error {
 const (
 	toolPitweet    = "pitweet tweet"
 	toolPitweetSys = "pitweet tweet, SSL_CERT_FILE = system bundle + CA"
+	toolPitweetCA  = "pitweet tweet, emulator CA only"
 	toolCurl       = "curl"
 	toolCurlCA     = "curl, emulator CA only"
 )
