@@ -245,7 +245,7 @@ func (p *pemSeen) add(b []byte) {
 // addPEMSeen is addPEM that also records in seen the whole of data and
 // the text of each block.
 func (s *rootSet) addPEMSeen(data []byte, seen *pemSeen) {
-	seen.add(data)
+	defer seen.add(data) // after: a block's text may be the whole of data
 	if s.addPlainPEM(data, seen) {
 		return
 	}
@@ -267,33 +267,44 @@ var (
 	plainEnd   = []byte("\n-----END CERTIFICATE-----\n")
 )
 
-// addPlainPEM is addPEMSeen's work for data in the plainest form, the
-// form of the bundles systems ship: CERTIFICATE blocks one after the other
-// and nothing else, each "-----BEGIN CERTIFICATE-----\n", then lines that
-// hold no space, tab or dash, then "-----END CERTIFICATE-----\n". It
-// reports false, having done nothing, for data in any other form; then
-// pem.Decode reads it.
+// addPlainPEM is addPEMSeen's work for data in the plain form of the
+// bundles systems ship: CERTIFICATE blocks, each
+// "-----BEGIN CERTIFICATE-----\n" at the start of a line, then lines that
+// hold no space, tab or dash, then "-----END CERTIFICATE-----\n"; and
+// between the blocks, text (comments, blank lines) with no five dashes in
+// a row. It reports false, having done nothing, for data in any other
+// form; then pem.Decode reads it.
 //
 // Such data gives the certificates pem.Decode and AppendCertsFromPEM would
-// give, in order. With no dash in a block's lines, its END line is the
-// first that pem.Decode finds after its BEGIN line; with no space or tab,
+// give, in order. With no dash in a block's lines and no marker between
+// blocks, the first END line pem.Decode finds is the block's own and the
+// last BEGIN line before it is the block's own; with no space or tab,
 // pem.Decode gives the lines to base64.StdEncoding.Decode as they are, as
 // this does, and drops a block whose lines do not decode (moving on to
-// the next END line, whose BEGIN line follows the dropped block's END
-// line), as this does. A line that pem.Decode would read as a header (it
-// holds a colon) makes no difference: AppendCertsFromPEM skips a block
-// with headers, and a colon does not decode as base64. This uses one
-// buffer for all the certificates, where pem.Decode allocates a copy of
-// the text, the bytes and a map of headers for each.
+// the next block), as this does. A line that pem.Decode would read as a
+// header (it holds a colon) makes no difference: AppendCertsFromPEM skips
+// a block with headers, and a colon does not decode as base64.
+//
+// It decodes into one buffer for all the certificates, where pem.Decode
+// allocates a copy of the text, the bytes and a map of headers for each;
+// and it does not decode a block whose text is in seen (another bundle
+// holding the same certificates, or the same file under another name).
 func (s *rootSet) addPlainPEM(data []byte, seen *pemSeen) bool {
-	var bodies [][2]int // start and end of each block's lines
+	var blocks [][2]int // start of each block's lines, and their end
 	size := 0
-	for at := 0; at < len(data); {
-		if !bytes.HasPrefix(data[at:], plainBegin) {
+	for at := 0; ; {
+		n := bytes.Index(data[at:], plainBegin)
+		if n < 0 {
+			if bytes.Contains(data[at:], dashes) {
+				return false
+			}
+			break
+		}
+		if bytes.Contains(data[at:at+n], dashes) || (at+n > 0 && data[at+n-1] != '\n') {
 			return false
 		}
-		start := at + len(plainBegin)
-		n := bytes.Index(data[start:], plainEnd)
+		start := at + n + len(plainBegin)
+		n = bytes.Index(data[start:], plainEnd)
 		if n <= 0 {
 			return false
 		}
@@ -301,13 +312,20 @@ func (s *rootSet) addPlainPEM(data []byte, seen *pemSeen) bool {
 		if bytes.IndexByte(body, '-') >= 0 || bytes.IndexByte(body, ' ') >= 0 || bytes.IndexByte(body, '\t') >= 0 {
 			return false
 		}
-		bodies = append(bodies, [2]int{start, start + n})
+		blocks = append(blocks, [2]int{start, start + n})
 		size += base64.StdEncoding.DecodedLen(n)
 		at = start + n + len(plainEnd)
 	}
-	buf := make([]byte, size)
-	for _, b := range bodies {
-		seen.add(data[b[0]-len(plainBegin) : b[1]+len(plainEnd)])
+	var buf []byte
+	for _, b := range blocks {
+		text := data[b[0]-len(plainBegin) : b[1]+len(plainEnd)]
+		if seen.has(text) {
+			continue
+		}
+		seen.add(text)
+		if buf == nil {
+			buf = make([]byte, size)
+		}
 		n, err := base64.StdEncoding.Decode(buf, data[b[0]:b[1]])
 		if err != nil {
 			continue
@@ -317,6 +335,8 @@ func (s *rootSet) addPlainPEM(data []byte, seen *pemSeen) bool {
 	}
 	return true
 }
+
+var dashes = []byte("-----")
 
 // isSameDirSymlink reports whether e in dir is a symbolic link whose
 // target contains no slash, as crypto/x509's function of the same name.

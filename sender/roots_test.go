@@ -196,6 +196,13 @@ func FuzzRootIndex(f *testing.F) {
 	// decode between two that do; and text after the last.
 	f.Add(append(append([]byte("-----BEGIN CERTIFICATE-----\nMA=A\n-----END CERTIFICATE-----\n"), c.pem()...), c.pem()...))
 	f.Add(append(c.pem(), "-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\nx"...))
+	// Plain with text between blocks: comments, a blank line; a marker in
+	// the text, a BEGIN line not at the start of a line.
+	f.Add(bytes.Join([][]byte{[]byte("# Issuer: CN=pitweet - fuzz\n"), c.pem(), []byte("\n# Label: second\n"), c.pem(), []byte("\n")}, nil))
+	f.Add(bytes.Join([][]byte{c.pem(), []byte("-----END CERTIFICATE-----\n"), c.pem()}, nil))
+	f.Add(bytes.Join([][]byte{[]byte("x "), c.pem()}, nil))
+	c2 := issue(f, caTmpl("pitweet fuzz root 2", now, now.Add(time.Hour)), nil)
+	f.Add(bytes.Join([][]byte{c.pem(), bytes.Replace(c2.pem(), []byte("-----\n"), []byte("----- \n"), 1)}, nil))
 	// Nearly plain: a space or a tab in the base64 (pem.Decode drops them),
 	// a header line.
 	f.Add(bytes.Replace(c.pem(), []byte("\nMII"), []byte("\nM I\tI"), 1))
