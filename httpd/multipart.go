@@ -197,6 +197,12 @@ func readPart(b, delim []byte) (Part, []byte, error) {
 		return Part{}, nil, fmt.Errorf("Content-Transfer-Encoding %q; send the content as it is (binary)", te)
 	}
 
+	// A delimiter right after the blank line has no CRLF of its own: by
+	// RFC 2046 it is content, where a boundary may not appear, and readers
+	// disagree on it (Go's mime/multipart takes it for an empty part).
+	if bytes.HasPrefix(b, delim) {
+		return Part{}, nil, fmt.Errorf("content begins with the boundary; an empty part is the blank line, then CRLF and the boundary")
+	}
 	end := findDelimiter(b, delim)
 	if end < 0 {
 		return Part{}, nil, fmt.Errorf("content does not end with a boundary")

@@ -78,6 +78,7 @@ func TestParseMultipartRefuses(t *testing.T) {
 		{"folded header", uploadType, b + "\r\nContent-Disposition: form-data;\r\n name=a\r\n\r\n1\r\n" + b + "--", "folded"},
 		{"header never ends", uploadType, b + "\r\nContent-Disposition: form-data; name=a\r\n", "do not end"},
 		{"base64", uploadType, b + "\r\nContent-Disposition: form-data; name=a\r\nContent-Transfer-Encoding: base64\r\n\r\nMQ==\r\n" + b + "--", "binary"},
+		{"boundary as content", uploadType, b + "\r\n" + "Content-Disposition: form-data; name=a\r\n\r\n" + b + " \r\n" + field + b + "--", "begins with the boundary"},
 		{"junk after close", uploadType, b + "\r\n" + field + b + "--junk", "close boundary"},
 		{"too many parts", uploadType, strings.Repeat(b+"\r\n"+field, maxParts+1) + b + "--", "over 100 parts"},
 	}
