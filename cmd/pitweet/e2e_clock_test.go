@@ -72,6 +72,9 @@ func TestE2EClockOffsetKeptAcrossRestart(t *testing.T) {
 	}
 	e.press("mailbox")
 	e.waitTweets(2)
+	// fakex records an answer's status as it sends it; the daemon has it
+	// once the message is done.
+	e.waitStatus("the queue to empty", func(s *daemon.Status) bool { return s.Queue == 0 })
 	reqs := postRequests(e.x)
 	if len(reqs) != 3 || reqs[2].Status/100 != 2 {
 		t.Fatalf("requests %+v; want the second run's first post accepted at once", reqs)
