@@ -17,8 +17,10 @@ func TestParseCommand(t *testing.T) {
 		{`{"id": "1", "text": "hello"}`, Command{ID: "1", Text: "hello"}},
 		{`{"text": "two\nlines\tand tab", "id": "kitchen:42", "to": ["x", "mastodon"]}`,
 			Command{ID: "kitchen:42", Text: "two\nlines\tand tab", To: []string{"x", "mastodon"}}},
-		{`{"id": "p", "image": "` + pic + `", "alt": "a cat"}`,
-			Command{ID: "p", Image: []byte("\xff\xd8\xff\xe0 a picture"), Alt: "a cat"}},
+		{`{"id": "p", "text": "look", "image": "` + pic + `", "alt": "a cat"}`,
+			Command{ID: "p", Text: "look", Pictures: []Picture{{Data: []byte("\xff\xd8\xff\xe0 a picture"), Alt: "a cat"}}}},
+		{`{"id": "p", "text": "two", "images": [{"data": "` + pic + `", "alt": "a cat"}, {"alt": "", "data": "AAEC"}]}`,
+			Command{ID: "p", Text: "two", Pictures: []Picture{{Data: []byte("\xff\xd8\xff\xe0 a picture"), Alt: "a cat"}, {Data: []byte{0, 1, 2}}}}},
 		{` {"id":"a.b@c/d_e-f", "text":"é ✓"} `, Command{ID: "a.b@c/d_e-f", Text: "é ✓"}},
 	}
 	for _, c := range ok {
@@ -27,7 +29,7 @@ func TestParseCommand(t *testing.T) {
 			t.Errorf("%s: %v", c.in, err)
 			continue
 		}
-		if got.ID != c.want.ID || got.Text != c.want.Text || !slices.Equal(got.To, c.want.To) || !bytes.Equal(got.Image, c.want.Image) || got.Alt != c.want.Alt {
+		if !sameCommand(got, c.want) {
 			t.Errorf("%s: got %+v; want %+v", c.in, got, c.want)
 		}
 	}
@@ -52,16 +54,28 @@ func TestParseCommand(t *testing.T) {
 		{`{"id": "", "text": "a"}`, `no "id"`},
 		{`{"id": "a b", "text": "a"}`, "command id"},
 		{`{"id": "` + strings.Repeat("a", MaxID+1) + `", "text": "a"}`, "command id"},
-		{`{"id": "1"}`, "neither text nor image"},
-		{`{"id": "1", "text": ""}`, "neither text nor image"},
+		{`{"id": "1"}`, "has no text"},
+		{`{"id": "1", "text": ""}`, "has no text"},
+		{`{"id": "1", "image": "AAEC"}`, "has no text"},
 		{`{"id": "1", "text": "a\u0000b"}`, "control character"},
 		{`{"id": "1", "text": "a\rb"}`, "control character"},
 		{`{"id": "1", "text": "\ud800"}`, "control character"},
 		{`{"id": "1", "text": "` + strings.Repeat("a", MaxText+1) + `"}`, "text is"},
 		{`{"id": "1", "text": "a", "alt": "x"}`, "alt but no image"},
-		{`{"id": "1", "image": "not base64!"}`, "not base64"},
-		{`{"id": "1", "image": "AAA"}`, "not base64"},
-		{`{"id": "1", "image": "` + strings.Repeat("A", MaxImage/3*4+8) + `"}`, "larger than"},
+		{`{"id": "1", "text": "a", "image": "not base64!"}`, "picture 1 is not base64"},
+		{`{"id": "1", "text": "a", "image": "AAA"}`, "not base64"},
+		{`{"id": "1", "text": "a", "image": ""}`, "picture 1 is empty"},
+		{`{"id": "1", "text": "a", "image": "` + strings.Repeat("A", MaxPictureBytes/3*4+8) + `"}`, "larger than"},
+		{`{"id": "1", "text": "a", "images": [{"data": "` + strings.Repeat("A", MaxPictureBytes/3*2) + `"}, {"data": "` + strings.Repeat("A", MaxPictureBytes/3*2+8) + `"}]}`, "larger than 5 MiB together"},
+		{`{"id": "1", "text": "a", "images": "AAEC"}`, `"images": not a list of pictures`},
+		{`{"id": "1", "text": "a", "images": [1]}`, "picture 1 is not an object"},
+		{`{"id": "1", "text": "a", "images": [{"data": "AAEC", "size": 3}]}`, `picture 1 has unknown key "size"`},
+		{`{"id": "1", "text": "a", "images": [{"data": "AAEC", "data": "AAEC"}]}`, `picture 1 has "data" twice`},
+		{`{"id": "1", "text": "a", "images": [{"data": 3}]}`, `picture 1 "data": not a string`},
+		{`{"id": "1", "text": "a", "images": [{"data": "AAEC"}, {"data": "AAEC", "alt": "\u0007"}]}`, "alt of picture 2 has a control character"},
+		{`{"id": "1", "text": "a", "images": [{"data": "AAEC"}], "image": "AAEC"}`, "both images and image"},
+		{`{"id": "1", "text": "a", "images": [{"data": "AAEC"}, {"data": "AAEC"}, {"data": "AAEC"}, {"data": "AAEC"}, {"data": "AAEC"}]}`, "5 pictures; at most 4"},
+		{`{"id": "1", "text": "a", "image": "AAEC", "alt": "` + strings.Repeat("a", MaxAlt+1) + `"}`, "alt of picture 1 is"},
 		{"{\"id\": \"1\", \"text\": \"\xff\"}", "not UTF-8"},
 		{`{"id": "1", "text": "` + strings.Repeat("a", MaxCommand) + `"}`, "bytes; at most"},
 	}
@@ -81,15 +95,26 @@ func TestParseCommand(t *testing.T) {
 	}
 }
 
+// sameCommand compares what the wire carries of two commands.
+func sameCommand(a, b Command) bool {
+	return a.ID == b.ID && a.Text == b.Text && slices.Equal(a.To, b.To) &&
+		slices.EqualFunc(a.Pictures, b.Pictures, func(p, q Picture) bool { return bytes.Equal(p.Data, q.Data) && p.Alt == q.Alt })
+}
+
 func TestEncodeCommandRoundTrip(t *testing.T) {
-	c := Command{ID: "shed:17", Text: "door \"open\"\n", To: []string{"x"}, Image: []byte{0, 1, 2, 255}, Alt: "the door"}
-	b, err := EncodeCommand(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := ParseCommand(b)
-	if err != nil || got.ID != c.ID || got.Text != c.Text || !slices.Equal(got.To, c.To) || !bytes.Equal(got.Image, c.Image) || got.Alt != c.Alt {
-		t.Errorf("round trip of %s: %+v, %v", b, got, err)
+	for _, c := range []Command{
+		{ID: "shed:17", Text: "door \"open\"\n", To: []string{"x"}, Pictures: []Picture{{Data: []byte{0, 1, 2, 255}, Alt: "the door"}}},
+		{ID: "shed:18", Text: "two", Pictures: []Picture{{Data: []byte{0, 1, 2, 255}, Alt: "the door"}, {Data: []byte{9}}}},
+		{ID: "shed:19", Text: "none"},
+	} {
+		b, err := EncodeCommand(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := ParseCommand(b)
+		if err != nil || !sameCommand(got, c) {
+			t.Errorf("round trip of %s: %+v, %v", b, got, err)
+		}
 	}
 	if _, err := EncodeCommand(Command{ID: "no text"}); err == nil {
 		t.Error("EncodeCommand took a command the receiver refuses")
@@ -102,6 +127,8 @@ func FuzzParseCommand(f *testing.F) {
 	for _, s := range []string{
 		`{"id": "1", "text": "hello"}`,
 		`{"id": "kitchen:42", "text": "a\nb", "to": ["x", "mastodon"], "image": "/9j/4A==", "alt": "cat"}`,
+		`{"id": "k", "text": "a", "images": [{"data": "/9j/4A==", "alt": "cat"}, {"data": "AAEC"}]}`,
+		`{"id": "k", "text": "a", "images": [{"data": "AA==", "data": "AA=="}]}`,
 		`{"id": "1", "text": "a", "text": "b"}`,
 		`{"id": "1", "to": [null], "text": "a"}`,
 		`{"id": "1", "text": "\ud800"}`,
@@ -118,7 +145,11 @@ func FuzzParseCommand(f *testing.F) {
 			}
 			return
 		}
-		if c.ID == "" || len(c.ID) > MaxID || len(c.Text) > MaxText || len(c.Image) > MaxImage || len(c.To) > MaxTo || c.Text == "" && len(c.Image) == 0 {
+		size := 0
+		for _, p := range c.Pictures {
+			size += len(p.Data)
+		}
+		if c.ID == "" || len(c.ID) > MaxID || len(c.Text) > MaxText || size > MaxPictureBytes || len(c.Pictures) > MaxPictures || len(c.To) > MaxTo || c.Text == "" {
 			t.Fatalf("accepted a command outside the limits: %+v", c)
 		}
 		enc, err := EncodeCommand(c)
@@ -126,7 +157,7 @@ func FuzzParseCommand(f *testing.F) {
 			t.Fatalf("a parsed command does not encode: %v", err)
 		}
 		back, err := ParseCommand(enc)
-		if err != nil || back.ID != c.ID || back.Text != c.Text || !slices.Equal(back.To, c.To) || !bytes.Equal(back.Image, c.Image) || back.Alt != c.Alt {
+		if err != nil || !sameCommand(back, c) {
 			t.Fatalf("round trip: %+v, %v; want %+v", back, err, c)
 		}
 	})

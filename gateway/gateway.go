@@ -133,13 +133,15 @@ func (g *Gateway) Topics() (prefix, command string) {
 
 // Status is the gateway's state for `pitweet status`.
 type Status struct {
-	Broker    string
-	ClientID  string
-	Connected bool
-	Since     time.Time // when the connection went up, or down
-	LastError string    // why the last connection ended or failed
-	Queued    int       // event messages waiting for the broker
-	Dropped   int       // event messages dropped because the queue was full
+	Broker      string
+	ClientID    string
+	TopicPrefix string
+	Commands    bool // subscribed to <prefix>/post
+	Connected   bool
+	Since       time.Time // when the connection went up, or down
+	LastError   string    // why the last connection ended or failed
+	Queued      int       // event messages waiting for the broker
+	Dropped     int       // event messages dropped because the queue was full
 }
 
 // Status reports the connection and the queue.
@@ -147,7 +149,7 @@ func (g *Gateway) Status() Status {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return Status{
-		Broker: g.s.Broker, ClientID: g.s.ClientID,
+		Broker: g.s.Broker, ClientID: g.s.ClientID, TopicPrefix: g.s.TopicPrefix, Commands: g.s.Commands,
 		Connected: g.cli != nil, Since: g.since, LastError: g.lastErr,
 		Queued: len(g.queue), Dropped: g.dropped,
 	}

@@ -693,7 +693,7 @@ func TestForward(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	pic := bytes.Repeat([]byte{0xff, 0xd8, 0xff, 0xe0}, 1000)
-	c := gateway.Command{ID: "shed:17", Text: "the shed door opened", To: []string{"x"}, Image: pic, Alt: "door"}
+	c := gateway.Command{ID: "shed:17", Text: "the shed door opened", To: []string{"x"}, Pictures: []gateway.Picture{{Data: pic, Alt: "door"}, {Data: pic[:100]}}}
 
 	// No poster has ever subscribed: the broker would drop it.
 	if err := member.Forward(ctx, "pitweet/poster", c); !errors.Is(err, gateway.ErrNoPoster) {
@@ -715,7 +715,8 @@ func TestForward(t *testing.T) {
 		t.Fatalf("Forward: %v", err)
 	}
 	got := rec.next(t)
-	if got.ID != c.ID || got.Text != c.Text || !slices.Equal(got.To, c.To) || !bytes.Equal(got.Image, c.Image) || got.Alt != c.Alt {
+	if got.ID != c.ID || got.Text != c.Text || !slices.Equal(got.To, c.To) || len(got.Pictures) != 2 ||
+		!bytes.Equal(got.Pictures[0].Data, pic) || got.Pictures[0].Alt != "door" || !bytes.Equal(got.Pictures[1].Data, pic[:100]) {
 		t.Errorf("poster got %+v", got)
 	}
 
