@@ -339,3 +339,32 @@ func TestAcceptedMessageHasRoomForItsDeliveries(t *testing.T) {
 		t.Fatalf("DeadLetters = %d, %v; want the message with every outcome", len(dead), err)
 	}
 }
+
+// A message that can never be queued is told apart from a state directory
+// that failed: the first matches ErrInvalid, with its own message.
+func TestPutInvalid(t *testing.T) {
+	o, err := Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	for _, c := range []struct {
+		m    Message
+		pics []NewImage
+		want string
+	}{
+		{Message{Text: " ", To: toX}, nil, "no text"},
+		{Message{Text: "a", To: toX}, []NewImage{{Data: []byte("not a picture")}}, "not a JPEG"},
+		{Message{Text: "a", To: toX}, make([]NewImage, MaxImages+1), "pictures"},
+		{Message{Text: strings.Repeat("\x01", maxBody/6), To: toX}, nil, "too large"},
+	} {
+		_, err := o.Put(c.m, c.pics)
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Put: %v; want ErrInvalid saying %q", err, c.want)
+		}
+	}
+	o.Close()
+	if _, err := o.Put(Message{Text: "a", To: toX}, nil); err == nil || errors.Is(err, ErrInvalid) {
+		t.Errorf("Put after Close: %v; want an error that is not ErrInvalid", err)
+	}
+}

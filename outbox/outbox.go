@@ -204,7 +204,19 @@ var (
 	// message has (queued, posted in the last week, or dead); the Message
 	// returned carries the earlier message's ID.
 	ErrRepeat = errors.New("outbox: a message with this key was queued before")
+	// ErrInvalid is wrapped by Put's error for a message that can never
+	// be queued as it is (no text, too large, a picture that is not one),
+	// as opposed to a state directory that failed: a caller taking
+	// messages from outside refuses the first and retries the second.
+	ErrInvalid = errors.New("outbox: the message cannot be queued as it is")
 )
+
+// invalidError is an error of a message that can never be queued; it
+// reads as its cause and matches ErrInvalid.
+type invalidError struct{ err error }
+
+func (e invalidError) Error() string   { return e.err.Error() }
+func (e invalidError) Unwrap() []error { return []error{e.err, ErrInvalid} }
 
 // Outbox is a spool directory opened by one process. It is safe for
 // concurrent use by several goroutines: each destination's delivery may
@@ -657,7 +669,7 @@ func (o *Outbox) newID(now time.Time) string {
 // the earlier message's ID (empty while the earlier Put is under way).
 func (o *Outbox) Put(m Message, pics []NewImage) (Message, error) {
 	if err := checkNew(&m, pics); err != nil {
-		return Message{}, err
+		return Message{}, invalidError{err}
 	}
 	o.ops.RLock()
 	defer o.ops.RUnlock()

@@ -133,11 +133,11 @@ func (o *Outbox) tempDir(pattern string) (string, error) {
 // savePicture writes data as picture i in dir, fsynced.
 func (o *Outbox) savePicture(dir *statedir.Dir, i int, data []byte) (Image, error) {
 	if len(data) > MaxPictureSize {
-		return Image{}, fmt.Errorf("it is %d bytes; pictures may be %d", len(data), MaxPictureSize)
+		return Image{}, invalidError{fmt.Errorf("it is %d bytes; pictures may be %d", len(data), MaxPictureSize)}
 	}
 	typ, w, h, err := probe(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
-		return Image{}, err
+		return Image{}, invalidError{err}
 	}
 	im := Image{Name: pictureName(i, imageTypes[typ]), Type: typ, Width: w, Height: h, Size: int64(len(data))}
 	f, err := dir.Create(im.Name, 0o600)
@@ -206,7 +206,11 @@ func (o *Outbox) movePicture(dir *statedir.Dir, i int, path string) (Image, sour
 	typ, w, h, err := probe(f, fi.Size())
 	if err != nil {
 		src.Close()
-		return Image{}, source{}, fmt.Errorf("%s: %w", path, err)
+		err = fmt.Errorf("%s: %w", path, err)
+		if errors.Is(err, ErrNotImage) {
+			err = invalidError{err}
+		}
+		return Image{}, source{}, err
 	}
 	im := Image{Name: pictureName(i, imageTypes[typ]), Type: typ, Width: w, Height: h, Size: fi.Size()}
 	dst := dir.Join(im.Name)
