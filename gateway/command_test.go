@@ -224,6 +224,8 @@ func TestCheckConfig(t *testing.T) {
 		{Config{Broker: "broker.lan:1883"}, "not a URL"},
 		{Config{Broker: "mqtt://user:secret@broker.lan"}, "only scheme, host and port"},
 		{Config{Broker: "mqtt://broker.lan", CAFile: "/x"}, "not TLS"},
+		{Config{Broker: "mqtt://broker.lan:70000"}, "port must be a number from 1 to 65535"},
+		{Config{Broker: "mqtt://broker.lan:0"}, "port must be a number from 1 to 65535"},
 		{Config{Broker: "mqtts://broker.lan", CAFile: "/nonexistent"}, "read ca_file"},
 		{Config{Broker: "mqtt://b", TopicPrefix: "a/+/b"}, "topic_prefix"},
 		{Config{Broker: "mqtt://b", TopicPrefix: "$SYS/x"}, "topic_prefix"},

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -128,19 +129,19 @@ func check(cfg Config) (*settings, error) {
 	if s.ClientID == "" {
 		s.ClientID = "pitweet-" + s.hostTag
 	}
-	if len(s.ClientID) > 64 || strings.ContainsFunc(s.ClientID, func(r rune) bool { return r <= ' ' || r > '~' }) {
-		return nil, fmt.Errorf("gateway: client_id %q must be 1 to 64 printable ASCII characters without spaces", s.ClientID)
+	if err := CheckClientID(s.ClientID); err != nil {
+		return nil, err
 	}
 	if s.TopicPrefix == "" {
 		s.TopicPrefix = "pitweet/" + topicLevel(s.hostTag)
 	}
-	if err := checkPrefix("topic_prefix", s.TopicPrefix); err != nil {
+	if err := CheckTopicPrefix("topic_prefix", s.TopicPrefix); err != nil {
 		return nil, err
 	}
 	if s.DiscoveryPrefix == "" {
 		s.DiscoveryPrefix = "homeassistant"
 	}
-	if err := checkPrefix("discovery_prefix", s.DiscoveryPrefix); err != nil {
+	if err := CheckTopicPrefix("discovery_prefix", s.DiscoveryPrefix); err != nil {
 		return nil, err
 	}
 	switch s.DiscoveryStyle {
@@ -199,37 +200,68 @@ func checkEntities(sensors []Sensor, buttons []Button) error {
 	return nil
 }
 
-// broker parses s.Broker and prepares TLS.
-func (s *settings) broker() error {
-	u, err := url.Parse(s.Broker)
+// CheckBroker checks a broker address as [mqtt] broker gives it:
+// mqtt://host[:port] or mqtts://host[:port], nothing else.
+func CheckBroker(broker string) error {
+	_, _, err := parseBroker(broker)
+	return err
+}
+
+// parseBroker returns the host and port to dial, and whether the broker
+// speaks TLS.
+func parseBroker(broker string) (u *url.URL, port string, err error) {
+	u, err = url.Parse(broker)
 	if err != nil || u.Host == "" || u.Hostname() == "" {
-		return fmt.Errorf("gateway: broker %q is not a URL such as mqtt://broker.lan:1883 or mqtts://broker.lan:8883", s.Broker)
+		return nil, "", fmt.Errorf("gateway: broker %q is not a URL such as mqtt://broker.lan:1883 or mqtts://broker.lan:8883", broker)
 	}
 	if u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("gateway: broker %q: give only scheme, host and port (username in [mqtt] username, the password as mqtt_password in the credentials file)", u.Redacted())
+		return nil, "", fmt.Errorf("gateway: broker %q: give only scheme, host and port (username in [mqtt] username, the password as mqtt_password in the credentials file)", u.Redacted())
 	}
-	port := u.Port()
+	port = u.Port()
 	switch u.Scheme {
 	case "mqtt":
 		if port == "" {
 			port = "1883"
 		}
-		if s.CAFile != "" {
-			return fmt.Errorf("gateway: ca_file is set but broker %s is not TLS; use mqtts://", s.Broker)
-		}
 	case "mqtts":
 		if port == "" {
 			port = "8883"
 		}
+	default:
+		return nil, "", fmt.Errorf("gateway: broker %q: the scheme must be mqtt:// or mqtts://", broker)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return nil, "", fmt.Errorf("gateway: broker %q: the port must be a number from 1 to 65535", broker)
+	}
+	return u, port, nil
+}
+
+// broker parses s.Broker and prepares TLS.
+func (s *settings) broker() error {
+	u, port, err := parseBroker(s.Broker)
+	if err != nil {
+		return err
+	}
+	if u.Scheme == "mqtt" && s.CAFile != "" {
+		return fmt.Errorf("gateway: ca_file is set but broker %s is not TLS; use mqtts://", s.Broker)
+	}
+	if u.Scheme == "mqtts" {
 		t, err := tlsConfig(u.Hostname(), s.CAFile)
 		if err != nil {
 			return err
 		}
 		s.tls = t
-	default:
-		return fmt.Errorf("gateway: broker %q: the scheme must be mqtt:// or mqtts://", s.Broker)
 	}
 	s.addr = net.JoinHostPort(u.Hostname(), port)
+	return nil
+}
+
+// CheckClientID checks an MQTT client identifier as [mqtt] client_id
+// gives it.
+func CheckClientID(id string) error {
+	if id == "" || len(id) > 64 || strings.ContainsFunc(id, func(r rune) bool { return r <= ' ' || r > '~' }) {
+		return fmt.Errorf("gateway: client_id %q must be 1 to 64 printable ASCII characters without spaces", id)
+	}
 	return nil
 }
 
@@ -276,9 +308,10 @@ func (s *settings) dial(ctx context.Context) (net.Conn, error) {
 	return conn, nil
 }
 
-// checkPrefix refuses a topic prefix that is empty, has wildcards or
-// empty levels, or starts with $ (the broker's own topics).
-func checkPrefix(key, p string) error {
+// CheckTopicPrefix refuses a topic prefix (key names it in the message:
+// topic_prefix, discovery_prefix, forward) that is empty, has wildcards
+// or empty levels, or starts with $ (the broker's own topics).
+func CheckTopicPrefix(key, p string) error {
 	if p == "" || strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") || strings.Contains(p, "//") ||
 		strings.ContainsAny(p, "+#\x00") || strings.HasPrefix(p, "$") || len(p) > 200 {
 		return fmt.Errorf("gateway: %s %q must be topic levels separated by /, without +, #, a leading $ or empty levels", key, p)

@@ -43,7 +43,7 @@ func (e *ForwardRefused) Error() string {
 // except a *ForwardRefused. The poster recognises a command sent twice by
 // its id.
 func (g *Gateway) Forward(ctx context.Context, poster string, c Command) error {
-	if err := checkPrefix("forward", poster); err != nil {
+	if err := CheckTopicPrefix("forward", poster); err != nil {
 		return err
 	}
 	payload, err := EncodeCommand(c)
