@@ -43,6 +43,7 @@ type Config struct {
 	// none of them, X is the one destination.
 	Destinations []string
 	X            XConfig
+	MQTT         *MQTTConfig // nil: no [mqtt]
 	Hardware     HardwareConfig
 	Buttons      []ButtonConfig
 	Sensors      []SensorConfig
@@ -224,12 +225,6 @@ type rawMastodon struct{}
 // destination.
 type rawBluesky struct{}
 
-// rawMQTT is the [mqtt] table. With forward, a fleet member's messages go
-// to the poster's command topic: the destination "forward".
-type rawMQTT struct {
-	Forward string `toml:"forward"`
-}
-
 type rawHardware struct {
 	Mode        string `toml:"mode"`
 	I2CBus      any    `toml:"i2c_bus"`
@@ -335,6 +330,10 @@ func decodeError(err error, name string) error {
 			if len(key) > 1 {
 				section, known = sectionKeys(key[0])
 			}
+			if hint, ok := unknownKeyHints[strings.Join(key, ".")]; ok {
+				problems = append(problems, fmt.Sprintf("%s:%d: unknown key %q in %s; %s", name, line, key[len(key)-1], section, hint))
+				continue
+			}
 			if len(known) == 0 {
 				problems = append(problems, fmt.Sprintf("%s:%d: unknown key %q in %s; this pitweet knows no keys there",
 					name, line, key[len(key)-1], section))
@@ -365,6 +364,11 @@ func decodeError(err error, name string) error {
 		return &Error{Problems: []string{fmt.Sprintf("%s:%d:%d: %s", name, line, col, msg)}}
 	}
 	return fmt.Errorf("config: %s: %w", name, err)
+}
+
+// unknownKeyHints say where a key that is not in the file belongs.
+var unknownKeyHints = map[string]string{
+	"mqtt.password": "the broker's password goes in the credentials file as mqtt_password=... (or PITWEET_MQTT_PASSWORD), not here",
 }
 
 // typeError picks the two types out of go-toml's
@@ -547,6 +551,7 @@ func (v *validator) config(raw *rawConfig) *Config {
 	}
 
 	v.x(cfg, &raw.X)
+	v.mqtt(cfg, raw.MQTT)
 	v.destinations(cfg, raw)
 	v.hardware(cfg, &raw.Hardware)
 	// Sensors first: templates and conditions refer to them.

@@ -134,12 +134,12 @@ func Check(ctx context.Context, path string, opts CheckOptions) *CheckReport {
 	if cfg.X.CAFile != "" {
 		rep.add(checkCAFile(cfg.X.CAFile))
 	}
-	creds, info, err := cfg.X.LoadCredentialsFor(cfg.Destinations)
+	creds, info, err := cfg.X.LoadCredentialsFor(cfg.CredentialUsers())
 	if err != nil {
 		rep.add(CheckResult{What: "credentials", Detail: cfg.X.Credentials, Err: err})
 		return rep
 	}
-	res := checkCredentialsMode(info, cfg.Destinations)
+	res := checkCredentialsMode(info, cfg.CredentialUsers())
 	rep.add(res)
 	if res.Err != nil && !res.Warn {
 		return rep
@@ -206,7 +206,7 @@ func describeDestinations(cfg *Config) string {
 
 // destinationBuilt reports whether this pitweet can post to name.
 func destinationBuilt(name string) bool {
-	if name == "x" {
+	if name == "x" || name == "forward" {
 		return true
 	}
 	return extraDestinations != nil && slices.Contains(extraDestinations(), name)

@@ -3,7 +3,6 @@ package config
 import (
 	"slices"
 	"strings"
-	"unicode/utf8"
 )
 
 // destinationNames are the destinations pitweet knows, in the order a
@@ -32,9 +31,6 @@ func (v *validator) destinations(cfg *Config, raw *rawConfig) {
 		cfg.Destinations = append(cfg.Destinations, "bluesky")
 	}
 	if raw.MQTT != nil && raw.MQTT.Forward != "" {
-		if problem := topicProblem(raw.MQTT.Forward); problem != "" {
-			v.problem(v.at("mqtt", "forward"), "forward = %q %s; write the poster's command topic, such as \"pitweet/poster\"", raw.MQTT.Forward, problem)
-		}
 		cfg.Destinations = append(cfg.Destinations, "forward")
 	}
 	if len(cfg.Destinations) == 0 {
@@ -47,22 +43,6 @@ func (v *validator) destinations(cfg *Config, raw *rawConfig) {
 			}
 		}
 	}
-}
-
-// topicProblem says what makes s unfit to publish to as an MQTT topic, or
-// "" when nothing does.
-func topicProblem(s string) string {
-	switch {
-	case strings.ContainsAny(s, "+#"):
-		return "has a wildcard (+ or #); a topic to publish to has none"
-	case strings.HasPrefix(s, "$"):
-		return "starts with $, which brokers keep for themselves"
-	case strings.ContainsRune(s, 0) || !utf8.ValidString(s):
-		return "is not UTF-8 text"
-	case len(s) > 65535:
-		return "is longer than MQTT allows"
-	}
-	return ""
 }
 
 // hasSection reports whether the file has the table name, or a key in it.

@@ -36,8 +36,8 @@ func TestDestinations(t *testing.T) {
 		{"an X key as a dotted key", "x.api = \"v2\"\n", []string{"x"}},
 		{"mastodon alone", "[mastodon]\n", []string{"mastodon"}},
 		{"all three, in order", "[bluesky]\n[x]\n[mastodon]\n", []string{"x", "mastodon", "bluesky"}},
-		{"a fleet member", "[mqtt]\nforward = \"pitweet/poster\"\n", []string{"forward"}},
-		{"[mqtt] without forward posts nowhere itself", "[mqtt]\n[x]\n", []string{"x"}},
+		{"a fleet member", "[mqtt]\nbroker = \"mqtt://b\"\nforward = \"pitweet/poster\"\n", []string{"forward"}},
+		{"[mqtt] without forward posts nowhere itself", "[mqtt]\nbroker = \"mqtt://b\"\n[x]\n", []string{"x"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg, err := parseDests(t, tt.sections, "", "")
@@ -102,8 +102,8 @@ func TestRuleToErrors(t *testing.T) {
 			[]string{`pitweet.toml:10: to names "x" twice; name it once`}},
 		{"forward", "", `to = ["forward"]`, "",
 			[]string{`pitweet.toml:6: to names "forward", which is not configured; configured: x (set forward in [mqtt] to post there)`}},
-		{"a wildcard forward topic", "[mqtt]\nforward = \"pitweet/#\"\n", "", "",
-			[]string{`pitweet.toml:2: forward = "pitweet/#" has a wildcard (+ or #); a topic to publish to has none; write the poster's command topic, such as "pitweet/poster"`}},
+		{"a wildcard forward topic", "[mqtt]\nbroker = \"mqtt://b\"\nforward = \"pitweet/#\"\n", "", "",
+			[]string{`pitweet.toml:3: forward "pitweet/#" must be topic levels separated by /, without +, #, a leading $ or empty levels; write the poster's topic_prefix, such as "pitweet/poster"`}},
 		{"a key in [mastodon] this pitweet does not know", "[mastodon]\nsever = \"https://m.example\"\n", "", "",
 			[]string{`pitweet.toml:2: unknown key "sever" in [mastodon]; this pitweet knows no keys there`}},
 		{"not a list", "", `to = "x"`, "",

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"os"
+	"pitweet/gateway"
 	"pitweet/textlen"
 	"slices"
 	"strings"
@@ -19,8 +20,9 @@ func FuzzParseConfig(f *testing.F) {
 	}
 	f.Add([]byte("[[button]]\nname = \"a\"\npin = \"P1_11\"\ntext = \"{{.Time}}\"\nlong_text = \"x\"\n"))
 	f.Add([]byte("[[sensor]]\nname = \"r\"\ntype = \"bme280\"\naddress = 0x77\n[[alert]]\nwhen = \"(r.Temperature > 1 or r.Humidity < 2) and r.Pressure != 3\"\ntext = \"{{.Sensors.r.Pressure}}\"\n"))
-	f.Add([]byte("[x]\n[bluesky]\n[mqtt]\nforward = \"p/q\"\n[[button]]\nname = \"a\"\npin = 17\ntext = \"t\"\nto = [\"bluesky\", \"x\"]\n[[report]]\nevery = \"1h\"\ntext = \"r\"\nto = [\"forward\"]\n"))
 	f.Add([]byte("[[button]]\nname = \"a\"\npin = 17\ntext = \"t\"\nphoto = [\"rpicam-still\", \"-o\", \"-\"]\nphoto_timeout = \"5s\"\nalt = '{{.Button}} at {{.Time}}'\n"))
+	f.Add([]byte("[mqtt]\nbroker = \"mqtts://b:8883\"\nca_file = \"/c.pem\"\nusername = \"k\"\nclient_id = \"pitweet-k\"\ntopic_prefix = \"home/k\"\ndiscovery = false\ndiscovery_prefix = \"ha\"\ndiscovery_style = \"component\"\ncommands = true\n"))
+	f.Add([]byte("[x]\n[bluesky]\n[mqtt]\nbroker = \"mqtt://b\"\nforward = \"p/q\"\n[[button]]\nname = \"a\"\npin = 17\ntext = \"t\"\nto = [\"bluesky\", \"x\"]\n[[report]]\nevery = \"1h\"\ntext = \"r\"\nto = [\"forward\"]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		t.Setenv("STATE_DIRECTORY", "")
 		t.Setenv("CREDENTIALS_DIRECTORY", "")
@@ -52,6 +54,20 @@ func FuzzParseConfig(f *testing.F) {
 			}
 			if short := textlen.TruncateX(text, textlen.MaxX); textlen.X(short) > textlen.MaxX {
 				t.Fatalf("Truncate left %d characters", textlen.X(short))
+			}
+		}
+		// What [mqtt] gives, the gateway takes.
+		if m := cfg.MQTT; m != nil {
+			if err := gateway.CheckBroker(m.Broker); err != nil {
+				t.Fatalf("broker %q passed validation but the gateway refuses it: %v", m.Broker, err)
+			}
+			for key, p := range map[string]string{"topic_prefix": m.TopicPrefix, "discovery_prefix": m.DiscoveryPrefix, "forward": m.Forward} {
+				if p != "" && gateway.CheckTopicPrefix(key, p) != nil {
+					t.Fatalf("%s %q passed validation but the gateway refuses it", key, p)
+				}
+			}
+			if m.ClientID != "" && gateway.CheckClientID(m.ClientID) != nil {
+				t.Fatalf("client_id %q passed validation but the gateway refuses it", m.ClientID)
 			}
 		}
 		// Every rule posts somewhere configured.

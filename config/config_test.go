@@ -39,6 +39,9 @@ func TestExampleConfig(t *testing.T) {
 	if a := cfg.Alerts[0]; a.Cooldown != time.Hour || a.Every != time.Minute {
 		t.Errorf("alert = %+v", a)
 	}
+	if m := cfg.MQTT; m == nil || m.Broker != "mqtt://localhost:1883" || !m.Discovery || m.DiscoveryStyle != "device" || m.Commands || m.Forward != "" {
+		t.Errorf("[mqtt] = %+v", m)
+	}
 	if !cfg.Hardware.Fake() || cfg.Hardware.Environment != "daily" {
 		t.Errorf("hardware %+v, want fake with a daily environment", cfg.Hardware)
 	}

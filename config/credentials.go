@@ -27,7 +27,7 @@ var credentialKeys = []struct{ key, env, dest string }{
 	{"access_secret", "PITWEET_ACCESS_SECRET", "x"},
 	{"mastodon_token", "PITWEET_MASTODON_TOKEN", "mastodon"},
 	{"bluesky_app_password", "PITWEET_BLUESKY_APP_PASSWORD", "bluesky"},
-	{"mqtt_password", "PITWEET_MQTT_PASSWORD", ""},
+	{"mqtt_password", "PITWEET_MQTT_PASSWORD", "mqtt"},
 }
 
 // sameKeysAs names, for a destination that uses another's keys, that
@@ -58,6 +58,8 @@ func keyHint(dest string) string {
 		return "an access token made in the Mastodon server's Preferences, Development, with the write:statuses and write:media scopes"
 	case "bluesky":
 		return "an app password made in Bluesky's Settings, Privacy and security, App passwords"
+	case "mqtt":
+		return "the password of [mqtt] username on the broker (mosquitto_passwd sets it)"
 	}
 	return "copied from the X developer portal (Keys and tokens)"
 }
@@ -99,10 +101,11 @@ func (x XConfig) LoadCredentials() (oauth.Credentials, CredentialsInfo, error) {
 	return c.X(), info, err
 }
 
-// LoadCredentialsFor is LoadCredentials for the destinations dests: it
-// requires the keys each of them needs (X's four for "x", mastodon_token
-// for "mastodon", bluesky_app_password for "bluesky"), and reads the
-// others the file has.
+// LoadCredentialsFor is LoadCredentials for the destinations dests (and
+// "mqtt", see Config.CredentialUsers): it requires the keys each of them
+// needs (X's four for "x", mastodon_token for "mastodon",
+// bluesky_app_password for "bluesky", mqtt_password for "mqtt"), and
+// reads the others the file has.
 func (x XConfig) LoadCredentialsFor(dests []string) (Credentials, CredentialsInfo, error) {
 	copied := systemdCopy()
 	if copied == "" || allInEnvironment(dests) {

@@ -290,7 +290,8 @@ func TestLoadCredentialsForDestinations(t *testing.T) {
 	}{
 		{[]string{"x", "bluesky"}, "lacks api_key, api_secret, access_token, access_secret, bluesky_app_password; add a line api_key=..."},
 		{[]string{"bluesky"}, "lacks bluesky_app_password; add a line bluesky_app_password=... for each, an app password made in Bluesky's Settings"},
-		{[]string{"forward"}, ""}, // the broker may take no password
+		{[]string{"forward"}, ""}, // a broker without accounts takes no password
+		{[]string{"forward", "mqtt"}, "lacks mqtt_password; add a line mqtt_password=... for each, the password of [mqtt] username on the broker"},
 	} {
 		_, _, err := readCredentials(path, tt.dests)
 		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
