@@ -19,8 +19,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"pitweet/gateway"
 	"pitweet/history"
 	"pitweet/hw"
 	"pitweet/outbox"
@@ -45,6 +47,8 @@ type Options struct {
 	Socket string
 	// UserAgent is sent to X; "" means the sender's default.
 	UserAgent string
+	// Version is pitweet's, for Home Assistant's device block.
+	Version string
 	// Reload receives a value for each SIGHUP: the config is read again.
 	Reload <-chan struct{}
 	// Ready, when not nil, is called once the daemon is serving (when
@@ -145,6 +149,12 @@ type runner struct {
 	rig   *rig       // written only by the main loop
 
 	pics pictures // photos and charts being made (pictures.go)
+	// The MQTT gateway: gw is read by any goroutine, mqtt owned by the
+	// main loop. cfgNow is the running config, for the gateway's command
+	// handler.
+	gw     atomic.Pointer[gateway.Gateway]
+	mqtt   *mqttRun
+	cfgNow atomic.Pointer[config.Config]
 
 	// Owned by the main loop.
 	cfg     *config.Config
@@ -179,17 +189,27 @@ type sensorState struct {
 }
 
 func (d *runner) run(ctx context.Context, cfg *config.Config) error {
-	dests, err := d.newDestinations(cfg)
+	d.host, _ = os.Hostname()
+	dests, creds, err := d.newDestinations(cfg)
 	if err != nil {
 		return err
 	}
-	d.host, _ = os.Hostname()
+	gw, err := d.newGateway(cfg, creds)
+	if err != nil {
+		closeDestinations(dests)
+		return err
+	}
 	d.box, err = outbox.Open(cfg.StateDir, d.log)
 	if err != nil {
+		closeDestinations(dests)
 		return fmt.Errorf("%w (state directory %s; set state_dir in %s or $STATE_DIRECTORY)", err, cfg.StateDir, cfg.Path)
 	}
 	defer d.box.Close()
 	d.pics.init(cfg.StateDir)
+	// Results and presses are kept for the broker from now on; the
+	// gateway connects once the daemon is up.
+	d.gw.Store(gw)
+	defer d.stopGateway()
 	d.dropUnconfigured(cfg)
 	stateDir, err := statedir.Open(cfg.StateDir)
 	if err != nil {
@@ -235,6 +255,7 @@ func (d *runner) run(ctx context.Context, cfg *config.Config) error {
 		del.sent = d.ledSent
 		del.failed = func(on bool) { d.ledFailed(name, on) }
 		del.idleHook = d.idle
+		del.finished = d.publishResult
 		del.wake = make(chan struct{}, 1)
 		if name == "x" {
 			// X signs with the time: its clock offset outlives a restart.
@@ -259,6 +280,7 @@ func (d *runner) run(ctx context.Context, cfg *config.Config) error {
 	}
 	d.setRig(r)
 	d.apply(cfg, time.Now())
+	d.startGateway(gw)
 
 	ln, err := listenControl(d.opts.Socket)
 	if err != nil {
@@ -352,10 +374,12 @@ func (d *runner) dropUnconfigured(cfg *config.Config) {
 			if !m.Needs(name) || slices.Contains(cfg.Destinations, name) {
 				continue
 			}
-			if err := d.box.Refuse(m.ID, name, "not posted: the destination is no longer configured"); err != nil {
+			const why = "not posted: the destination is no longer configured"
+			if err := d.box.Refuse(m.ID, name, why); err != nil {
 				d.log.Error("daemon: give up a message on a destination no longer configured", "id", m.ID, "destination", name, "err", err)
 				continue
 			}
+			d.publishResult(m, name, "", why)
 			n++
 		}
 	}
@@ -364,36 +388,41 @@ func (d *runner) dropUnconfigured(cfg *config.Config) {
 	}
 }
 
-// newDestinations loads the keys cfg's destinations need, saying in the
-// log when the file systemd copies them from could not be checked, and
-// makes each destination.
-func (d *runner) newDestinations(cfg *config.Config) ([]destination, error) {
-	creds, info, err := cfg.X.LoadCredentialsFor(cfg.Destinations)
+// newDestinations loads the keys cfg's destinations and broker account
+// need, saying in the log when the file systemd copies them from could
+// not be checked, and makes each destination.
+func (d *runner) newDestinations(cfg *config.Config) ([]destination, config.Credentials, error) {
+	creds, info, err := cfg.X.LoadCredentialsFor(cfg.CredentialUsers())
 	if err != nil {
-		return nil, err
+		return nil, creds, err
 	}
 	if info.Source != nil && info.Source.Unchecked != nil {
 		d.log.Warn("daemon: the credentials file was not checked", "err", info.Source.Unchecked)
 	}
-	opts := destOptions{UserAgent: d.opts.UserAgent, Log: d.log, KeepAlive: keepAlive}
+	opts := destOptions{UserAgent: d.opts.UserAgent, Log: d.log, KeepAlive: keepAlive, Forwarder: d.runningGateway}
 	var dests []destination
 	for _, name := range cfg.Destinations {
 		dest, err := newDestination(name, cfg, creds, opts)
 		if err != nil {
-			for _, made := range dests {
-				made.Close()
-			}
-			return nil, err
+			closeDestinations(dests)
+			return nil, creds, err
 		}
 		dests = append(dests, dest)
 	}
-	return dests, nil
+	return dests, creds, nil
+}
+
+func closeDestinations(dests []destination) {
+	for _, dest := range dests {
+		dest.Close()
+	}
 }
 
 // apply makes cfg the running config's rules, keeping the alert states of
 // unchanged alerts.
 func (d *runner) apply(cfg *config.Config, now time.Time) {
 	d.cfg = cfg
+	d.cfgNow.Store(cfg)
 	d.gen++
 	d.reports = make([]reportState, len(cfg.Reports))
 	for i, r := range cfg.Reports {
@@ -564,6 +593,9 @@ func (d *runner) readJobs(ctx context.Context, results chan<- readResult, r read
 				d.log.Warn("daemon: sensor read failed; keeping its last reading", "sensor", s.Name(), "err", err)
 			}
 			d.st.sensorRead(s.Name(), s.Type(), rd.At, rd.Values, err)
+			if err == nil {
+				d.publishReading(rd)
+			}
 			if j.record > 0 {
 				d.record(j, rd, err)
 			}
@@ -683,6 +715,7 @@ func (d *runner) press(p hw.Press) (outbox.Message, bool, error) {
 	if !ok {
 		return outbox.Message{}, false, nil
 	}
+	d.publishPress(p)
 	if b.Photo != nil {
 		d.pressLater(b, p, nil)
 		return outbox.Message{}, true, nil
@@ -750,16 +783,7 @@ func (d *runner) put(m outbox.Message, pics []outbox.NewImage) (outbox.Message, 
 		m.Text = text
 		return m, err
 	}
-	d.log.Info("daemon: queued", "id", m.ID, "source", m.Source, "to", m.To, "pictures", len(m.Images), "queue", d.box.Len())
-	for _, del := range d.dels {
-		if slices.Contains(m.To, del.name) {
-			select {
-			case del.wake <- struct{}{}:
-			default:
-			}
-		}
-	}
-	d.markDirty()
+	d.queued(m, m.To)
 	return m, nil
 }
 
@@ -778,6 +802,7 @@ func (d *runner) handleControl(ctx context.Context, controls chan<- controlCall,
 		s.ButtonErrors = d.currentRig().buttonErrors()
 		s.History = d.historyState()
 		s.Pictures = d.pictureStatus()
+		s.MQTT = d.mqttStatus()
 		return ControlResponse{OK: true, Status: &s}
 	case "history":
 		return d.historyAnswer(req, time.Now())
@@ -838,8 +863,15 @@ func (d *runner) reload(ctx context.Context, presses chan<- hw.Press) error {
 		err = fmt.Errorf("daemon: the destinations changed from %v to %v; restart pitweet for that", d.cfg.Destinations, cfg.Destinations)
 	}
 	var dests []destination
+	var creds config.Credentials
 	if err == nil {
-		dests, err = d.newDestinations(cfg)
+		dests, creds, err = d.newDestinations(cfg)
+	}
+	var gw *gateway.Gateway
+	if err == nil {
+		if gw, err = d.newGateway(cfg, creds); err != nil {
+			closeDestinations(dests)
+		}
 	}
 	if err != nil {
 		d.log.Error("daemon: reload refused; keeping the running config", "err", err)
@@ -865,6 +897,7 @@ func (d *runner) reload(ctx context.Context, presses chan<- hw.Press) error {
 	}
 	go d.flushHistory("reload")
 	d.apply(cfg, time.Now())
+	d.reloadGateway(cfg, gw, creds.MQTTPassword)
 	d.hardwareOpen()
 	for _, w := range cfg.Warnings {
 		d.log.Warn("daemon: config: " + w)
@@ -973,6 +1006,8 @@ func (d *runner) shutdown(stopHW, stopLoop, cancelSend context.CancelFunc, deliv
 	for _, del := range d.dels {
 		del.destination().Close()
 	}
+	// After the delivery loops: a forward in flight needed the broker.
+	d.stopGateway()
 	d.freeMu.Lock()
 	if d.freeTimer != nil {
 		d.freeTimer.Stop()

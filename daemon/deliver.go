@@ -58,6 +58,9 @@ type deliverer struct {
 	// LED hooks; nil: no LED.
 	sent   func()
 	failed func(on bool)
+	// finished, when not nil, is told each message the destination is
+	// done with: posted (ref) or refused (the reason).
+	finished func(m outbox.Message, dest, ref, refused string)
 
 	// mayBeSent holds the messages that may already be at the destination:
 	// those queued before this run started (the run that crashed or was
@@ -248,6 +251,7 @@ func (d *deliverer) deliverOnce(ctx context.Context) time.Duration {
 			return clockPoll
 		}
 		d.forget(m.ID)
+		d.finish(m, "", "expired")
 		d.st.deadChanged()
 		return 0
 	}
@@ -301,6 +305,10 @@ func (d *deliverer) settle(m outbox.Message, tried int, sent time.Time, rc Recei
 		// Every answer carries the service's clock: the 429 below is
 		// converted with the offset this very answer shows.
 		d.observeDate(answerDate(apiErr), sent, now, false)
+	}
+	var perm permanentError
+	if errors.As(err, &perm) {
+		return d.refuse(m, "refused", err, now)
 	}
 	if apiErr == nil {
 		if errors.Is(err, context.Canceled) {
@@ -380,6 +388,7 @@ func (d *deliverer) delivered(m outbox.Message, ref string, now time.Time) time.
 		}
 	}
 	d.log.Info("daemon: posted", "id", m.ID, "ref", ref, "source", m.Source, "attempts", m.Dest[d.name].Attempts+1)
+	d.finish(m, ref, "")
 	d.backoff = 0
 	d.st.success(d.name, now, m, ref)
 	if d.sent != nil {
@@ -410,6 +419,7 @@ func (d *deliverer) refuse(m outbox.Message, why string, err error, now time.Tim
 		return clockPoll
 	}
 	d.forget(m.ID)
+	d.finish(m, "", reason)
 	d.log.Error("daemon: the service refused a message for good; kept in dead letters", "id", m.ID, "source", m.Source, "err", err)
 	d.st.failure(d.name, now, m, err)
 	d.st.deadChanged()
@@ -417,6 +427,14 @@ func (d *deliverer) refuse(m outbox.Message, why string, err error, now time.Tim
 		d.failed(true)
 	}
 	return 0
+}
+
+// finish tells the finished hook, if any, that the destination is done
+// with m.
+func (d *deliverer) finish(m outbox.Message, ref, refused string) {
+	if d.finished != nil {
+		d.finished(m, d.name, ref, refused)
+	}
 }
 
 // forget drops what the loop knows of a message it has finished.

@@ -67,7 +67,19 @@ type destOptions struct {
 	UserAgent string        // "" for the sender's default
 	Log       *slog.Logger  // nil discards
 	KeepAlive time.Duration // how long a connection stays open for the next post; 0: closed after each
+	// Forwarder gives what carries the destination "forward" to the
+	// poster: the running gateway. nil: forward cannot be made.
+	Forwarder func() forwarder
 }
+
+// permanent marks err, the refusal of a destination whose service does not
+// answer in HTTP (the broker, for "forward"), as one that no retry can
+// change: the delivery loop gives the message up there.
+func permanent(err error) error { return permanentError{err} }
+
+type permanentError struct{ error }
+
+func (e permanentError) Unwrap() error { return e.error }
 
 // testDestination, when not nil, makes the destinations only test builds
 // know (testdest.go); ok is false for a name it does not know.
@@ -81,6 +93,9 @@ func newDestination(name string, cfg *config.Config, creds config.Credentials, o
 			return nil, err
 		}
 		return newXDestination(name, c), nil
+	}
+	if name == "forward" && cfg.MQTT != nil && opts.Forwarder != nil {
+		return newForwardDestination(cfg.MQTT.Forward, opts.Forwarder), nil
 	}
 	if testDestination != nil {
 		if dest, ok, err := testDestination(name, cfg, creds, opts); ok {

@@ -43,6 +43,7 @@ type Status struct {
 	Sensors       []SensorState       `json:"sensors"`
 	History       *HistoryState       `json:"history,omitempty"`
 	Pictures      *PictureStatus      `json:"pictures,omitempty"` // with photos or charts configured
+	MQTT          *MQTTStatus         `json:"mqtt,omitempty"`     // nil without [mqtt]
 }
 
 // HistoryState is how the sensor history is kept.

@@ -210,7 +210,7 @@ func ParseCommand(payload []byte) (Command, error) {
 		}
 		c.Pictures[i].Data = b
 	}
-	return c, c.check()
+	return c, c.Check()
 }
 
 var (
@@ -265,8 +265,9 @@ func decodeString(raw json.RawMessage, s *string) error {
 	return json.Unmarshal(raw, s)
 }
 
-// check applies the limits that do not depend on the encoding.
-func (c Command) check() error {
+// Check applies the limits of a command that do not depend on its
+// encoding: a command it refuses would be refused by its receiver.
+func (c Command) Check() error {
 	size := 0
 	for _, p := range c.Pictures {
 		size += len(p.Data)
@@ -322,7 +323,7 @@ func control(r rune) bool {
 // and alt, several as images. A command it refuses to encode would be
 // refused by the receiver too.
 func EncodeCommand(c Command) ([]byte, error) {
-	if err := c.check(); err != nil {
+	if err := c.Check(); err != nil {
 		return nil, err
 	}
 	type picture struct {

@@ -131,6 +131,13 @@ func (g *Gateway) Topics() (prefix, command string) {
 	return g.s.TopicPrefix, g.s.commandTopic()
 }
 
+// ClientID is the MQTT client identifier the gateway connects with.
+func (g *Gateway) ClientID() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.s.ClientID
+}
+
 // Status is the gateway's state for `pitweet status`.
 type Status struct {
 	Broker      string

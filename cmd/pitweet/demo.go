@@ -150,7 +150,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	go func() {
 		stopped <- daemon.Run(ctx, daemon.Options{
 			ConfigPath: cfgPath, Board: board, Socket: socket, Log: log,
-			UserAgent: "pitweet/" + version, Ready: func() { close(ready) }, FakeCamera: fakeCamera(socket),
+			UserAgent: "pitweet/" + version, Version: version, Ready: func() { close(ready) }, FakeCamera: fakeCamera(socket),
 		})
 	}()
 	select {

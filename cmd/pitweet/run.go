@@ -42,6 +42,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		ConfigPath: *cfgPath,
 		Fake:       *fake,
 		UserAgent:  "pitweet/" + version,
+		Version:    version,
 		Reload:     reload,
 		FakeCamera: fakeCamera(""),
 		Log:        slog.New(sdlog.NewHandler(stderr, toJournal(stderr), nil)),

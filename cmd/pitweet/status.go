@@ -152,6 +152,9 @@ func printStatus(w io.Writer, s *daemon.Status) {
 		}
 		fmt.Fprintln(w, text)
 	}
+	if m := s.MQTT; m != nil {
+		fmt.Fprintln(w, mqttLine(m, at))
+	}
 	if h := s.History; h != nil {
 		if strings.HasPrefix(h.Error, "not recorded") {
 			fmt.Fprintf(w, "history:      %s\n", h.Error)
@@ -192,6 +195,37 @@ func trimPackage(msg string) string {
 		msg = strings.TrimPrefix(msg, pkg)
 	}
 	return msg
+}
+
+// mqttLine says how pitweet stands on the broker: connected or not, where
+// it publishes, whether it takes commands or forwards, and what waits.
+func mqttLine(m *daemon.MQTTStatus, at func(time.Time) string) string {
+	var b strings.Builder
+	if m.Connected {
+		fmt.Fprintf(&b, "mqtt:         connected to %s as %s", m.Broker, m.ClientID)
+	} else {
+		fmt.Fprintf(&b, "mqtt:         NOT CONNECTED to %s as %s", m.Broker, m.ClientID)
+	}
+	if !m.Since.IsZero() {
+		b.WriteString(" since " + at(m.Since))
+	}
+	if !m.Connected && m.LastError != "" {
+		b.WriteString(": " + daemon.Printable(strings.TrimPrefix(m.LastError, "gateway: ")))
+	}
+	b.WriteString("; publishing on " + m.TopicPrefix)
+	if m.Commands {
+		b.WriteString(", commands on " + m.TopicPrefix + "/post")
+	}
+	if m.Forward != "" {
+		b.WriteString(", forwarding to " + m.Forward + "/post")
+	}
+	if m.Queued > 0 || m.Dropped > 0 {
+		fmt.Fprintf(&b, "; %d presses and results waiting for the broker", m.Queued)
+		if m.Dropped > 0 {
+			fmt.Fprintf(&b, ", %d dropped while it was away", m.Dropped)
+		}
+	}
+	return b.String()
 }
 
 // kib prints a size in KiB, or MiB from 10 MiB.
