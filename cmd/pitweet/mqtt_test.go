@@ -1,0 +1,390 @@
+package main
+
+// End-to-end tests of pitweet on an MQTT broker: the real pitweet binary,
+// a real Mosquitto (package mosquittotest, with the ACL docs/mqtt.md
+// gives) and fakex. mosquitto_sub plays Home Assistant and the other
+// clients on the broker.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"pitweet/daemon"
+	"pitweet/fakex"
+	"pitweet/gateway/mosquittotest"
+)
+
+var updateGolden = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// mqttWait is how long a test waits for a message from the broker.
+const mqttWait = 20 * time.Second
+
+// mqttUsers are the broker's accounts, as docs/mqtt.md's ACL names them:
+// the Pis, Home Assistant and a dashboard that may only read.
+var mqttUsers = map[string]string{
+	"kitchen": "kitchen-pass", "shed": "shed-pass", "poster": "poster-pass",
+	"homeassistant": "homeassistant-pass", "dashboard": "dashboard-pass",
+}
+
+// docACL is the Mosquitto ACL that docs/mqtt.md gives, read from the page
+// itself: the tests run what users are told to write.
+func docACL(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile("../../docs/mqtt.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "```\n# /etc/mosquitto/acl\n")
+	acl, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 || !strings.Contains(acl, "user kitchen") {
+		t.Fatal("docs/mqtt.md has no Mosquitto ACL block starting with # /etc/mosquitto/acl")
+	}
+	return acl
+}
+
+// mqttBroker starts a Mosquitto with the documented ACL and the accounts.
+func mqttBroker(t testing.TB) *mosquittotest.Broker {
+	t.Helper()
+	return mosquittotest.Start(t, mosquittotest.Options{Users: mqttUsers, ACL: docACL(t)})
+}
+
+// mqttPi is how one test daemon is on the broker.
+type mqttPi struct {
+	name  string // the account, and pitweet-<name>, pitweet/<name>
+	noX   bool   // no [x]: a fleet member that forwards
+	extra string // more [mqtt] keys
+	rules string // more rules after e2eRules ([[sensor]] ...)
+}
+
+// newMQTTE2E writes the config of a daemon on broker b, with its own
+// fakex unless pi.noX; the daemon is not started yet. The broker password
+// comes from the credentials file (mqtt_password), or from
+// PITWEET_MQTT_PASSWORD for a member without [x], whose credentials file
+// is the default one.
+func newMQTTE2E(t testing.TB, b *mosquittotest.Broker, pi mqttPi) *e2e {
+	t.Helper()
+	e := &e2e{t: t, dir: t.TempDir(), log: &lockedBuffer{}, bin: pitweetBin}
+	e.socket = filepath.Join(e.dir, daemon.SocketName)
+	e.ca = filepath.Join(e.dir, "ca.pem")
+	text := fmt.Sprintf("state_dir = %q\n", filepath.Join(e.dir, "state"))
+	if !pi.noX {
+		e.x = e.startX("127.0.0.1:0")
+		creds := filepath.Join(e.dir, "credentials")
+		if err := writeCredentials(creds, fakex.DemoCredentials); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.OpenFile(creds, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(f, "mqtt_password=%s\n", mqttUsers[pi.name])
+		f.Close()
+		text += fmt.Sprintf("[x]\nbase_url = %q\nca_file = %q\ncredentials = %q\n", e.x.URL(), e.ca, creds)
+	} else {
+		e.env = append(e.env, "PITWEET_MQTT_PASSWORD="+mqttUsers[pi.name])
+	}
+	text += "[hardware]\nmode = \"fake\"\nenvironment = \"fixed\"\n" + e2eRules + pi.rules
+	text += fmt.Sprintf("[mqtt]\nbroker = %q\nusername = %q\nclient_id = \"pitweet-%s\"\ntopic_prefix = \"pitweet/%s\"\n%s",
+		b.URL(), pi.name, pi.name, pi.name, pi.extra)
+	e.config = filepath.Join(e.dir, "pitweet.toml")
+	if err := os.WriteFile(e.config, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		e.kill()
+		if t.Failed() {
+			t.Logf("daemon %s log:\n%s", pi.name, e.log.String())
+		}
+	})
+	return e
+}
+
+// waitConnected waits until status says the daemon is on the broker.
+func (e *e2e) waitConnected() *daemon.Status {
+	e.t.Helper()
+	return e.waitStatus("the broker connection", func(s *daemon.Status) bool { return s.MQTT != nil && s.MQTT.Connected })
+}
+
+// subscribe runs mosquitto_sub as user on filters at QoS 1.
+func subscribe(t testing.TB, b *mosquittotest.Broker, user string, filters ...string) *mosquittotest.Sub {
+	t.Helper()
+	return b.Subscribe(user, mqttUsers[user], filters, "-q", "1")
+}
+
+// result reads a message of <prefix>/posted.
+func result(t testing.TB, m mosquittotest.Message) map[string]string {
+	t.Helper()
+	var r map[string]string
+	if err := json.Unmarshal([]byte(m.Payload), &r); err != nil {
+		t.Fatalf("%s: %v: %s", m.Topic, err, m.Payload)
+	}
+	return r
+}
+
+// Home Assistant, subscribed to homeassistant/#, receives the real
+// daemon's retained discovery config (kept in testdata as evidence, with
+// the machine's host name as HOST); the daemon's readings, presses and
+// delivery results follow on its topics, status shows the connection,
+// and a clean stop leaves it offline.
+func TestE2EMQTTHomeAssistant(t *testing.T) {
+	t.Parallel()
+	b := mqttBroker(t)
+	e := newMQTTE2E(t, b, mqttPi{name: "kitchen"})
+	ha := subscribe(t, b, "homeassistant", "homeassistant/#", "pitweet/kitchen/#")
+	e.start()
+	e.waitConnected()
+
+	var config mosquittotest.Message
+	reading := map[string]string{}
+	var online bool
+	for config.Topic == "" || len(reading) < 3 || !online {
+		m := ha.Next(t, mqttWait)
+		switch {
+		case m.Topic == "homeassistant/device/pitweet_kitchen/config":
+			config = m
+		case strings.HasPrefix(m.Topic, "pitweet/kitchen/sensor/room/"):
+			reading[strings.TrimPrefix(m.Topic, "pitweet/kitchen/sensor/room/")] = m.Payload
+		case m.Topic == "pitweet/kitchen/status":
+			online = m.Payload == "online"
+		}
+	}
+	host, _ := os.Hostname()
+	host, _, _ = strings.Cut(host, ".")
+	payload := strings.ReplaceAll(config.Payload, `"pitweet `+host+`"`, `"pitweet HOST"`)
+	golden(t, "mqtt-discovery.json", payload)
+	var cfg struct {
+		Device map[string]any            `json:"device"`
+		Avail  string                    `json:"availability_topic"`
+		Comps  map[string]map[string]any `json:"components"`
+	}
+	if err := json.Unmarshal([]byte(config.Payload), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Device["sw_version"] != "dev" || cfg.Avail != "pitweet/kitchen/status" {
+		t.Errorf("device %v, availability %q", cfg.Device, cfg.Avail)
+	}
+	for id, want := range map[string][2]string{
+		"room_temperature": {"temperature", "°C"}, "room_humidity": {"humidity", "%"}, "room_pressure": {"atmospheric_pressure", "hPa"},
+	} {
+		c := cfg.Comps[id]
+		// The daemon reads the room every minute (history = "1m"):
+		// unavailable after three minutes without a reading.
+		if c["device_class"] != want[0] || c["unit_of_measurement"] != want[1] || c["expire_after"] != 180.0 {
+			t.Errorf("component %s = %v", id, c)
+		}
+	}
+	for _, id := range []string{"doorbell_event", "doorbell_short", "mailbox_event", "mailbox_short"} {
+		if cfg.Comps[id] == nil {
+			t.Errorf("no component %s among %v", id, cfg.Comps)
+		}
+	}
+	if cfg.Comps["doorbell_long"] != nil {
+		t.Error("a long-press trigger for a button without long_text")
+	}
+
+	// The readings are those status shows.
+	st := e.status()
+	for q, v := range st.Sensors[0].Values {
+		if got := reading[strings.ToLower(q)]; !closeTo(got, v) {
+			t.Errorf("%s published %s; status says %v", q, got, v)
+		}
+	}
+
+	// A press: on the button topics, then its result once X has it.
+	e.press("doorbell")
+	tw := e.waitTweets(1)[0]
+	var press, event bool
+	var posted map[string]string
+	for !press || !event || posted == nil {
+		m := ha.Next(t, mqttWait)
+		switch m.Topic {
+		case "pitweet/kitchen/button/doorbell":
+			press = m.Payload == "press"
+		case "pitweet/kitchen/button/doorbell/event":
+			event = strings.HasPrefix(m.Payload, `{"event_type":"press","at":"`)
+		case "pitweet/kitchen/posted":
+			posted = result(t, m)
+		}
+	}
+	if posted["outcome"] != "posted" || posted["destination"] != "x" || posted["ref"] != tw.ID || posted["id"] == "" {
+		t.Errorf("posted %v; want tweet %s on x", posted, tw.ID)
+	}
+
+	out, _, code := e.pitweet("status")
+	if code != 0 || !strings.Contains(out, "mqtt:         connected to "+b.URL()+" as pitweet-kitchen since ") ||
+		!strings.Contains(out, "; publishing on pitweet/kitchen\n") {
+		t.Errorf("status:\n%s", out)
+	}
+
+	// A clean stop: offline, retained.
+	if err := e.signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("pitweet exited with %v", err)
+	}
+	ha.WaitFor(t, mqttWait, "offline", func(m mosquittotest.Message) bool {
+		return m.Topic == "pitweet/kitchen/status" && m.Payload == "offline"
+	})
+	s := subscribe(t, b, "dashboard", "pitweet/kitchen/status")
+	if m := s.Next(t, mqttWait); !m.Retained || m.Payload != "offline" {
+		t.Errorf("retained status %+v; want offline", m)
+	}
+}
+
+// closeTo reports whether a published reading (rounded to its
+// quantity's decimals) is v.
+func closeTo(published string, v float64) bool {
+	f, err := strconv.ParseFloat(published, 64)
+	return err == nil && f-v < 0.06 && v-f < 0.06
+}
+
+// golden compares a JSON payload, indented, with testdata/name.
+func golden(t *testing.T, name, payload string) {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, []byte(payload), "", "  "); err != nil {
+		t.Fatalf("%s: %v: %s", name, err, payload)
+	}
+	buf.WriteByte('\n')
+	path := filepath.Join("testdata", name)
+	if *updateGolden {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -run %s -update to write it)", err, t.Name())
+	}
+	if !bytes.Equal(buf.Bytes(), want) {
+		t.Errorf("%s differs; got:\n%s", path, buf.Bytes())
+	}
+}
+
+// waitLog waits until the daemon has logged what at least n times.
+func (e *e2e) waitLog(what string, n int, within time.Duration) {
+	e.t.Helper()
+	deadline := time.Now().Add(within)
+	for strings.Count(e.log.String(), what) < n {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("the daemon logged %q %d times in %v; want %d", what, strings.Count(e.log.String(), what), within, n)
+		}
+		select {
+		case err := <-e.exited:
+			e.t.Fatalf("waiting for %q in the log: pitweet exited: %v", what, err)
+		case <-time.After(2 * time.Millisecond): // polling interval, not synchronisation
+		}
+	}
+}
+
+// waitTweetsWithin waits until x has accepted n tweets in all.
+func waitTweetsWithin(t testing.TB, x *fakex.Server, n int, within time.Duration) []fakex.Tweet {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	tweets, err := x.WaitTweets(ctx, n)
+	if err != nil {
+		t.Fatalf("%v; %d accepted so far", err, len(x.Tweets()))
+	}
+	return tweets
+}
+
+// onceEach checks that x posted each of want exactly once, and nothing
+// else; it returns how many it posted.
+func onceEach(t testing.TB, x *fakex.Server, want map[string]bool) int {
+	t.Helper()
+	count := map[string]int{}
+	for _, tw := range x.Tweets() {
+		count[tw.Text]++
+	}
+	for text := range want {
+		if count[text] != 1 {
+			t.Errorf("%q posted %d times", text, count[text])
+		}
+	}
+	for text, n := range count {
+		if !want[text] {
+			t.Errorf("%q posted %d times; it is no command", text, n)
+		}
+	}
+	return len(x.Tweets())
+}
+
+// 1,000 commands published at once, as Home Assistant publishes them:
+// pitweet is killed (SIGKILL) while it takes and posts them, and the
+// broker restarts while pitweet is down. Every command is posted on X
+// exactly once: those stored before the kill are in the outbox, those
+// not acknowledged come again from the broker, and those that come twice
+// are known by their id.
+func TestE2EMQTTThousandCommandsKillAndBrokerRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("posts 1,000 commands")
+	}
+	t.Parallel()
+	b := mqttBroker(t)
+	e := newMQTTE2E(t, b, mqttPi{name: "kitchen", extra: "commands = true\ndiscovery = false\n"})
+	e.start()
+	e.waitConnected()
+
+	const n = 1000
+	want := map[string]bool{}
+	var lines bytes.Buffer
+	for i := range n {
+		text := fmt.Sprintf("Command %04d from Home Assistant", i)
+		want[text] = true
+		fmt.Fprintf(&lines, `{"id": "ha-%04d", "text": %q}`+"\n", i, text)
+	}
+	start := time.Now()
+	if out, err := b.Publish("homeassistant", mqttUsers["homeassistant"], "pitweet/kitchen/post", lines.Bytes(), "-q", "1", "-l"); err != nil {
+		t.Fatalf("mosquitto_pub: %v\n%s", err, out)
+	}
+	published := time.Since(start)
+	// Killed while it takes them into the outbox and posts them.
+	e.waitLog("daemon: queued", n/4, time.Minute)
+	if err := e.signal(syscall.SIGKILL); err == nil {
+		t.Fatal("pitweet exited cleanly after SIGKILL")
+	}
+	queued, before := strings.Count(e.log.String(), "daemon: queued"), len(e.x.Tweets())
+	b.Restart()
+	e.start()
+	waitTweetsWithin(t, e.x, n, 5*time.Minute)
+	took := time.Since(start)
+
+	// The first 100 sent again, as a sender unsure of its PUBACKs does:
+	// known by their ids, not posted again.
+	first := bytes.Join(bytes.SplitAfter(lines.Bytes(), []byte("\n"))[:100], nil)
+	if out, err := b.Publish("homeassistant", mqttUsers["homeassistant"], "pitweet/kitchen/post", first, "-q", "1", "-l"); err != nil {
+		t.Fatalf("mosquitto_pub: %v\n%s", err, out)
+	}
+	// A command after them all is the next, and the only one, posted:
+	// nothing came twice.
+	want["the last one"] = true
+	if out, err := b.Publish("homeassistant", mqttUsers["homeassistant"], "pitweet/kitchen/post", nil, "-q", "1", "-m", `{"id": "ha-last", "text": "the last one"}`); err != nil {
+		t.Fatalf("mosquitto_pub: %v\n%s", err, out)
+	}
+	waitTweetsWithin(t, e.x, n+1, time.Minute)
+	st := e.waitStatus("the queue to empty", func(s *daemon.Status) bool { return s.Queue == 0 })
+	if got := onceEach(t, e.x, want); got != n+1 {
+		t.Errorf("%d tweets; want %d", got, n+1)
+	}
+	if st.DeadLetters != 0 {
+		t.Errorf("%d dead letters: %+v", st.DeadLetters, st.RecentDead)
+	}
+	known := strings.Count(e.log.String(), "a command with this id was taken before")
+	if known < 100 {
+		t.Errorf("%d commands known by their ids; the 100 sent again at least", known)
+	}
+	t.Logf("%d commands published in %v; before the kill %d were queued and %d posted; after it %d posted; %d came again (100 sent again) and were known by their id; %d posting requests for %d tweets; all posted %v after the first was published",
+		n, published.Round(time.Millisecond), queued, before, len(e.x.Tweets())-before-1, known, len(postRequests(e.x)), len(e.x.Tweets()), took.Round(time.Millisecond))
+}
