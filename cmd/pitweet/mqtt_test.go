@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 // End-to-end tests of pitweet on an MQTT broker: the real pitweet binary,
@@ -387,4 +389,98 @@ func TestE2EMQTTThousandCommandsKillAndBrokerRestart(t *testing.T) {
 	}
 	t.Logf("%d commands published in %v; before the kill %d were queued and %d posted; after it %d posted; %d came again (100 sent again) and were known by their id; %d posting requests for %d tweets; all posted %v after the first was published",
 		n, published.Round(time.Millisecond), queued, before, len(e.x.Tweets())-before-1, known, len(postRequests(e.x)), len(e.x.Tweets()), took.Round(time.Millisecond))
+}
+
+// A fleet behind one account: the shed has no X keys and forwards through
+// the broker to the poster, which posts each of its presses exactly once.
+// The shed keeps a message in its own outbox until the broker has
+// acknowledged it: with the broker down its queue holds them, and they go
+// once it is back; with the poster killed, the broker keeps them in the
+// poster's session until it is back; with the shed killed right after its
+// presses, its outbox has them when it starts again.
+func TestE2EMQTTFleet(t *testing.T) {
+	t.Parallel()
+	b := mqttBroker(t)
+	poster := newMQTTE2E(t, b, mqttPi{name: "poster", extra: "commands = true\n"})
+	shed := newMQTTE2E(t, b, mqttPi{name: "shed", noX: true, extra: "forward = \"pitweet/poster\"\n"})
+	poster.start()
+	poster.waitConnected()
+	shed.start()
+	if st := shed.waitConnected(); len(st.Destinations) != 1 || st.Destinations[0].Name != "forward" {
+		t.Fatalf("the shed's destinations: %+v; want forward alone", st.Destinations)
+	}
+	results := subscribe(t, b, "homeassistant", "pitweet/poster/posted", "pitweet/shed/posted")
+	want := map[string]bool{}
+	press := func(n int) {
+		for range n {
+			want[shed.pressText()] = true
+		}
+	}
+
+	// Up: each press is forwarded, then posted by the poster.
+	press(3)
+	waitTweetsOn(t, poster.x, 3)
+	forwarded := map[string]string{} // command id → the shed's result
+	postedFor := map[string]string{} // command id → the poster's tweet
+	for len(forwarded) < 3 || len(postedFor) < 3 {
+		m := results.Next(t, mqttWait)
+		r := result(t, m)
+		switch {
+		case m.Topic == "pitweet/shed/posted" && r["destination"] == "forward" && r["outcome"] == "posted":
+			forwarded[r["ref"]] = r["id"]
+		case m.Topic == "pitweet/poster/posted" && r["destination"] == "x" && r["outcome"] == "posted":
+			postedFor[r["command"]] = r["ref"]
+		default:
+			t.Errorf("%s: %s", m.Topic, m.Payload)
+		}
+	}
+	for cmd, id := range forwarded {
+		if cmd != "pitweet-shed:"+id || postedFor[cmd] == "" {
+			t.Errorf("the shed forwarded message %s as command %s; the poster posted %v", id, cmd, postedFor)
+		}
+	}
+
+	// The broker down: the presses wait in the shed's outbox.
+	b.Stop()
+	press(3)
+	shed.waitStatus("3 messages kept while the broker is down", func(s *daemon.Status) bool {
+		return s.Queue == 3 && s.MQTT != nil && !s.MQTT.Connected
+	})
+	b.Restart()
+	waitTweetsWithin(t, poster.x, 6, time.Minute)
+
+	// The poster killed: the broker holds its commands in its session.
+	if err := poster.signal(syscall.SIGKILL); err == nil {
+		t.Fatal("the poster exited cleanly after SIGKILL")
+	}
+	press(3)
+	shed.waitStatus("the broker to take the 3 messages", func(s *daemon.Status) bool { return s.Queue == 0 })
+	if n := len(poster.x.Tweets()); n != 6 {
+		t.Fatalf("%d tweets while the poster was down; want 6", n)
+	}
+	poster.start()
+	waitTweetsWithin(t, poster.x, 9, time.Minute)
+
+	// The shed killed right after its presses: its outbox has them.
+	press(3)
+	if err := shed.signal(syscall.SIGKILL); err == nil {
+		t.Fatal("the shed exited cleanly after SIGKILL")
+	}
+	shed.start()
+	waitTweetsWithin(t, poster.x, 12, time.Minute)
+
+	shedSt := shed.waitStatus("the shed's queue to empty", func(s *daemon.Status) bool { return s.Queue == 0 })
+	posterSt := poster.waitStatus("the poster's queue to empty", func(s *daemon.Status) bool { return s.Queue == 0 })
+	// A press after it all is the next, and the only one, posted.
+	press(1)
+	waitTweetsWithin(t, poster.x, 13, time.Minute)
+	if got := onceEach(t, poster.x, want); got != 13 {
+		t.Errorf("%d tweets; want 13", got)
+	}
+	if shedSt.DeadLetters+posterSt.DeadLetters != 0 {
+		t.Errorf("dead letters: shed %+v, poster %+v", shedSt.RecentDead, posterSt.RecentDead)
+	}
+	known := strings.Count(poster.log.String(), "a command with this id was taken before")
+	t.Logf("13 presses on the shed, forwarded through the broker (down once) to the poster (killed once), the shed killed once: %d tweets, each once; the poster knew %d commands that came twice by their ids",
+		len(poster.x.Tweets()), known)
 }
