@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"pitweet/chart"
+	"pitweet/gateway"
 	"pitweet/sender"
 )
 
@@ -134,6 +135,18 @@ func Check(ctx context.Context, path string, opts CheckOptions) *CheckReport {
 	if cfg.X.CAFile != "" {
 		rep.add(checkCAFile(cfg.X.CAFile))
 	}
+	if m := cfg.MQTT; m != nil {
+		rep.add(CheckResult{What: "mqtt", Detail: describeMQTT(m)})
+		if m.CAFile != "" {
+			r := CheckResult{What: "mqtt ca_file", Detail: m.CAFile}
+			if n, err := gateway.CheckCAFile(m.CAFile); err != nil {
+				r.Err = errors.New(strings.TrimPrefix(err.Error(), "gateway: "))
+			} else {
+				r.Detail += ": " + plural(n, "certificate")
+			}
+			rep.add(r)
+		}
+	}
 	creds, info, err := cfg.X.LoadCredentialsFor(cfg.CredentialUsers())
 	if err != nil {
 		rep.add(CheckResult{What: "credentials", Detail: cfg.X.Credentials, Err: err})
@@ -165,6 +178,33 @@ func Check(ctx context.Context, path string, opts CheckOptions) *CheckReport {
 	}
 	checkAccount(user, start, end, rep)
 	return rep
+}
+
+// describeMQTT says what [mqtt] sets up: "mqtt://broker.lan:1883 as
+// kitchen: Home Assistant discovery, commands, forwarding to
+// pitweet/poster".
+func describeMQTT(m *MQTTConfig) string {
+	d := m.Broker
+	if m.Username != "" {
+		d += " as " + m.Username
+	}
+	var does []string
+	if m.TopicPrefix != "" {
+		does = append(does, "publishing on "+m.TopicPrefix)
+	}
+	if m.Discovery {
+		does = append(does, "Home Assistant discovery")
+	}
+	if m.Commands {
+		does = append(does, "commands")
+	}
+	if m.Forward != "" {
+		does = append(does, "forwarding to "+m.Forward)
+	}
+	if len(does) == 0 {
+		return d
+	}
+	return d + ": " + strings.Join(does, ", ")
 }
 
 // configLocation splits "FILE:LINE[:COL]: problem" into "FILE:LINE" for the

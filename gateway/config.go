@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/url"
@@ -273,15 +275,66 @@ func tlsConfig(serverName, caFile string) (*tls.Config, error) {
 		pool = x509.NewCertPool()
 	}
 	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
+		pem, _, err := readCAFile(caFile)
 		if err != nil {
-			return nil, fmt.Errorf("gateway: read ca_file: %w", err)
+			return nil, err
 		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("gateway: ca_file %s holds no PEM certificate; give a PEM bundle (-----BEGIN CERTIFICATE-----)", caFile)
-		}
+		pool.AppendCertsFromPEM(pem)
 	}
 	return &tls.Config{ServerName: serverName, RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
+}
+
+// maxCAFile bounds a ca_file: a bundle of every public root is about
+// 200 KB.
+const maxCAFile = 1 << 20
+
+// CheckCAFile reads [mqtt] ca_file as the gateway does, and says how many
+// certificates it holds.
+func CheckCAFile(path string) (certs int, err error) {
+	_, n, err := readCAFile(path)
+	return n, err
+}
+
+// readCAFile reads a PEM bundle: a regular file of at most maxCAFile bytes
+// with at least one certificate.
+func readCAFile(path string) (data []byte, certs int, err error) {
+	const fix = "set ca_file in [mqtt] to the PEM file of the broker's CA, or remove it"
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("gateway: ca_file: %w; %s", err, fix)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	switch {
+	case err != nil:
+		return nil, 0, fmt.Errorf("gateway: ca_file: %w", err)
+	case !fi.Mode().IsRegular():
+		return nil, 0, fmt.Errorf("gateway: ca_file %s is not a regular file; %s", path, fix)
+	case fi.Size() > maxCAFile:
+		return nil, 0, fmt.Errorf("gateway: ca_file %s is %d bytes, more than a PEM bundle needs; %s", path, fi.Size(), fix)
+	}
+	data, err = io.ReadAll(io.LimitReader(f, maxCAFile+1))
+	if err != nil {
+		return nil, 0, fmt.Errorf("gateway: read ca_file %s: %w", path, err)
+	}
+	if len(data) > maxCAFile {
+		return nil, 0, fmt.Errorf("gateway: ca_file %s is more than %d bytes, more than a PEM bundle needs; %s", path, maxCAFile, fix)
+	}
+	for rest := data; ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
+		}
+		if b.Type == "CERTIFICATE" {
+			if _, err := x509.ParseCertificate(b.Bytes); err == nil {
+				certs++
+			}
+		}
+	}
+	if certs == 0 {
+		return nil, 0, fmt.Errorf("gateway: ca_file %s holds no PEM certificate (-----BEGIN CERTIFICATE-----); %s", path, fix)
+	}
+	return data, certs, nil
 }
 
 // dial opens the network connection to the broker, TLS when configured.

@@ -59,6 +59,16 @@ func TestBadInputCatalogue(t *testing.T) {
 			want: []string{"writable by its group", "chmod 0600"}},
 		{name: "world-writable credentials", config: goodButton, credsMode: 0o602,
 			want: []string{"writable by others", "chmod 0600"}},
+		{name: "mqtt without a broker", config: goodButton + "[mqtt]\ncommands = true\n",
+			want: []string{":11:", "[mqtt] needs broker", "mqtt://broker.lan:1883"}},
+		{name: "mqtt password in the config", config: goodButton + "[mqtt]\nbroker = \"mqtt://127.0.0.1:9\"\npassword = \"pass\"\n",
+			want: []string{":13:", "mqtt_password=", "credentials file"}},
+		{name: "mqtt account without a password", config: goodButton + "[mqtt]\nbroker = \"mqtt://127.0.0.1:9\"\nusername = \"kitchen\"\n",
+			want: []string{"lacks mqtt_password", "the password of [mqtt] username"}},
+		{name: "mqtt ca_file missing", config: goodButton + "[mqtt]\nbroker = \"mqtts://127.0.0.1:9\"\nca_file = \"/nonexistent/broker-ca.pem\"\n",
+			want: []string{"/nonexistent/broker-ca.pem", "no such file"}},
+		{name: "mqtt forward to itself", config: goodButton + "[mqtt]\nbroker = \"mqtt://127.0.0.1:9\"\ntopic_prefix = \"pitweet/shed\"\nforward = \"pitweet/shed\"\n",
+			want: []string{":14:", "own topic_prefix"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
