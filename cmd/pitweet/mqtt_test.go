@@ -484,3 +484,49 @@ func TestE2EMQTTFleet(t *testing.T) {
 	t.Logf("13 presses on the shed, forwarded through the broker (down once) to the poster (killed once), the shed killed once: %d tweets, each once; the poster knew %d commands that came twice by their ids",
 		len(poster.x.Tweets()), known)
 }
+
+// Commands that can never be posted as they are are refused, each with
+// its reason on <prefix>/posted, and acknowledged: the next command is
+// taken. A command from an account the ACL does not let write the
+// command topic never reaches pitweet.
+func TestE2EMQTTCommandRefusals(t *testing.T) {
+	t.Parallel()
+	b := mqttBroker(t)
+	e := newMQTTE2E(t, b, mqttPi{name: "kitchen", extra: "commands = true\ndiscovery = false\n"})
+	e.start()
+	e.waitConnected()
+	posted := subscribe(t, b, "homeassistant", "pitweet/kitchen/posted")
+	send := func(user, payload string) string {
+		t.Helper()
+		out, err := b.Publish(user, mqttUsers[user], "pitweet/kitchen/post", nil, "-q", "1", "-m", payload)
+		if err != nil {
+			t.Fatalf("mosquitto_pub: %v\n%s", err, out)
+		}
+		return out
+	}
+	for _, c := range []struct{ payload, reason string }{
+		{`{"id": "r1", "text": "hello", "to": ["mastodon"]}`, `destination "mastodon" is not configured here; configured: x`},
+		{`{"id": "r2", "text": "` + strings.Repeat("long ", 60) + `"}`, "the text counts 300 characters as X counts them"},
+		{`{"id": "r3", "text": "a picture", "image": "bm90IGEgcGljdHVyZQ=="}`, "picture 1: media: the data is not a JPEG, PNG, GIF or WebP image"},
+		{`{"id": "r4", "text": "hi", "colour": "red"}`, `unknown key "colour"`},
+		{`{"id": "r5", "text": "hi", "to": ["forward"]}`, `destination "forward" is not configured here`},
+	} {
+		send("homeassistant", c.payload)
+		r := result(t, posted.Next(t, mqttWait))
+		if r["outcome"] != "refused" || !strings.Contains(r["reason"], c.reason) || r["command"] == "" {
+			t.Errorf("%.60s: posted %v; want refused: %s", c.payload, r, c.reason)
+		}
+	}
+	if out := send("dashboard", `{"id": "from-dashboard", "text": "hi"}`); !strings.Contains(out, "RC:135") {
+		t.Errorf("the dashboard's command was not refused by the broker (PUBACK reason code 135):\n%s", out)
+	}
+	send("homeassistant", `{"id": "ok", "text": "the one to post"}`)
+	tw := e.waitTweets(1)
+	r := result(t, posted.Next(t, mqttWait))
+	if r["outcome"] != "posted" || r["command"] != "ok" || r["ref"] != tw[0].ID || tw[0].Text != "the one to post" {
+		t.Errorf("posted %v, tweets %+v; want the command ok posted", r, tw)
+	}
+	if st := e.status(); st.Queue != 0 || st.DeadLetters != 0 {
+		t.Errorf("queue %d, dead letters %d; refused commands are not queued", st.Queue, st.DeadLetters)
+	}
+}
