@@ -530,3 +530,84 @@ func TestE2EMQTTCommandRefusals(t *testing.T) {
 		t.Errorf("queue %d, dead letters %d; refused commands are not queued", st.Queue, st.DeadLetters)
 	}
 }
+
+// editConfig replaces old by new in the daemon's config and reloads it.
+func (e *e2e) editConfig(old, new string) {
+	e.t.Helper()
+	b, err := os.ReadFile(e.config)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte(old)) {
+		e.t.Fatalf("config %s has no %q", e.config, old)
+	}
+	if err := os.WriteFile(e.config, bytes.Replace(b, []byte(old), []byte(new), 1), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	if out, errOut, code := e.pitweet("reload"); code != 0 {
+		e.t.Fatalf("pitweet reload: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// A reload changes what Home Assistant sees without a new connection: a
+// sensor removed from the config is removed from Home Assistant, its
+// retained readings cleared. A reload that turns commands on starts the
+// gateway afresh, subscribed; one that removes [mqtt] leaves the broker,
+// offline.
+func TestE2EMQTTReload(t *testing.T) {
+	t.Parallel()
+	b := mqttBroker(t)
+	const window = "[[sensor]]\nname = \"window\"\ntype = \"bh1750\"\n"
+	e := newMQTTE2E(t, b, mqttPi{name: "kitchen", rules: window})
+	ha := subscribe(t, b, "homeassistant", "homeassistant/device/#", "pitweet/kitchen/sensor/window/#", "pitweet/kitchen/status")
+	e.start()
+	e.waitConnected()
+	ha.WaitFor(t, mqttWait, "the window's reading", func(m mosquittotest.Message) bool {
+		return m.Topic == "pitweet/kitchen/sensor/window/illuminance" && m.Payload != ""
+	})
+
+	e.editConfig(window, "")
+	var removal map[string]map[string]map[string]any
+	cleared := false
+	for removal == nil || !cleared {
+		m := ha.Next(t, mqttWait)
+		switch {
+		case m.Topic == "pitweet/kitchen/sensor/window/illuminance" && m.Payload == "" && !m.Retained:
+			cleared = true
+		case m.Topic == "homeassistant/device/pitweet_kitchen/config" && !m.Retained:
+			var p map[string]map[string]map[string]any
+			json.Unmarshal([]byte(m.Payload), &p)
+			if c, ok := p["components"]["window_illuminance"]; ok && len(c) == 1 && c["platform"] == "sensor" {
+				removal = p
+			}
+		}
+	}
+	if len(removal["components"]["room_temperature"]) < 2 {
+		t.Errorf("the removal config lost room_temperature: %v", removal["components"])
+	}
+
+	e.editConfig("topic_prefix = \"pitweet/kitchen\"\n", "topic_prefix = \"pitweet/kitchen\"\ncommands = true\n")
+	st := e.waitStatus("commands on", func(s *daemon.Status) bool { return s.MQTT != nil && s.MQTT.Commands && s.MQTT.Connected })
+	if st.MQTT.TopicPrefix != "pitweet/kitchen" {
+		t.Errorf("status after the reload: %+v", st.MQTT)
+	}
+	if out, err := b.Publish("homeassistant", mqttUsers["homeassistant"], "pitweet/kitchen/post", nil, "-q", "1", "-m", `{"id": "after-reload", "text": "taken after the reload"}`); err != nil {
+		t.Fatalf("mosquitto_pub: %v\n%s", err, out)
+	}
+	if tw := e.waitTweets(1); tw[0].Text != "taken after the reload" {
+		t.Errorf("tweeted %q", tw[0].Text)
+	}
+
+	b2, err := os.ReadFile(e.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, _, _ := strings.Cut(string(b2), "[mqtt]\n")
+	e.editConfig(string(b2), head)
+	ha.WaitFor(t, mqttWait, "offline", func(m mosquittotest.Message) bool {
+		return m.Topic == "pitweet/kitchen/status" && m.Payload == "offline"
+	})
+	if st := e.status(); st.MQTT != nil {
+		t.Errorf("status shows the broker after [mqtt] was removed: %+v", st.MQTT)
+	}
+}
