@@ -13,13 +13,17 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/eclipse/paho.golang/paho"
 
 	"pitweet/daemon"
 	"pitweet/fakex"
@@ -610,4 +614,177 @@ func TestE2EMQTTReload(t *testing.T) {
 	if st := e.status(); st.MQTT != nil {
 		t.Errorf("status shows the broker after [mqtt] was removed: %+v", st.MQTT)
 	}
+}
+
+// fastSensors are read every second (the fastest the simulated board
+// allows; real hardware, every minute at most): three sensors, four
+// quantities.
+const fastSensors = `[[sensor]]
+name = "window"
+type = "bh1750"
+history = "1s"
+[[sensor]]
+name = "air"
+type = "aht20"
+history = "1s"
+[[sensor]]
+name = "soc"
+type = "cpu"
+history = "1s"
+`
+
+// sensorAt is when status last saw sensor name read.
+func sensorAt(s *daemon.Status, name string) time.Time {
+	for _, ss := range s.Sensors {
+		if ss.Name == name {
+			return ss.At
+		}
+	}
+	return time.Time{}
+}
+
+// While the broker is down, nothing waits for it: presses are posted,
+// readings go on, only the latest of each is kept, and the presses and
+// results wait in memory, counted, to be published in order once it is
+// back.
+func TestE2EMQTTBrokerDown(t *testing.T) {
+	t.Parallel()
+	b := mqttBroker(t)
+	e := newMQTTE2E(t, b, mqttPi{name: "kitchen", rules: fastSensors})
+	// Home Assistant's session outlives the broker's restart.
+	watch := func() *mosquittotest.Sub {
+		return b.Subscribe("homeassistant", mqttUsers["homeassistant"], []string{"pitweet/kitchen/button/#", "pitweet/kitchen/posted"}, "-q", "1", "-c", "-i", "ha-watch")
+	}
+	watch().Stop()
+	e.start()
+	e.waitConnected()
+
+	b.Stop()
+	down := e.waitStatus("the broker down", func(s *daemon.Status) bool {
+		return s.MQTT != nil && !s.MQTT.Connected && !sensorAt(s, "window").IsZero()
+	})
+	const presses = 20
+	for range presses {
+		e.press("doorbell")
+	}
+	e.waitTweets(presses)
+	// Five more seconds of readings, every second, with the broker down.
+	st := e.waitStatus("5 s of readings", func(s *daemon.Status) bool {
+		return s.Queue == 0 && sensorAt(s, "window").Sub(sensorAt(down, "window")) >= 5*time.Second
+	})
+	// Each press is two messages (the button's topic and its event), and
+	// its result one: readings take no room.
+	if st.MQTT.Queued != 3*presses || st.MQTT.Dropped != 0 {
+		t.Errorf("with the broker down: %d waiting, %d dropped; want %d waiting", st.MQTT.Queued, st.MQTT.Dropped, 3*presses)
+	}
+	out, _, _ := e.pitweet("status")
+	if !strings.Contains(out, "mqtt:         NOT CONNECTED to "+b.URL()) || !strings.Contains(out, fmt.Sprintf("; %d presses and results waiting for the broker", 3*presses)) {
+		t.Errorf("status:\n%s", out)
+	}
+
+	b.Restart()
+	s := watch()
+	var pressed, events, results int
+	for pressed+events+results < 3*presses {
+		m := s.Next(t, mqttWait)
+		switch m.Topic {
+		case "pitweet/kitchen/button/doorbell":
+			pressed++
+			if m.Payload != "press" || events != pressed-1 {
+				t.Errorf("press %d: %q after %d events", pressed, m.Payload, events)
+			}
+		case "pitweet/kitchen/button/doorbell/event":
+			events++
+		case "pitweet/kitchen/posted":
+			if r := result(t, m); r["outcome"] != "posted" || r["destination"] != "x" {
+				t.Errorf("result %v", r)
+			}
+			results++
+		}
+	}
+	if pressed != presses || events != presses || results != presses {
+		t.Errorf("after the broker came back: %d presses, %d events, %d results; want %d each", pressed, events, results, presses)
+	}
+	e.waitStatus("nothing waiting", func(s *daemon.Status) bool { return s.MQTT.Connected && s.MQTT.Queued == 0 })
+	// The reading retained is the latest (the simulated room is fixed).
+	r := subscribe(t, b, "dashboard", "pitweet/kitchen/sensor/window/illuminance")
+	m := r.Next(t, mqttWait)
+	if v := e.status().Sensors; !m.Retained || !closeTo(m.Payload, sensorValue(v, "window", "Illuminance")) {
+		t.Errorf("retained %+v; status %+v", m, v)
+	}
+}
+
+// sensorValue is quantity q of sensor name in status.
+func sensorValue(sensors []daemon.SensorState, name, q string) float64 {
+	for _, s := range sensors {
+		if s.Name == name {
+			return s.Values[q]
+		}
+	}
+	return -1
+}
+
+// BenchmarkE2EMQTTReadingToBroker measures, reading by reading, the time
+// from a sensor read in the daemon (the reading's time, as status gives
+// it) to a subscriber on the broker receiving its value: the gateway's
+// publish, Mosquitto, loopback. Three sensors are read every second.
+// Run it with: go test -run '^$' -bench MQTTReadingToBroker -benchtime 300x ./cmd/pitweet
+func BenchmarkE2EMQTTReadingToBroker(b *testing.B) {
+	br := mqttBroker(b)
+	e := newMQTTE2E(b, br, mqttPi{name: "kitchen", rules: fastSensors})
+	e.start()
+	type arrival struct {
+		sensor string
+		at     time.Time
+	}
+	arrivals := make(chan arrival, 1000)
+	conn, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(br.Port)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	sub := paho.NewClient(paho.ClientConfig{
+		Conn: conn,
+		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
+			at := time.Now()
+			// One quantity of each sensor: one arrival per reading.
+			if parts := strings.Split(pr.Packet.Topic, "/"); len(parts) == 5 && !pr.Packet.Retain && (parts[4] == "temperature" || parts[4] == "illuminance") {
+				arrivals <- arrival{parts[3], at}
+			}
+			return true, nil
+		}},
+	})
+	ctx := context.Background()
+	if _, err := sub.Connect(ctx, &paho.Connect{ClientID: "bench-sub", CleanStart: true, KeepAlive: 30,
+		Username: "dashboard", UsernameFlag: true, Password: []byte(mqttUsers["dashboard"]), PasswordFlag: true}); err != nil {
+		b.Fatal(err)
+	}
+	defer sub.Disconnect(&paho.Disconnect{})
+	if _, err := sub.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "pitweet/kitchen/sensor/+/+"}}}); err != nil {
+		b.Fatal(err)
+	}
+	var lat []time.Duration
+	skipped := 0
+	for b.Loop() {
+		for {
+			a := <-arrivals
+			resp, err := daemon.Call(e.socket, daemon.ControlRequest{Op: "status"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			// A newer reading since: its time is not this one's.
+			read := sensorAt(resp.Status, a.sensor)
+			if read.IsZero() || read.After(a.at) {
+				skipped++
+				continue
+			}
+			lat = append(lat, a.at.Sub(read))
+			break
+		}
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
+	b.ReportMetric(float64(skipped), "skipped")
 }
