@@ -35,6 +35,7 @@ var sections = map[string]string{
 	"oneshot": "One tweet, fresh process, to the local emulator over TLS",
 	"drain":   "Drain: queued tweets delivered by the daemon",
 	"idle":    "Daemon idle (fake board: 2 buttons, 2 sensors, hourly report)",
+	"mqtt":    "Daemon on an MQTT broker (Mosquitto on loopback)",
 	"latency": "Press to request at the emulator",
 	"chart":   "Charts: the last 24 hours as a PNG",
 	"sizes":   "Sizes",
