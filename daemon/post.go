@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"pitweet/gateway"
 	"pitweet/sender"
 )
 
@@ -64,9 +65,19 @@ func PostNow(ctx context.Context, cfg *config.Config, text string, opts PostOpti
 			names = append(names, name)
 		}
 	}
-	creds, _, err := cfg.X.LoadCredentialsFor(names)
+	users := names
+	if slices.Contains(names, "forward") && cfg.MQTT.Username != "" {
+		users = append(slices.Clip(names), "mqtt")
+	}
+	creds, _, err := cfg.X.LoadCredentialsFor(users)
 	if err != nil {
 		return nil, err
+	}
+	var fw func() forwarder
+	if slices.Contains(names, "forward") {
+		if fw, err = onceForwarder(cfg, creds, opts.Log); err != nil {
+			return nil, err
+		}
 	}
 	results := make([]PostResult, len(names))
 	var wg sync.WaitGroup
@@ -79,7 +90,7 @@ func PostNow(ctx context.Context, cfg *config.Config, text string, opts PostOpti
 				continue
 			}
 		}
-		dest, err := newDestination(name, cfg, creds, destOptions{UserAgent: opts.UserAgent, Log: opts.Log})
+		dest, err := newDestination(name, cfg, creds, destOptions{UserAgent: opts.UserAgent, Log: opts.Log, Forwarder: fw})
 		if err != nil {
 			results[i].Err = err
 			continue
@@ -91,6 +102,27 @@ func PostNow(ctx context.Context, cfg *config.Config, text string, opts PostOpti
 	}
 	wg.Wait()
 	return results, nil
+}
+
+// onceForwarder carries the destination forward for PostNow: a
+// connection to the broker of its own for each post, beside the daemon's.
+func onceForwarder(cfg *config.Config, creds config.Credentials, log *slog.Logger) (func() forwarder, error) {
+	m := cfg.MQTT
+	g, err := gateway.New(gateway.Config{Broker: m.Broker, CAFile: m.CAFile, Username: m.Username, Password: creds.MQTTPassword,
+		ClientID: m.ClientID, TopicPrefix: m.TopicPrefix, Log: log})
+	if err != nil {
+		return nil, fmt.Errorf("%w (in [mqtt] of %s)", err, cfg.Path)
+	}
+	return func() forwarder { return forwardOnce{g} }, nil
+}
+
+// forwardOnce forwards on a connection made for the one command.
+type forwardOnce struct{ g *gateway.Gateway }
+
+func (f forwardOnce) ClientID() string { return f.g.ClientID() }
+
+func (f forwardOnce) Forward(ctx context.Context, poster string, c gateway.Command) error {
+	return f.g.ForwardOnce(ctx, poster, c)
 }
 
 // postOne makes one post to dest, and one more after a clock correction.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/eclipse/paho.golang/packets"
 	"github.com/eclipse/paho.golang/paho"
 )
 
@@ -43,14 +44,10 @@ func (e *ForwardRefused) Error() string {
 // except a *ForwardRefused. The poster recognises a command sent twice by
 // its id.
 func (g *Gateway) Forward(ctx context.Context, poster string, c Command) error {
-	if err := CheckTopicPrefix("forward", poster); err != nil {
-		return err
-	}
-	payload, err := EncodeCommand(c)
+	topic, payload, err := forwardMessage(poster, c)
 	if err != nil {
 		return err
 	}
-	topic := poster + "/post"
 	for {
 		g.mu.Lock()
 		cli, up := g.cli, g.up
@@ -63,19 +60,75 @@ func (g *Gateway) Forward(ctx context.Context, poster string, c Command) error {
 				return fmt.Errorf("gateway: forward %s: not connected to the broker: %w", c.ID, ctx.Err())
 			}
 		}
-		pr, err := cli.Publish(ctx, &paho.Publish{Topic: topic, Payload: payload, QoS: 1})
-		switch {
-		case pr != nil && pr.ReasonCode >= 0x80:
-			e := &ForwardRefused{Topic: topic, Code: pr.ReasonCode}
-			if pr.Properties != nil {
-				e.Reason = pr.Properties.ReasonString
-			}
-			return e
-		case err != nil:
-			return fmt.Errorf("gateway: forward %s to %s: %w", c.ID, topic, err)
-		case pr.ReasonCode == 0x10: // No matching subscribers
-			return fmt.Errorf("gateway: forward %s to %s: %w", c.ID, topic, ErrNoPoster)
-		}
-		return nil
+		return publishCommand(ctx, cli, topic, payload, c.ID)
 	}
+}
+
+// ForwardOnce is Forward on a connection of its own, made for this one
+// command and closed after it: for a post from the command line while
+// the daemon keeps the gateway's connection. It connects under the
+// gateway's client id with "-post" added, with a clean session, no will
+// and no status: the broker keeps nothing of it.
+func (g *Gateway) ForwardOnce(ctx context.Context, poster string, c Command) error {
+	topic, payload, err := forwardMessage(poster, c)
+	if err != nil {
+		return err
+	}
+	g.mu.Lock()
+	s := g.s
+	g.mu.Unlock()
+	conn, err := s.dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	id := s.ClientID
+	if len(id) > 64-len("-post") {
+		id = id[:64-len("-post")]
+	}
+	id += "-post"
+	cli := paho.NewClient(paho.ClientConfig{ClientID: id, Conn: packets.NewThreadSafeConn(conn), PacketTimeout: packetTimeout})
+	cctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	ca, err := cli.Connect(cctx, &paho.Connect{
+		ClientID: id, KeepAlive: keepAlive, CleanStart: true,
+		Username: s.Username, UsernameFlag: s.Username != "",
+		Password: []byte(s.Password), PasswordFlag: s.Password != "",
+	})
+	cancel()
+	if err != nil {
+		return connectError(s, ca, err)
+	}
+	defer cli.Disconnect(&paho.Disconnect{ReasonCode: 0})
+	return publishCommand(ctx, cli, topic, payload, c.ID)
+}
+
+// forwardMessage is where and what Forward publishes.
+func forwardMessage(poster string, c Command) (topic string, payload []byte, err error) {
+	if err := CheckTopicPrefix("forward", poster); err != nil {
+		return "", nil, err
+	}
+	payload, err = EncodeCommand(c)
+	if err != nil {
+		return "", nil, err
+	}
+	return poster + "/post", payload, nil
+}
+
+// publishCommand publishes a command with QoS 1 and says what the PUBACK
+// means.
+func publishCommand(ctx context.Context, cli *paho.Client, topic string, payload []byte, id string) error {
+	pr, err := cli.Publish(ctx, &paho.Publish{Topic: topic, Payload: payload, QoS: 1})
+	switch {
+	case pr != nil && pr.ReasonCode >= 0x80:
+		e := &ForwardRefused{Topic: topic, Code: pr.ReasonCode}
+		if pr.Properties != nil {
+			e.Reason = pr.Properties.ReasonString
+		}
+		return e
+	case err != nil:
+		return fmt.Errorf("gateway: forward %s to %s: %w", id, topic, err)
+	case pr.ReasonCode == 0x10: // No matching subscribers
+		return fmt.Errorf("gateway: forward %s to %s: %w", id, topic, ErrNoPoster)
+	}
+	return nil
 }

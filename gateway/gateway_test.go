@@ -720,6 +720,20 @@ func TestForward(t *testing.T) {
 		t.Errorf("poster got %+v", got)
 	}
 
+	// On a connection of its own, as pitweet post forwards.
+	once := c
+	once.ID = "shed:once"
+	if err := member.ForwardOnce(ctx, "pitweet/poster", once); err != nil {
+		t.Fatalf("ForwardOnce: %v", err)
+	}
+	if got := rec.next(t); got.ID != "shed:once" || got.Text != c.Text || len(got.Pictures) != 2 {
+		t.Errorf("poster got %+v", got)
+	}
+	var refusedOnce *gateway.ForwardRefused
+	if err := member.ForwardOnce(ctx, "pitweet/kitchen", once); !errors.As(err, &refusedOnce) || refusedOnce.Code != 0x87 {
+		t.Errorf("ForwardOnce to a topic the ACL denies: %v; want *ForwardRefused 0x87", err)
+	}
+
 	// With the broker down, Forward does not return nil: it waits for the
 	// connection until its context ends.
 	b.Stop()

@@ -97,7 +97,7 @@ func newMQTTE2E(t testing.TB, b *mosquittotest.Broker, pi mqttPi) *e2e {
 		f.Close()
 		text += fmt.Sprintf("[x]\nbase_url = %q\nca_file = %q\ncredentials = %q\n", e.x.URL(), e.ca, creds)
 	} else {
-		e.env = append(e.env, "PITWEET_MQTT_PASSWORD="+mqttUsers[pi.name])
+		e.both = append(e.both, "PITWEET_MQTT_PASSWORD="+mqttUsers[pi.name])
 	}
 	text += "[hardware]\nmode = \"fake\"\nenvironment = \"fixed\"\n" + e2eRules + pi.rules
 	text += fmt.Sprintf("[mqtt]\nbroker = %q\nusername = %q\nclient_id = \"pitweet-%s\"\ntopic_prefix = \"pitweet/%s\"\n%s",
@@ -473,19 +473,27 @@ func TestE2EMQTTFleet(t *testing.T) {
 	shed.start()
 	waitTweetsWithin(t, poster.x, 12, time.Minute)
 
+	// pitweet post on the shed forwards on a connection of its own.
+	out, errOut, code := shed.pitweet("post", "--config", shed.config, "posted from the shed's command line")
+	if code != 0 || !strings.HasPrefix(out, "forward: the broker has it for the poster, as command pitweet-shed:") {
+		t.Errorf("pitweet post on the shed: exit %d\n%s%s", code, out, errOut)
+	}
+	want["posted from the shed's command line"] = true
+	waitTweetsWithin(t, poster.x, 13, time.Minute)
+
 	shedSt := shed.waitStatus("the shed's queue to empty", func(s *daemon.Status) bool { return s.Queue == 0 })
 	posterSt := poster.waitStatus("the poster's queue to empty", func(s *daemon.Status) bool { return s.Queue == 0 })
 	// A press after it all is the next, and the only one, posted.
 	press(1)
-	waitTweetsWithin(t, poster.x, 13, time.Minute)
-	if got := onceEach(t, poster.x, want); got != 13 {
-		t.Errorf("%d tweets; want 13", got)
+	waitTweetsWithin(t, poster.x, 14, time.Minute)
+	if got := onceEach(t, poster.x, want); got != 14 {
+		t.Errorf("%d tweets; want 14", got)
 	}
 	if shedSt.DeadLetters+posterSt.DeadLetters != 0 {
 		t.Errorf("dead letters: shed %+v, poster %+v", shedSt.RecentDead, posterSt.RecentDead)
 	}
 	known := strings.Count(poster.log.String(), "a command with this id was taken before")
-	t.Logf("13 presses on the shed, forwarded through the broker (down once) to the poster (killed once), the shed killed once: %d tweets, each once; the poster knew %d commands that came twice by their ids",
+	t.Logf("13 presses and a pitweet post on the shed, forwarded through the broker (down once) to the poster (killed once), the shed killed once: %d tweets, each once; the poster knew %d commands that came twice by their ids",
 		len(poster.x.Tweets()), known)
 }
 

@@ -74,6 +74,10 @@ func cmdPost(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "%s: failed: %s\n", r.Destination, strings.TrimPrefix(r.Err.Error(), "sender: "))
 			continue
 		}
+		if r.Destination == "forward" {
+			fmt.Fprintf(stdout, "forward: the broker has it for the poster, as command %s\n", r.Ref)
+			continue
+		}
 		fmt.Fprintf(stdout, "%s: posted %s\n", r.Destination, r.Ref)
 	}
 	switch {
