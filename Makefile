@@ -67,9 +67,13 @@ dist/pkg/changelog.gz: packaging/changelog
 	@mkdir -p $(@D)
 	gzip -9n < $< > $@
 
+dist/pkg/mqtt.md.gz: docs/mqtt.md
+	@mkdir -p $(@D)
+	gzip -9n < $< > $@
+
 deb: $(DEBS)
 
-dist/pitweet_$(VERSION)_%.deb: dist/%/pitweet dist/pkg/pitweet.8.gz dist/pkg/changelog.gz \
+dist/pitweet_$(VERSION)_%.deb: dist/%/pitweet dist/pkg/pitweet.8.gz dist/pkg/changelog.gz dist/pkg/mqtt.md.gz \
 		packaging/nfpm.yaml packaging/postinst packaging/prerm packaging/postrm \
 		packaging/copyright packaging/pitweet.toml packaging/lintian-overrides \
 		systemd/pitweet.service VERSION

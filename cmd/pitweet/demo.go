@@ -202,5 +202,22 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	if err := <-stopped; err != nil {
 		return err
 	}
+	fmt.Fprint(stdout, demoMQTT)
 	return nil
 }
+
+// demoMQTT says how to see the same daemon on an MQTT broker: the demo
+// starts none, as an embedded broker would be a heavy dependency.
+const demoMQTT = `
+On an MQTT broker (Home Assistant, Node-RED): the demo starts none. With Debian's mosquitto
+and mosquitto-clients installed, add to a config
+    [mqtt]
+    broker = "mqtt://localhost:1883"
+    commands = true
+run it with pitweet run --fake --config FILE, and watch with
+    mosquitto_sub -v -t 'pitweet/#' -t 'homeassistant/#'
+Post through the broker with
+    mosquitto_pub -q 1 -t pitweet/HOST/post -m '{"id": "try-1", "text": "hello"}'
+(HOST: this machine's short host name). See pitweet(8), MQTT, and
+/usr/share/doc/pitweet/mqtt.md.gz.
+`

@@ -54,6 +54,7 @@ func TestDemo(t *testing.T) {
 		`fakex approves at once, .* and shows PIN (\d{7})\n`,
 		`pitweet login: POST /oauth/access_token with oauth_verifier=\d{7} signed: logged in as @pitweet_demo; the access token is in \S+/credentials\n`,
 		`fakex accepted tweet \d+: Ding dong #1 at .* — signature verified\n`,
+		`On an MQTT broker .*: the demo starts none\.`,
 	} {
 		if !regexp.MustCompile(re).MatchString(out) {
 			t.Errorf("demo output lacks %s:\n%s", re, out)
