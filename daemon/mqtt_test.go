@@ -18,7 +18,7 @@ import (
 )
 
 // testCard is a JPEG for the tests, w×h pixels.
-func testCard(t *testing.T, w, h int) []byte {
+func testCardSized(t *testing.T, w, h int) []byte {
 	t.Helper()
 	b, err := fakehw.TestCard(w, h, 1, fakehw.Epoch)
 	if err != nil {
@@ -53,7 +53,7 @@ func commandRunner(t *testing.T, cfgText string) *runner {
 func TestCommandHandler(t *testing.T) {
 	d := commandRunner(t, "[x]\n[mqtt]\nbroker = \"mqtt://b\"\ncommands = true\n")
 	ctx := context.Background()
-	pic := testCard(t, 64, 48)
+	pic := testCardSized(t, 64, 48)
 	c := gateway.Command{ID: "ha:1", Text: "the porch", Pictures: []gateway.Picture{{Data: pic, Alt: "the porch at night"}, {Data: pic}}}
 	if err := d.command(ctx, c); err != nil {
 		t.Fatal(err)
@@ -166,7 +166,7 @@ func TestForwardDestination(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer box.Close()
-	pic := testCard(t, 64, 48)
+	pic := testCardSized(t, 64, 48)
 	m, err := box.Put(outbox.Message{Text: "the shed door", To: []string{"forward"}}, []outbox.NewImage{{Data: pic, Alt: "the door"}, {Data: pic}})
 	if err != nil {
 		t.Fatal(err)
