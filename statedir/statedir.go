@@ -212,6 +212,37 @@ func kind(m fs.FileMode) string {
 	return "not a regular file"
 }
 
+// OpenAppend opens name, an existing file, for appending, after the checks
+// of OpenFile (a regular file with one name, at most max bytes), made on
+// the open file too. A link under name is refused, never written through.
+func (d *Dir) OpenAppend(name string, max int64) (*os.File, fs.FileInfo, error) {
+	fi, err := d.root.Lstat(name)
+	if err != nil {
+		return nil, nil, fmt.Errorf("statedir: %w", err)
+	}
+	if err := check(name, fi, max); err != nil {
+		return nil, nil, err
+	}
+	f, err := d.root.OpenFile(name, os.O_RDWR|os.O_APPEND|oNonblock, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("statedir: %w", err)
+	}
+	st, err := f.Stat()
+	switch {
+	case err != nil:
+		err = fmt.Errorf("statedir: %w", err)
+	case !os.SameFile(fi, st):
+		err = &UnsafeError{Name: name, Problem: "was replaced while it was opened"}
+	default:
+		err = check(name, st, max)
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, st, nil
+}
+
 // ReadFile reads name whole, after the checks of OpenFile, and never more
 // than max bytes (a file that grows past max while it is read is refused).
 func (d *Dir) ReadFile(name string, max int64) ([]byte, error) {
@@ -331,4 +362,12 @@ func (d *Dir) WriteFile(name string, data []byte, perm fs.FileMode) error {
 		return fmt.Errorf("statedir: write %s: %w", d.Join(name), err)
 	}
 	return d.Sync()
+}
+
+// Chown gives the directory itself to uid and gid.
+func (d *Dir) Chown(uid, gid int) error {
+	if err := d.self.Chown(uid, gid); err != nil {
+		return fmt.Errorf("statedir: chown %s: %w", d.path, err)
+	}
+	return nil
 }
