@@ -102,3 +102,23 @@ func TestTruncateLong(t *testing.T) {
 		t.Errorf("Truncate gave %d bytes ending %q", len(got), got[len(got)-5:])
 	}
 }
+
+func TestURLs(t *testing.T) {
+	for _, tc := range []struct {
+		text string
+		want []string
+	}{
+		{"21.5 °C in the kitchen", nil},
+		{"see https://example.com/a/b?c=d#e.", []string{"https://example.com/a/b?c=d#e"}},
+		{"pics at example.com and http://localhost:8080/x", []string{"example.com", "http://localhost:8080/x"}},
+		{"foo.de alone is not a link, foo.de/bar is", []string{"foo.de/bar"}},
+		{"me@example.com writes", nil},
+		{"raspberrypi.local at 14:30", nil},
+		{"3.14 and 1.5.2", nil},
+	} {
+		got := URLs(tc.text)
+		if strings.Join(got, "|") != strings.Join(tc.want, "|") {
+			t.Errorf("URLs(%q) = %q, want %q", tc.text, got, tc.want)
+		}
+	}
+}
