@@ -129,12 +129,16 @@ func (s *Server) post(w *httpd.Response, r *httpd.Request, api string) {
 	case Mode429:
 		reset := ex.now.Add(f.reset())
 		ex.rate = &rateHeaders{limit: s.RateLimit, remaining: 0, reset: reset,
-			dayLimit: s.DailyLimit, dayRemaining: 0, dayReset: reset}
+			dayLimit: s.DailyLimit, dayRemaining: 0, dayReset: reset, noDay: s.NoDayHeaders}
 		s.tooMany(ex, "fault 429")
 		return
 	}
 	grant, ok := s.authenticate(ex)
 	if !ok {
+		return
+	}
+	if f.Mode == ModeCredits {
+		s.creditsDepleted(ex)
 		return
 	}
 	if !s.countRate(ex) {
@@ -182,6 +186,10 @@ func (s *Server) me(w *httpd.Response, r *httpd.Request) {
 	ex := s.begin(w, r, "v2", kindOther)
 	grant, ok := s.authenticate(ex)
 	if !ok {
+		return
+	}
+	if ex.fault.Mode == ModeCredits {
+		s.creditsDepleted(ex)
 		return
 	}
 	w.Header.Set("x-access-level", "read-write")
@@ -427,6 +435,20 @@ func (s *Server) tooMany(ex *exchange, reason string) {
 	}
 	s.reply(ex, 429, v1Errors(88, v1MsgRate), reason)
 }
+
+// creditsDepleted answers as X does for an account whose pay-per-use
+// credits are used up. X does not document it; this is the answer clients
+// have reported (specs/x.md b.2): 402, application/json (not
+// problem+json), a problem on the api.twitter.com host, the same for v2
+// and v1.1.
+func (s *Server) creditsDepleted(ex *exchange) {
+	body := `{"account_id":` + creditsAccount + `,"title":"CreditsDepleted","detail":"Your enrolled account [` + creditsAccount +
+		`] does not have any credits to fulfill this request.","type":"https://api.twitter.com/2/problems/credits"}`
+	s.reply(ex, 402, []byte(body), "fault credits")
+}
+
+// creditsAccount is the enrolled account a credits answer names.
+const creditsAccount = "1243608864848629761"
 
 func (s *Server) unavailable(ex *exchange) {
 	if ex.api == "v2" {

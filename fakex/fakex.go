@@ -79,6 +79,15 @@ type Server struct {
 	// x-user-limit-24hour-* headers. The defaults are high enough for
 	// benchmarks; set them low to test real exhaustion.
 	RateLimit, DailyLimit int
+	// AppDailyLimit is the app's 24-hour allowance, reported in the
+	// x-app-limit-24hour-* headers (X documents 10,000 posts a day per
+	// app for POST /2/tweets) and enforced like DailyLimit; 0 leaves the
+	// headers out.
+	AppDailyLimit int
+	// NoDayHeaders leaves out the x-user-limit-24hour-* and
+	// x-app-limit-24hour-* headers, as X's pay-per-use tier was seen to
+	// (the limits still apply).
+	NoDayHeaders bool
 	// RequestTokenTTL is how long a request token from POST
 	// /oauth/request_token may be exchanged (X does not say); 0 means 15
 	// minutes.

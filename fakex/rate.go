@@ -31,15 +31,28 @@ type rateHeaders struct {
 	reset                  time.Time
 	dayLimit, dayRemaining int
 	dayReset               time.Time
+	// appLimit and appRemaining are the app's 24-hour allowance (its
+	// window is the user's: the server has one account); noDay leaves
+	// out both 24-hour families, as X's pay-per-use tier was seen to.
+	appLimit, appRemaining int
+	noDay                  bool
 }
 
 func (r *rateHeaders) write(h httpd.Header) {
 	h.Set("x-rate-limit-limit", strconv.Itoa(r.limit))
 	h.Set("x-rate-limit-remaining", strconv.Itoa(r.remaining))
 	h.Set("x-rate-limit-reset", strconv.FormatInt(r.reset.Unix(), 10))
+	if r.noDay {
+		return
+	}
 	h.Set("x-user-limit-24hour-limit", strconv.Itoa(r.dayLimit))
 	h.Set("x-user-limit-24hour-remaining", strconv.Itoa(r.dayRemaining))
 	h.Set("x-user-limit-24hour-reset", strconv.FormatInt(r.dayReset.Unix(), 10))
+	if r.appLimit > 0 {
+		h.Set("x-app-limit-24hour-limit", strconv.Itoa(r.appLimit))
+		h.Set("x-app-limit-24hour-remaining", strconv.Itoa(r.appRemaining))
+		h.Set("x-app-limit-24hour-reset", strconv.FormatInt(r.dayReset.Unix(), 10))
+	}
 }
 
 // countRate counts an authenticated posting request against both windows,
@@ -53,6 +66,7 @@ func (s *Server) countRate(ex *exchange) bool {
 	ex.rate = &rateHeaders{
 		limit: s.RateLimit, remaining: max(left, 0), reset: reset,
 		dayLimit: s.DailyLimit, dayRemaining: max(dayLeft, 0), dayReset: dayReset,
+		appLimit: s.AppDailyLimit, appRemaining: max(s.AppDailyLimit-s.day.used, 0), noDay: s.NoDayHeaders,
 	}
-	return left >= 0 && dayLeft >= 0
+	return left >= 0 && dayLeft >= 0 && (s.AppDailyLimit == 0 || s.day.used <= s.AppDailyLimit)
 }

@@ -44,6 +44,10 @@ const (
 	KindProtocol                 // a success status with a body that is not what the service sends
 )
 
+// KindCreditsDepleted is a 402, or a CreditsDepleted problem: the account
+// has no credits left. Hold, do not retry in a loop.
+const KindCreditsDepleted = KindProtocol + 1
+
 var kindNames = [...]string{
 	KindPermanent:    "permanent",
 	KindRateLimited:  "rate limited",
@@ -56,6 +60,9 @@ var kindNames = [...]string{
 }
 
 func (k Kind) String() string {
+	if k == KindCreditsDepleted {
+		return "credits depleted"
+	}
 	if k >= 0 && int(k) < len(kindNames) {
 		return kindNames[k]
 	}

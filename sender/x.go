@@ -131,6 +131,10 @@ func classify(resp *Response, now time.Time) *APIError {
 		// tells the two apart from bad keys.
 		e.Kind = KindClockSkew
 		e.Hint = skewHint(e.Meta.Date.Sub(now))
+	case resp.StatusCode == 402 || x.Title == "CreditsDepleted" || strings.HasSuffix(x.Type, "/problems/credits"):
+		// Not in X's documentation; what clients see (specs/x.md b.2).
+		e.Kind = KindCreditsDepleted
+		e.Hint = CreditsHint
 	case e.Code == 32 || e.Code == 89 || resp.StatusCode == 401:
 		e.Kind = KindUnauthorized
 		e.Hint = "check the four keys in the credentials file; regenerate the access token if it was revoked"
@@ -156,6 +160,10 @@ func classify(resp *Response, now time.Time) *APIError {
 	}
 	return e
 }
+
+// CreditsHint says what to do when X says the account's credits are
+// depleted.
+const CreditsHint = "the X account has no credits left: add credits in the X developer console (https://console.x.com)"
 
 // MaxSkew is how far X's Date header may be from the time a request was
 // signed with before a 401 is put down to the clock. X refuses timestamps

@@ -56,6 +56,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	reset := fs.Duration("reset", 0, "for -fault 429: how far ahead x-rate-limit-reset points (default 15m)")
 	delay := fs.Duration("delay", 0, "for -fault slow: how long to wait before answering")
 	skew := fs.Duration("skew", 0, "for -fault skew: how far the server's clock is off (negative: behind)")
+	daily := fs.Int("daily-limit", 0, "posts a user may make in 24 hours before 429 (x-user-limit-24hour-*); 0: the default, 100000")
+	noDay := fs.Bool("no-day-headers", false, "leave out the x-user-limit-24hour-* and x-app-limit-24hour-* headers, as X's pay-per-use tier was seen to")
 	verbose := fs.Bool("v", false, "log every request to stderr")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -77,6 +79,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	srv := fakex.New(creds)
 	srv.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if *daily > 0 {
+		srv.DailyLimit = *daily
+	}
+	srv.NoDayHeaders = *noDay
 	if err := srv.SetFault(fakex.Fault{Mode: *mode, Count: *count, Reset: *reset, Delay: *delay, Skew: *skew}); err != nil {
 		return err
 	}
