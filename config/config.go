@@ -24,6 +24,7 @@ import (
 	"github.com/pelletier/go-toml/v2/unstable"
 	"periph.io/x/conn/v3/gpio"
 
+	"pitweet/budget"
 	"pitweet/chart"
 	"pitweet/history"
 	"pitweet/hw"
@@ -61,6 +62,9 @@ type XConfig struct {
 	BaseURL     string // https://api.x.com, without a trailing slash
 	CAFile      string // extra PEM bundle, "" for none
 	Credentials string // the credentials file (under systemd, the one LoadCredential= copies); see XConfig.LoadCredentials
+	// Spending is the price of each request and the monthly budget
+	// (budget.go).
+	Spending budget.Settings
 }
 
 // HardwareConfig is the [hardware] table.
@@ -87,7 +91,8 @@ type ButtonConfig struct {
 	To        []string  // destinations; every configured one unless the rule says
 	// Photo is taken at each short press and posted with its text; a
 	// long press posts its long_text alone. nil: no photo.
-	Photo *PhotoConfig
+	Photo    *PhotoConfig
+	OnBudget string // "hold" or "drop": what X does with a press over its budget
 }
 
 // GPIOPull is the periph.io pull resistor setting for the button's pin.
@@ -128,6 +133,9 @@ type ReportConfig struct {
 	Sensors []string   // sensors to read first: as configured, or those Text names
 	Chart   *ChartSpec // nil: no chart
 	To      []string   // destinations; every configured one unless the rule says
+	// OnBudget is "hold" or "drop": what X does with a report over its
+	// budget.
+	OnBudget string
 }
 
 // AlertConfig is one [[alert]]: post Text when When becomes true, at most
@@ -139,6 +147,7 @@ type AlertConfig struct {
 	Every    time.Duration // how often the condition's sensors are read
 	Chart    *ChartSpec    // nil: no chart
 	To       []string      // destinations; every configured one unless the rule says
+	OnBudget string        // "hold" or "drop": what X does with an alert over its budget
 }
 
 // ChartSpec is a rule's chart = "24h" (and alt): a chart of its sensors'
@@ -215,6 +224,12 @@ type rawX struct {
 	BaseURL     string `toml:"base_url"`
 	CAFile      string `toml:"ca_file"`
 	Credentials string `toml:"credentials"`
+
+	MonthlyBudget      any `toml:"monthly_budget"`
+	PricePost          any `toml:"price_post"`
+	PricePostURL       any `toml:"price_post_url"`
+	PriceUserRead      any `toml:"price_user_read"`
+	PriceMediaMetadata any `toml:"price_media_metadata"`
 }
 
 // rawMastodon is the [mastodon] table: its presence makes Mastodon a
@@ -244,6 +259,7 @@ type rawButton struct {
 	Photo        []string `toml:"photo"`
 	PhotoTimeout string   `toml:"photo_timeout"`
 	Alt          string   `toml:"alt"`
+	OnBudget     string   `toml:"on_budget"`
 }
 
 type rawSensor struct {
@@ -263,6 +279,8 @@ type rawReport struct {
 	Chart   string   `toml:"chart"`
 	Alt     string   `toml:"alt"`
 	To      []string `toml:"to"`
+
+	OnBudget string `toml:"on_budget"`
 }
 
 type rawAlert struct {
@@ -273,6 +291,7 @@ type rawAlert struct {
 	Chart    string   `toml:"chart"`
 	Alt      string   `toml:"alt"`
 	To       []string `toml:"to"`
+	OnBudget string   `toml:"on_budget"`
 }
 
 type rawLED struct {
@@ -607,6 +626,7 @@ func (v *validator) x(cfg *Config, raw *rawX) {
 	if x.Credentials == "" {
 		x.Credentials = defaultCredentials
 	}
+	v.spending(x, raw)
 }
 
 func (v *validator) hardware(cfg *Config, raw *rawHardware) {
@@ -825,6 +845,7 @@ func (v *validator) button(cfg *Config, i int, raw *rawButton, sample TemplateDa
 	}
 	b.Debounce = v.duration(path("debounce"), raw.Debounce, defaultDebounce)
 	b.To = v.to(cfg, path("to"), raw.To)
+	b.OnBudget = v.onBudget(cfg, path("on_budget"), raw.OnBudget, b.To)
 	if b.Debounce > time.Second {
 		v.problem(at("debounce"), "debounce = %q is longer than a second; switches settle within 20ms, so 30ms is plenty", raw.Debounce)
 	}
@@ -873,6 +894,7 @@ func (v *validator) report(cfg *Config, i int, raw *rawReport, sample TemplateDa
 	}
 	r.Expires = v.duration(path("expires"), raw.Expires, r.Every)
 	r.To = v.to(cfg, path("to"), raw.To)
+	r.OnBudget = v.onBudget(cfg, path("on_budget"), raw.OnBudget, r.To)
 	if raw.Expires != "" && r.Expires == 0 {
 		v.problem(at("expires"), "expires = %q would drop every report; leave it out to use every", raw.Expires)
 	}
@@ -982,6 +1004,7 @@ func (v *validator) alert(cfg *Config, i int, raw *rawAlert, sample TemplateData
 	a.Chart = v.chart(cfg, path, fmt.Sprintf("alert %d", i+1), raw.Chart, raw.Alt, series, sample)
 	a.Cooldown = v.duration(path("cooldown"), raw.Cooldown, defaultCooldown)
 	a.To = v.to(cfg, path("to"), raw.To)
+	a.OnBudget = v.onBudget(cfg, path("on_budget"), raw.OnBudget, a.To)
 	a.Every = v.duration(path("every"), raw.Every, defaultAlertEvery)
 	if a.Every < minEvery(cfg) && raw.Every != "" {
 		v.problem(at("every"), "every = %q is too often; sensors are read at most once a %v", raw.Every, minEvery(cfg))

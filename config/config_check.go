@@ -31,6 +31,11 @@ type CheckOptions struct {
 	// Hardware, when not nil, checks the hardware the config uses (the
 	// daemon's CheckHardware); its results follow the templates'.
 	Hardware func(cfg *Config) []CheckResult
+	// Spend, when not nil, records the online check's request (one user
+	// read) in the month's X spend before it is sent, and returns the
+	// line that says so and a function to call with the request's
+	// outcome.
+	Spend func(cfg *Config) (res CheckResult, done func(err error))
 }
 
 // A CheckResult is one line of pitweet check.
@@ -125,6 +130,7 @@ func Check(ctx context.Context, path string, opts CheckOptions) *CheckReport {
 		}
 	}
 	checkTemplates(cfg, rep)
+	checkSpending(cfg, rep)
 	if opts.Hardware != nil {
 		for _, r := range opts.Hardware(cfg) {
 			rep.add(r)
@@ -169,9 +175,18 @@ func Check(ctx context.Context, path string, opts CheckOptions) *CheckReport {
 	if now == nil {
 		now = time.Now
 	}
+	done := func(error) {}
+	if opts.Spend != nil {
+		var res CheckResult
+		res, done = opts.Spend(cfg)
+		rep.add(res)
+	} else {
+		rep.add(CheckResult{What: "spend", Detail: fmt.Sprintf("check --online: GET /2/users/me costs one user read, %s (not recorded)", cfg.X.Spending.Prices.UserRead)})
+	}
 	start := now()
 	user, err := client.Me(ctx)
 	end := now()
+	done(err)
 	if err != nil {
 		rep.add(CheckResult{What: "x", Detail: cfg.X.BaseURL + "/2/users/me", Err: err})
 		return rep

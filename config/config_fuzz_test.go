@@ -20,6 +20,7 @@ func FuzzParseConfig(f *testing.F) {
 	}
 	f.Add([]byte("[[button]]\nname = \"a\"\npin = \"P1_11\"\ntext = \"{{.Time}}\"\nlong_text = \"x\"\n"))
 	f.Add([]byte("[[sensor]]\nname = \"r\"\ntype = \"bme280\"\naddress = 0x77\n[[alert]]\nwhen = \"(r.Temperature > 1 or r.Humidity < 2) and r.Pressure != 3\"\ntext = \"{{.Sensors.r.Pressure}}\"\n"))
+	f.Add([]byte("[x]\nmonthly_budget = 5.00\nprice_post = 0.015\nprice_post_url = 1\n[[report]]\nevery = \"1h\"\ntext = \"example.com\"\non_budget = \"drop\"\n"))
 	f.Add([]byte("[[button]]\nname = \"a\"\npin = 17\ntext = \"t\"\nphoto = [\"rpicam-still\", \"-o\", \"-\"]\nphoto_timeout = \"5s\"\nalt = '{{.Button}} at {{.Time}}'\n"))
 	f.Add([]byte("[mqtt]\nbroker = \"mqtts://b:8883\"\nca_file = \"/c.pem\"\nusername = \"k\"\nclient_id = \"pitweet-k\"\ntopic_prefix = \"home/k\"\ndiscovery = false\ndiscovery_prefix = \"ha\"\ndiscovery_style = \"component\"\ncommands = true\n"))
 	f.Add([]byte("[x]\n[bluesky]\n[mqtt]\nbroker = \"mqtt://b\"\nforward = \"p/q\"\n[[button]]\nname = \"a\"\npin = 17\ntext = \"t\"\nto = [\"bluesky\", \"x\"]\n[[report]]\nevery = \"1h\"\ntext = \"r\"\nto = [\"forward\"]\n"))

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"periph.io/x/conn/v3/gpio"
+
+	"pitweet/budget"
 )
 
 func TestExampleConfig(t *testing.T) {
@@ -77,7 +79,9 @@ text = "{{.Sensors.room.Pressure}}"
 	}
 	// Under systemd too, credentials names the file; XConfig.LoadCredentials
 	// reads systemd's copy of it.
-	want := XConfig{API: "v2", BaseURL: "https://api.x.com", Credentials: "/etc/pitweet/credentials"}
+	// No budget, and X's published prices.
+	want := XConfig{API: "v2", BaseURL: "https://api.x.com", Credentials: "/etc/pitweet/credentials",
+		Spending: budget.Settings{Prices: budget.Published}}
 	if cfg.X != want {
 		t.Errorf("X = %+v, want %+v", cfg.X, want)
 	}
