@@ -60,6 +60,8 @@ type record struct {
 	To      []string            `json:"to"`
 	Dest    map[string]delivery `json:"dest"`
 	Images  []picture           `json:"images,omitempty"`
+
+	OnBudget string `json:"on_budget,omitempty"` // "", "hold" or "drop"
 }
 
 type delivery struct {
@@ -143,6 +145,7 @@ func (r record) message() Message {
 		To:      append([]string(nil), r.To...),
 		Dest:    make(map[string]Delivery, len(r.Dest)),
 	}
+	m.OnBudget = r.OnBudget
 	for name, d := range r.Dest {
 		m.Dest[name] = Delivery(d)
 	}
@@ -164,6 +167,7 @@ func recordOf(m Message) record {
 		To:      m.To,
 		Dest:    make(map[string]delivery, len(m.Dest)),
 	}
+	r.OnBudget = m.OnBudget
 	for name, d := range m.Dest {
 		r.Dest[name] = delivery(d)
 	}
@@ -285,6 +289,9 @@ func (r record) validate() error {
 	}
 	if len(r.Key) > maxKey || len(r.Kind) > maxKind || len(r.Source) > maxSource {
 		return fmt.Errorf("outbox: message %s has a key, kind or source longer than allowed", r.ID)
+	}
+	if r.OnBudget != "" && r.OnBudget != "hold" && r.OnBudget != "drop" {
+		return fmt.Errorf("outbox: message %s has an on_budget that is neither hold nor drop", r.ID)
 	}
 	if len(r.To) == 0 || len(r.To) > maxDests {
 		return fmt.Errorf("outbox: message %s has %d destinations; it needs 1 to %d", r.ID, len(r.To), maxDests)

@@ -72,6 +72,10 @@ type Message struct {
 	// Dest holds each destination's delivery, one per name in To.
 	Dest   map[string]Delivery
 	Images []Image // pictures posted with the text, in order
+	// OnBudget is what to do when posting the message to X would take
+	// the month over its budget: "hold" (or "") keeps it queued, "drop"
+	// gives it up there.
+	OnBudget string
 }
 
 // Delivery is where the delivery of a message to one destination stands.
@@ -827,6 +831,36 @@ func (o *Outbox) NextFor(dest string) (m Message, ok bool, err error) {
 		}
 	}
 	return Message{}, false, nil
+}
+
+// NextMatching returns, of the pending messages dest still has to
+// deliver, the one with the lowest rank, the oldest among equals; rank
+// returns a negative rank for a message to pass over. ok is false when
+// none is left. rank is called under the outbox's lock, once per message
+// in the order they were queued: it must not call the Outbox. (pitweet's
+// daemon ranks X's messages by kind, and passes over those held for the
+// budget.)
+func (o *Outbox) NextMatching(dest string, rank func(Message) int) (m Message, ok bool, err error) {
+	o.ops.RLock()
+	defer o.ops.RUnlock()
+	if o.closed {
+		return Message{}, false, ErrClosed
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	best, bestRank := -1, 0
+	for i, m := range o.pending {
+		if !m.Needs(dest) {
+			continue
+		}
+		if r := rank(m); r >= 0 && (best < 0 || r < bestRank) {
+			best, bestRank = i, r
+		}
+	}
+	if best < 0 {
+		return Message{}, false, nil
+	}
+	return o.pending[best].clone(), true, nil
 }
 
 // Pending returns a copy of every pending message, oldest first.
