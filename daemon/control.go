@@ -34,6 +34,8 @@ type ControlRequest struct {
 	Series []string  `json:"series,omitempty"`
 	From   time.Time `json:"from,omitzero"`
 	To     time.Time `json:"to,omitzero"`
+	// For spend: what a command run once spends on X (spend.go).
+	Spend *SpendRequest `json:"spend,omitempty"`
 }
 
 // ControlResponse is the daemon's answer.
@@ -52,6 +54,8 @@ type ControlResponse struct {
 	// For history: the series, with the samples not yet written too, at
 	// most HistoryPoints each.
 	History []history.Series `json:"history,omitempty"`
+	// For spend: the charge made and the month's spend.
+	Spend *SpendAnswer `json:"spend,omitempty"`
 }
 
 // SocketName is the control socket's file name in the runtime directory.

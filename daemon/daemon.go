@@ -127,13 +127,15 @@ func Run(ctx context.Context, opts Options) error {
 
 // runner is one running daemon.
 type runner struct {
-	opts Options
-	log  *slog.Logger
-	host string
+	opts     Options
+	log      *slog.Logger
+	host     string
+	stateDir string // cfg.StateDir, which a reload may not change
 
 	box     *outbox.Outbox
 	st      *state
 	dels    []*deliverer // one per destination, in the config's order
+	spend   *spending    // X's spending gate; nil when X is not a destination
 	board   hw.Board
 	hist    *history.Store // nil when it could not be opened
 	histErr error          // why not
@@ -199,6 +201,7 @@ func (d *runner) run(ctx context.Context, cfg *config.Config) error {
 		closeDestinations(dests)
 		return err
 	}
+	d.stateDir = cfg.StateDir
 	d.box, err = outbox.Open(cfg.StateDir, d.log)
 	if err != nil {
 		closeDestinations(dests)
@@ -261,6 +264,9 @@ func (d *runner) run(ctx context.Context, cfg *config.Config) error {
 			// X signs with the time: its clock offset outlives a restart.
 			del.clock = &clockStore{dir: stateDir, log: d.log}
 			del.restoreOffset()
+			d.spend = newSpending(cfg.StateDir, cfg.X.Spending, d.log)
+			defer d.spend.close()
+			del.spend = d.spend
 		}
 		d.dels = append(d.dels, del)
 	}
@@ -759,6 +765,7 @@ func (d *runner) message(source, kind string, t *config.Template, to []string, d
 		return outbox.Message{}, err
 	}
 	m := outbox.Message{Text: text, Source: source, Kind: kind, Expires: expires, To: to, Dest: map[string]outbox.Delivery{}}
+	m.OnBudget = d.onBudget(source)
 	for _, name := range to {
 		rule, ok := config.TextRuleFor(name)
 		if !ok {
@@ -803,7 +810,12 @@ func (d *runner) handleControl(ctx context.Context, controls chan<- controlCall,
 		s.History = d.historyState()
 		s.Pictures = d.pictureStatus()
 		s.MQTT = d.mqttStatus()
+		if d.spend != nil {
+			s.Spend = d.spend.status(time.Now())
+		}
 		return ControlResponse{OK: true, Status: &s}
+	case "spend":
+		return d.spendControl(req, time.Now())
 	case "history":
 		return d.historyAnswer(req, time.Now())
 	case "press", "reload":
@@ -815,7 +827,7 @@ func (d *runner) handleControl(ctx context.Context, controls chan<- controlCall,
 		}
 		return <-c.reply
 	}
-	return ControlResponse{Error: fmt.Sprintf("daemon: unknown request %q; use \"status\", \"press\", \"reload\" or \"history\"", req.Op)}
+	return ControlResponse{Error: fmt.Sprintf("daemon: unknown request %q; use \"status\", \"press\", \"reload\", \"history\" or \"spend\"", req.Op)}
 }
 
 // control answers a control request in the main loop.
@@ -898,6 +910,7 @@ func (d *runner) reload(ctx context.Context, presses chan<- hw.Press) error {
 	go d.flushHistory("reload")
 	d.apply(cfg, time.Now())
 	d.reloadGateway(cfg, gw, creds.MQTTPassword)
+	d.reloadSpending(cfg)
 	d.hardwareOpen()
 	for _, w := range cfg.Warnings {
 		d.log.Warn("daemon: config: " + w)

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"pitweet/budget"
 	"pitweet/outbox"
 	"pitweet/sender"
 )
@@ -74,6 +75,12 @@ type deliverer struct {
 	// had their text (duplicate.go).
 	posted  postedTexts
 	numbers map[string]renumbered
+
+	// spend is X's spending gate (spend.go); nil for the destinations
+	// X's budget does not hold. holding is set by deliverOnce when its
+	// wait holds messages back: a message queued (or a reload) ends it.
+	spend   *spending
+	holding bool
 
 	backoff     time.Duration // the next transient wait; 0 before any failure
 	skewRetried string        // id of the message already retried after a clock correction
@@ -212,11 +219,18 @@ func (d *deliverer) run(ctx, sendCtx context.Context, wake <-chan struct{}) {
 			continue
 		}
 		// A backoff or rate-limit wait stands even when new messages are
-		// queued: they are posted in order, after this one.
+		// queued: they are posted in order, after this one. A wait that
+		// holds messages back (spend.go) ends when one is queued, which
+		// may go before them.
+		var woken <-chan struct{}
+		if d.holding {
+			woken = wake
+		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 		case <-t.C:
+		case <-woken:
 		}
 		t.Stop()
 	}
@@ -226,12 +240,30 @@ func (d *deliverer) run(ctx, sendCtx context.Context, wake <-chan struct{}) {
 // destination has still to post, and returns how long to wait before the
 // next call: 0 to go on at once, idle when there is none.
 func (d *deliverer) deliverOnce(ctx context.Context) time.Duration {
-	m, ok, err := d.box.NextFor(d.name)
+	d.holding = false
+	var pass *spendPass
+	var m outbox.Message
+	var ok bool
+	var err error
+	if d.spend != nil {
+		pass = d.spend.begin(d.now())
+		m, ok, err = d.box.NextMatching(d.name, pass.rank)
+		holding := 0
+		if pass.blocked != "" {
+			holding = d.box.LenFor(d.name)
+		}
+		d.spend.end(pass, holding)
+	} else {
+		m, ok, err = d.box.NextFor(d.name)
+	}
 	if err != nil {
 		d.log.Error("daemon: read the outbox", "err", err)
 		return clockPoll
 	}
 	if !ok {
+		if pass != nil && pass.overBudget+pass.quotaHeld > 0 {
+			return d.hold(pass, "holding")
+		}
 		d.st.setDelivery(d.name, "idle", time.Time{})
 		return idle
 	}
@@ -255,6 +287,17 @@ func (d *deliverer) deliverOnce(ctx context.Context) time.Duration {
 		d.st.deadChanged()
 		return 0
 	}
+	if pass != nil {
+		if pass.blocked != "" {
+			return d.hold(pass, "holding: "+pass.blocked)
+		}
+		if !pass.fits(m) {
+			if m.OnBudget == "drop" {
+				return d.drop(m, pass.overBudgetWhy(m)+"; dropped (on_budget = \"drop\")")
+			}
+			return d.hold(pass, "holding") // the budget changed under the pass
+		}
+	}
 	if now.Before(del.NotBefore) {
 		d.st.setDelivery(d.name, "waiting", del.NotBefore)
 		return del.NotBefore.Sub(now)
@@ -274,12 +317,31 @@ func (d *deliverer) deliverOnce(ctx context.Context) time.Duration {
 			return clockPoll
 		}
 	}
+	var charge budget.Charge
+	if pass != nil {
+		var ok bool
+		var cerr error
+		if charge, ok, cerr = d.spend.charge(pass, m); !ok {
+			d.st.failure(d.name, now, m, cerr)
+			d.st.setDelivery(d.name, "holding: the cost of the post cannot be recorded, and a monthly budget is set", now.Add(spendRetry))
+			d.holding = true
+			return spendRetry
+		}
+	}
 	d.mayBeSent[m.ID] = true
 	d.st.setDelivery(d.name, "sending", time.Time{})
 	d.setBusy(now)
 	rc, err := d.destination().Post(ctx, d.post(m), tried)
 	d.setBusy(time.Time{})
-	return d.settle(m, tried, now, rc, err)
+	if pass == nil {
+		return d.settle(m, tried, now, rc, err)
+	}
+	d.spend.answered(m, tried, charge, err, d.now())
+	wait := d.settle(m, tried, now, rc, err)
+	// After settle, which corrects the clock offset from this answer's
+	// Date: X's resets are on X's clock.
+	d.spend.limits(rc, err, d.now(), d.clockOffset())
+	return wait
 }
 
 // post is message m as the destination posts it.
@@ -371,6 +433,18 @@ func (d *deliverer) settle(m outbox.Message, tried int, sent time.Time, rc Recei
 		return d.refuse(m, "the service refused the request's timestamp even after correcting the clock offset", err, now)
 	case sender.KindTransient, sender.KindProtocol:
 		return d.retryLater(m, err, now)
+	case sender.KindCreditsDepleted:
+		// Held, not retried in a loop: the spending gate holds X for an
+		// hour, or until a reload (spend.go).
+		d.log.Error("daemon: X says the account's credits are depleted; holding X's messages, trying again in an hour or at a reload", "id", m.ID, "err", err)
+		if tried == 0 {
+			delete(d.mayBeSent, m.ID) // X did not act on it
+		}
+		d.st.failure(d.name, now, m, err)
+		if d.failed != nil {
+			d.failed(true)
+		}
+		return 0
 	default: // permanent, forbidden, unauthorized
 		return d.refuse(m, apiErr.Kind.String(), err, now)
 	}
@@ -441,6 +515,27 @@ func (d *deliverer) finish(m outbox.Message, ref, refused string) {
 func (d *deliverer) forget(id string) {
 	delete(d.mayBeSent, id)
 	delete(d.numbers, id)
+}
+
+// drop gives up m on this destination without sending it, for why.
+func (d *deliverer) drop(m outbox.Message, why string) time.Duration {
+	if err := d.box.Refuse(m.ID, d.name, why); err != nil {
+		d.log.Error("daemon: record a dropped message", "id", m.ID, "err", err)
+		return clockPoll
+	}
+	d.forget(m.ID)
+	d.log.Warn("daemon: a message was not posted and is kept in dead letters", "id", m.ID, "source", m.Source, "why", why)
+	d.st.deadChanged()
+	return 0
+}
+
+// hold waits while the spending gate holds X's messages back, saying
+// what in status; a message queued, or a reload, ends the wait.
+func (d *deliverer) hold(p *spendPass, what string) time.Duration {
+	until := p.holdUntil()
+	d.st.setDelivery(d.name, what, until)
+	d.holding = true
+	return until.Sub(p.now)
 }
 
 // retryLater waits out a transient failure with exponential backoff and

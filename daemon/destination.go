@@ -53,6 +53,9 @@ type Picture struct {
 type Receipt struct {
 	Ref  string    // the remote id or URL
 	Date time.Time // the answer's Date header, for the clock offset; zero if none
+	// RateLimit is what X's answer said of its rate limits (on X's
+	// clock); nil for other services.
+	RateLimit *sender.RateLimit
 }
 
 // A clockSetter is a destination that signs its requests with the time
@@ -145,7 +148,11 @@ func (x *xDestination) Post(ctx context.Context, p Post, tried int) (Receipt, er
 	if err != nil {
 		return Receipt{}, err
 	}
-	return Receipt{Ref: tw.ID, Date: tw.Meta.Date}, nil
+	rc := Receipt{Ref: tw.ID, Date: tw.Meta.Date}
+	if tw.Meta.Status != 0 {
+		rc.RateLimit = &tw.Meta.RateLimit
+	}
+	return rc, nil
 }
 
 func (x *xDestination) SetClockOffset(d time.Duration) { x.c.SetClockOffset(d) }

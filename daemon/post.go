@@ -23,8 +23,13 @@ type PostOptions struct {
 	UserAgent string       // "" for the sender's default
 	Log       *slog.Logger // nil discards
 	// Notice, when not nil, is told of what the user should know about
-	// an attempt, such as a retry after X found our clock off.
+	// an attempt, such as a retry after X found our clock off, or a cost
+	// that could not be recorded.
 	Notice func(destination, msg string)
+	// Socket is the daemon's control socket, through which a post to X
+	// is charged to the month's spend when the state directory cannot be
+	// written here (spend_oneshot.go); "" means DefaultSocket().
+	Socket string
 }
 
 // A PostResult is what one destination did with a post made by PostNow.
@@ -32,6 +37,9 @@ type PostResult struct {
 	Destination string
 	Ref         string // the remote id or URL, when posted
 	Err         error  // why not
+	// Note is what the user should know of a post made: that its cost
+	// could not be recorded in the month's X spend, say.
+	Note string
 }
 
 // ErrNotConfigured is wrapped by PostNow's error for a destination in
@@ -80,6 +88,11 @@ func PostNow(ctx context.Context, cfg *config.Config, text string, opts PostOpti
 		}
 	}
 	results := make([]PostResult, len(names))
+	var spend *oneShotSpend
+	if slices.Contains(names, "x") {
+		spend = newOneShotSpend(cfg, opts.Socket)
+		defer spend.close()
+	}
 	var wg sync.WaitGroup
 	for i, name := range names {
 		results[i].Destination = name
@@ -93,6 +106,33 @@ func PostNow(ctx context.Context, cfg *config.Config, text string, opts PostOpti
 		dest, err := newDestination(name, cfg, creds, destOptions{UserAgent: opts.UserAgent, Log: opts.Log, Forwarder: fw})
 		if err != nil {
 			results[i].Err = err
+			continue
+		}
+		if name == "x" {
+			// Charged before it is sent, released if X refuses it.
+			c, notice, err := spend.chargePost(text, time.Now())
+			if err != nil {
+				dest.Close()
+				results[i].Err = fmt.Errorf("not posted: %w", err)
+				continue
+			}
+			wg.Go(func() {
+				defer dest.Close()
+				r := &results[i]
+				r.Ref, r.Err = postOne(ctx, dest, text, opts)
+				spend.settle(&c, r.Err, time.Now())
+				// The note matters when X may have billed the post: not
+				// after a refusal, and on the error's one line after a
+				// lost answer.
+				var apiErr *sender.APIError
+				switch {
+				case notice == "":
+				case r.Err == nil:
+					r.Note = notice
+				case !errors.As(r.Err, &apiErr) || apiErr.Kind == sender.KindProtocol:
+					r.Err = fmt.Errorf("%w; %s", r.Err, notice)
+				}
+			})
 			continue
 		}
 		wg.Go(func() {

@@ -44,6 +44,9 @@ type Status struct {
 	History       *HistoryState       `json:"history,omitempty"`
 	Pictures      *PictureStatus      `json:"pictures,omitempty"` // with photos or charts configured
 	MQTT          *MQTTStatus         `json:"mqtt,omitempty"`     // nil without [mqtt]
+	// Spend is what X costs this month and what its budget, credits and
+	// quota hold back; absent when X is not a destination.
+	Spend *SpendStatus `json:"x_spend,omitempty"`
 }
 
 // HistoryState is how the sensor history is kept.

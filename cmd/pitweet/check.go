@@ -37,7 +37,8 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 	defer cancel()
 
 	rep := config.Check(ctx, *cfgPath, config.CheckOptions{Online: *online, Fake: *fake, UserAgent: "pitweet/" + version, Now: time.Now,
-		Hardware: func(cfg *config.Config) []config.CheckResult { return daemon.CheckHardware(cfg, "") }})
+		Hardware: func(cfg *config.Config) []config.CheckResult { return daemon.CheckHardware(cfg, "") },
+		Spend:    daemon.CheckSpend("")})
 	for _, r := range rep.Results {
 		// One line each, whatever X put in an answer (an account's name).
 		fmt.Fprintln(stdout, daemon.Printable(r.String()))

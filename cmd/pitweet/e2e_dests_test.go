@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"pitweet/budget"
 	"pitweet/daemon"
 	"pitweet/fakex"
 )
@@ -110,6 +111,10 @@ func TestE2ETwoDestinationsOneDown(t *testing.T) {
 func TestE2EPostToTwoDestinations(t *testing.T) {
 	t.Parallel()
 	e, x2 := newTwoDestE2E(t, nil)
+	// As a daemon that ran once leaves it: X's spend is recorded there.
+	if err := os.Mkdir(filepath.Join(e.dir, "state"), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	out, errOut, code := e.pitweet("post", "--config", e.config, "hello from two places")
 	if code != 0 || len(e.x.Tweets()) != 1 || len(x2.Tweets()) != 1 {
 		t.Fatalf("post: exit %d\n%s%s", code, out, errOut)
@@ -141,9 +146,17 @@ func TestE2EPostToTwoDestinations(t *testing.T) {
 func TestE2EPost(t *testing.T) {
 	t.Parallel()
 	e := newE2E(t, "127.0.0.1:0", "")
+	// The state directory, as a daemon that ran once leaves it: the post
+	// is charged to the month's X spend there.
+	if err := os.Mkdir(filepath.Join(e.dir, "state"), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	out, errOut, code := e.pitweet("post", "--config", e.config, "hello", "world")
 	if code != 0 || len(e.x.Tweets()) != 1 || out != "x: posted "+e.x.Tweets()[0].ID+"\n" || errOut != "" {
 		t.Fatalf("post: exit %d\nstdout %q\nstderr %q", code, out, errOut)
+	}
+	if m := ledgerMonth(t, e); m.Posts() != 1 || m.Spent != budget.Published.Post {
+		t.Errorf("the post's charge: %+v; want one post, %s", m, budget.Published.Post)
 	}
 	if got := e.x.Tweets()[0].Text; got != "hello world" {
 		t.Errorf("posted %q", got)

@@ -78,6 +78,10 @@ func cmdPost(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "forward: the broker has it for the poster, as command %s\n", r.Ref)
 			continue
 		}
+		if r.Note != "" {
+			fmt.Fprintf(stdout, "%s: posted %s; %s\n", r.Destination, r.Ref, r.Note)
+			continue
+		}
 		fmt.Fprintf(stdout, "%s: posted %s\n", r.Destination, r.Ref)
 	}
 	switch {

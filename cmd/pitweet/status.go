@@ -90,6 +90,7 @@ func printStatus(w io.Writer, s *daemon.Status) {
 	} else {
 		fmt.Fprintf(w, "rate limit:   none\n")
 	}
+	printSpend(w, s.Spend, at)
 	clock := "ok"
 	if !s.Clock.Plausible {
 		clock = "NOT SET (waiting for NTP before posting)"

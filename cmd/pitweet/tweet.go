@@ -38,6 +38,9 @@ func cmdTweet(args []string, stdout, stderr io.Writer) error {
 	if err := results[0].Err; err != nil {
 		return err
 	}
+	if results[0].Note != "" {
+		fmt.Fprintf(stderr, "pitweet tweet: %s\n", results[0].Note)
+	}
 	fmt.Fprintln(stdout, results[0].Ref)
 	return nil
 }
