@@ -66,7 +66,7 @@ func checkSpending(cfg *Config, rep *CheckReport) {
 		price := p.Post
 		name := fmt.Sprintf("report %d text", i+1)
 		if linked(name, r.Text, cfg.SampleData(""), fmt.Sprintf("about %s a month at every = %s (%s without the link)",
-			(budget.Amount(posts) * p.PostURL).Cents(), shortDuration(r.Every), (budget.Amount(posts) * p.Post).Cents())) {
+			(budget.Amount(posts)*p.PostURL).Cents(), shortDuration(r.Every), (budget.Amount(posts)*p.Post).Cents())) {
 			price = p.PostURL
 		}
 		cost := budget.Amount(posts) * price

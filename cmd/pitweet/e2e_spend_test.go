@@ -249,7 +249,6 @@ func TestE2EBudgetHoldsAndStatus(t *testing.T) {
 	}
 }
 
-
 // pitweet check says what the config costs on X: the prices, each
 // template that can produce a link and what that costs, the month's
 // estimate of the schedule against the budget, and with --online that the
