@@ -434,17 +434,21 @@ func (d *deliverer) settle(m outbox.Message, tried int, sent time.Time, rc Recei
 	case sender.KindTransient, sender.KindProtocol:
 		return d.retryLater(m, err, now)
 	case sender.KindCreditsDepleted:
-		// Held, not retried in a loop: the spending gate holds X for an
-		// hour, or until a reload (spend.go).
-		d.log.Error("daemon: X says the account's credits are depleted; holding X's messages, trying again in an hour or at a reload", "id", m.ID, "err", err)
+		// Held, not retried in a loop, never a dead letter.
 		if tried == 0 {
-			delete(d.mayBeSent, m.ID) // X did not act on it
+			delete(d.mayBeSent, m.ID) // the service did not act on it
 		}
 		d.st.failure(d.name, now, m, err)
 		if d.failed != nil {
 			d.failed(true)
 		}
-		return 0
+		if d.spend != nil {
+			// X: the spending gate holds every message for an hour, or
+			// until a reload (spend.go).
+			d.log.Error("daemon: X says the account's credits are depleted; holding X's messages, trying again in an hour or at a reload", "id", m.ID, "err", err)
+			return 0
+		}
+		return d.paymentRequired(m, err, now)
 	default: // permanent, forbidden, unauthorized
 		return d.refuse(m, apiErr.Kind.String(), err, now)
 	}
@@ -527,6 +531,18 @@ func (d *deliverer) drop(m outbox.Message, why string) time.Duration {
 	d.log.Warn("daemon: a message was not posted and is kept in dead letters", "id", m.ID, "source", m.Source, "why", why)
 	d.st.deadChanged()
 	return 0
+}
+
+// paymentRequired holds m for an hour on a destination without a
+// spending gate whose service wants payment (402).
+func (d *deliverer) paymentRequired(m outbox.Message, err error, now time.Time) time.Duration {
+	at := now.Add(creditsRetry)
+	d.log.Error("daemon: the service wants payment; holding the message, trying again in an hour", "id", m.ID, "until", at, "err", err)
+	if _, rerr := d.box.RetryAt(m.ID, d.name, at, err.Error()); rerr != nil {
+		d.log.Error("daemon: record the wait for payment", "id", m.ID, "err", rerr)
+	}
+	d.st.setDelivery(d.name, "holding: the service wants payment (402)", at)
+	return at.Sub(now)
 }
 
 // hold waits while the spending gate holds X's messages back, saying

@@ -430,3 +430,24 @@ func TestSpendLostAnswers(t *testing.T) {
 		t.Fatalf("after two lost answers and a success: %+v; want one charge for it", m)
 	}
 }
+
+// A destination without X's spending gate (Mastodon, Bluesky) that
+// answers 402 holds the message for an hour: no dead letter, no request
+// before then, and the next attempt goes once the hour is up.
+func TestPaymentRequiredWithoutGate(t *testing.T) {
+	r := newDeliveryRig(t, &sender.APIError{Service: "Mastodon", Kind: sender.KindCreditsDepleted, Status: 402, Title: "Payment Required"}, nil)
+	r.put(t, "hello", time.Time{})
+	wait := r.d.deliverOnce(context.Background())
+	if wait != creditsRetry || len(r.deadReasons(t)) != 0 || r.box.Len() != 1 || !r.errLED {
+		t.Fatalf("after a 402: wait %v, dead %q, queue %d, error LED %v; want an hour, none, 1, on", wait, r.deadReasons(t), r.box.Len(), r.errLED)
+	}
+	r.now = r.now.Add(creditsRetry / 2)
+	if wait := r.d.deliverOnce(context.Background()); wait != creditsRetry/2 || len(r.x.posted) != 1 {
+		t.Fatalf("half an hour on: wait %v, %d requests; want the rest of the hour and no new request", wait, len(r.x.posted))
+	}
+	r.now = r.now.Add(creditsRetry / 2)
+	r.d.deliverOnce(context.Background())
+	if len(r.x.posted) != 2 || r.box.Len() != 0 {
+		t.Fatalf("after the hour: %d requests, queue %d; want the retry posted", len(r.x.posted), r.box.Len())
+	}
+}

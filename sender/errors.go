@@ -42,11 +42,13 @@ const (
 	KindForbidden                // 403 other than duplicate, X v1.1 code 453: the account or app may not do this
 	KindTransient                // 5xx, 408: retry with backoff
 	KindProtocol                 // a success status with a body that is not what the service sends
+	// KindCreditsDepleted: 402 Payment Required, or X's CreditsDepleted
+	// problem under any status: the account has no credit (or its
+	// spending limit is reached) and every request fails until someone
+	// pays. Hold the service's posts, probe it rarely, never retry in a
+	// loop; X's service did not bill the request.
+	KindCreditsDepleted
 )
-
-// KindCreditsDepleted is a 402, or a CreditsDepleted problem: the account
-// has no credits left. Hold, do not retry in a loop.
-const KindCreditsDepleted = KindProtocol + 1
 
 var kindNames = [...]string{
 	KindPermanent:    "permanent",
@@ -57,12 +59,11 @@ var kindNames = [...]string{
 	KindForbidden:    "forbidden",
 	KindTransient:    "transient",
 	KindProtocol:     "protocol",
+
+	KindCreditsDepleted: "credits depleted",
 }
 
 func (k Kind) String() string {
-	if k == KindCreditsDepleted {
-		return "credits depleted"
-	}
 	if k >= 0 && int(k) < len(kindNames) {
 		return kindNames[k]
 	}
@@ -92,8 +93,8 @@ type APIError struct {
 
 // NewAPIError returns the error for resp, an answer that is not the
 // success asked for, from what its status alone says: the kind (429 rate
-// limited, 401 unauthorized, 403 forbidden, 408 and 5xx transient, any
-// other permanent), the reason phrase as Title, the header fields, and for
+// limited, 401 unauthorized, 402 credits depleted, 403 forbidden, 408 and
+// 5xx transient, any other permanent), the reason phrase as Title, the header fields, and for
 // a redirect a hint naming where to. For a 429, call SetRetryAt.
 func NewAPIError(service string, resp *Response) *APIError {
 	e := &APIError{Service: service, Status: resp.StatusCode, Title: resp.Reason, Header: resp.Header}
@@ -102,6 +103,9 @@ func NewAPIError(service string, resp *Response) *APIError {
 		e.Kind = KindRateLimited
 	case s == 401:
 		e.Kind = KindUnauthorized
+	case s == 402:
+		e.Kind = KindCreditsDepleted
+		e.Hint = "the service wants payment (402): settle the account with it, then pitweet reload"
 	case s == 403:
 		e.Kind = KindForbidden
 	case s == 408 || s >= 500:

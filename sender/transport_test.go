@@ -328,6 +328,8 @@ func TestNewAPIErrorForAnotherService(t *testing.T) {
 		{"HTTP/1.1 429 Too Many Requests\r\nContent-Length: 0\r\n\r\n",
 			KindRateLimited, nil, now.Add(15 * time.Minute), "sender: Mastodon answered 429 Too Many Requests; rate limited until 2026-11-01T12:15:00Z"},
 		{"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n", KindUnauthorized, nil, time.Time{}, "sender: Mastodon answered 401 Unauthorized"},
+		{"HTTP/1.1 402 Payment Required\r\nContent-Length: 0\r\n\r\n", KindCreditsDepleted, nil, time.Time{},
+			"sender: Mastodon answered 402 Payment Required; the service wants payment (402): settle the account with it, then pitweet reload"},
 		{"HTTP/1.1 422 Unprocessable Content\r\nContent-Length: 0\r\n\r\n", KindPermanent, nil, time.Time{}, "sender: Mastodon answered 422 Unprocessable Content"},
 		{"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n", KindTransient, ErrTransient, time.Time{}, "sender: Mastodon answered 502 Bad Gateway"},
 	}
