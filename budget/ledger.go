@@ -46,6 +46,29 @@ type Charge struct {
 	IDs   []string `json:"ids"` // one per request, 16 hex digits
 	Total Amount   `json:"total"`
 	at    int64
+	reqs  []Request // what each id is, in order; nil in a Charge read from JSON
+}
+
+// Filter returns the part of c whose requests keep says to keep; keep is
+// given each request's position in c and what it is (a zero Request when
+// c was read from JSON, which does not carry them: the Total of such a
+// part is then 0, and only its IDs count).
+func (c Charge) Filter(keep func(i int, r Request) bool) Charge {
+	out := Charge{Month: c.Month, at: c.at}
+	for i, id := range c.IDs {
+		var r Request
+		if i < len(c.reqs) {
+			r = c.reqs[i]
+		}
+		if keep(i, r) {
+			out.IDs = append(out.IDs, id)
+			out.Total += r.Price
+			if c.reqs != nil {
+				out.reqs = append(out.reqs, r)
+			}
+		}
+	}
+	return out
 }
 
 // Options tune Open.
@@ -288,6 +311,7 @@ func (l *Ledger) Charge(now time.Time, ref string, reqs []Request) (Charge, erro
 		id := rand.Uint64()
 		recs = append(recs, record{kind: recCharge, id: id, at: now.UnixMilli(), item: r.Item, price: r.Price, ref: Ref(ref)})
 		c.IDs = append(c.IDs, string(appendID(nil, id)))
+		c.reqs = append(c.reqs, r)
 		c.Total += r.Price
 	}
 	if len(recs) == 0 {
@@ -347,10 +371,12 @@ func (l *Ledger) Kept(now time.Time, ref string) ([]Charge, error) {
 		c := ms.charges[id]
 		if n := len(out); n > 0 && out[n-1].at == c.at {
 			out[n-1].IDs = append(out[n-1].IDs, string(appendID(nil, id)))
+			out[n-1].reqs = append(out[n-1].reqs, Request{c.item, c.price})
 			out[n-1].Total += c.price
 			continue
 		}
-		out = append(out, Charge{Month: month, IDs: []string{string(appendID(nil, id))}, Total: c.price, at: c.at})
+		out = append(out, Charge{Month: month, IDs: []string{string(appendID(nil, id))}, Total: c.price, at: c.at,
+			reqs: []Request{{c.item, c.price}}})
 	}
 	return out, nil
 }

@@ -331,12 +331,16 @@ func (d *deliverer) deliverOnce(ctx context.Context) time.Duration {
 	d.mayBeSent[m.ID] = true
 	d.st.setDelivery(d.name, "sending", time.Time{})
 	d.setBusy(now)
+	var bill *billedMeter
+	if pass != nil {
+		ctx, bill = withBilled(ctx)
+	}
 	rc, err := d.destination().Post(ctx, d.post(m), tried)
 	d.setBusy(time.Time{})
 	if pass == nil {
 		return d.settle(m, tried, now, rc, err)
 	}
-	d.spend.answered(m, tried, charge, err, d.now())
+	d.spend.answered(m, tried, charge, bill, err, d.now())
 	wait := d.settle(m, tried, now, rc, err)
 	// After settle, which corrects the clock offset from this answer's
 	// Date: X's resets are on X's clock.

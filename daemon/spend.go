@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -309,14 +310,18 @@ func (s *spending) charge(p *spendPass, m outbox.Message) (c budget.Charge, ok b
 // attempts) from X's answer, and takes in what the answer says of the
 // credits.
 //
-// A refusal releases c: X bills only successful requests. A success keeps
+// A refusal releases c, but for the requests besides the post that X
+// accepted (xBilled counted them in bill): X bills only successful
+// requests. A success keeps
 // c and releases every other charge kept for m this month: those of
 // attempts whose answer was lost, in this run or in one killed before it
 // learned them (X had not posted m, or it would have refused this one as
 // a duplicate). A "duplicate" after such attempts means one of them
-// posted m: the oldest charge is kept, the others and c released. No
-// answer (or one that may be a post) keeps c: X may have billed it.
-func (s *spending) answered(m outbox.Message, tried int, c budget.Charge, err error, now time.Time) {
+// posted m: the oldest charge is kept, the others and c released. Of the
+// earlier charges released, only the posts are: a picture's alt text set
+// by an attempt whose answer was lost may have been billed. No answer (or
+// one that may be a post) keeps c: X may have billed it.
+func (s *spending) answered(m outbox.Message, tried int, c budget.Charge, bill *billedMeter, err error, now time.Time) {
 	var apiErr *sender.APIError
 	isAPI := errors.As(err, &apiErr)
 	s.mu.Lock()
@@ -345,11 +350,19 @@ func (s *spending) answered(m outbox.Message, tried int, c budget.Charge, err er
 			keep = kept[0] // the oldest: the attempt that posted it
 		}
 		for _, k := range kept {
-			k.IDs = slices.DeleteFunc(k.IDs, func(id string) bool { return slices.Contains(keep.IDs, id) })
-			release = append(release, k)
+			release = append(release, k.Filter(func(i int, r budget.Request) bool {
+				return !slices.Contains(keep.IDs, k.IDs[i]) && (r.Item == budget.ItemPost || r.Item == budget.ItemPostURL)
+			}))
 		}
 	case isAPI && apiErr.Kind != sender.KindProtocol:
-		release = []budget.Charge{c}
+		billed := bill.counts()
+		release = []budget.Charge{c.Filter(func(_ int, r budget.Request) bool {
+			if r.Item != budget.ItemPost && r.Item != budget.ItemPostURL && billed[r.Item] > 0 {
+				billed[r.Item]--
+				return false // X accepted it: billed
+			}
+			return true
+		})}
 	}
 	for _, r := range release {
 		if len(r.IDs) == 0 {
@@ -369,6 +382,53 @@ func (s *spending) answered(m outbox.Message, tried int, c budget.Charge, err er
 			s.log.Error("daemon: record that X takes posts again", "err", lerr)
 		}
 	}
+}
+
+// billedMeter counts, during one attempt to post a message to X, the
+// priced requests besides the post that X accepted (see xBilled).
+type billedMeter struct {
+	mu sync.Mutex
+	n  map[budget.Item]int
+}
+
+type billedKey struct{}
+
+// withBilled returns ctx carrying a new meter, for the X adapter's Post.
+func withBilled(ctx context.Context) (context.Context, *billedMeter) {
+	b := &billedMeter{n: map[budget.Item]int{}}
+	return context.WithValue(ctx, billedKey{}, b), b
+}
+
+// xBilled is the X adapter's charge seam: call it with the ctx given to
+// Post for each priced request besides the post itself that X answered
+// with success; a picture's alt text (POST /2/media/metadata) is
+// budget.ItemMediaMetadata. The spending gate charged every such request
+// with the post, before Post was called (spendPass.cost counts one per
+// picture with an alt text), so none is sent uncharged; when the post is
+// then refused, what xBilled counted stays charged (X billed it) and the
+// rest is released. Without a meter in ctx (pitweet post, tests) it does
+// nothing.
+func xBilled(ctx context.Context, item budget.Item) {
+	if b, ok := ctx.Value(billedKey{}).(*billedMeter); ok {
+		b.mu.Lock()
+		b.n[item]++
+		b.mu.Unlock()
+	}
+}
+
+// counts returns a copy of what the meter counted; a nil meter counted
+// nothing.
+func (b *billedMeter) counts() map[budget.Item]int {
+	out := map[budget.Item]int{}
+	if b == nil {
+		return out
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for k, v := range b.n {
+		out[k] = v
+	}
+	return out
 }
 
 // limits takes in what X's answer (rc, or the error err) says of its

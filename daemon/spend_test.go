@@ -1,9 +1,12 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"image"
+	"image/png"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -449,5 +452,47 @@ func TestPaymentRequiredWithoutGate(t *testing.T) {
 	r.d.deliverOnce(context.Background())
 	if len(r.x.posted) != 2 || r.box.Len() != 0 {
 		t.Fatalf("after the hour: %d requests, queue %d; want the retry posted", len(r.x.posted), r.box.Len())
+	}
+}
+
+// pictureX stands in for an X adapter that uploads pictures: it reports
+// through xBilled the alt texts X accepted (billed of them), then gets
+// the post refused.
+type pictureX struct {
+	billed int
+	refuse error
+	calls  int
+}
+
+func (x *pictureX) Name() string { return "x" }
+func (x *pictureX) Close() error { return nil }
+func (x *pictureX) Post(ctx context.Context, p Post, tried int) (Receipt, error) {
+	x.calls++
+	for range x.billed {
+		xBilled(ctx, budget.ItemMediaMetadata)
+	}
+	return Receipt{}, x.refuse
+}
+
+// The charge seam of the X adapter: a post with three captioned pictures
+// is charged the post and three alt texts before it is sent; when X
+// accepted two alt texts and then refused the post, those two stay
+// charged (X billed them) and the post and the third are released.
+func TestSpendAltTextsBilledBeforeARefusal(t *testing.T) {
+	r := newSpendRig(t, sep2026, budget.Settings{Prices: budget.Published})
+	x := &pictureX{billed: 2, refuse: &sender.APIError{Service: "X", Kind: sender.KindPermanent, Status: 400, Title: "Bad Request"}}
+	r.d.setDestination(x)
+	var pic bytes.Buffer
+	if err := png.Encode(&pic, image.NewGray(image.Rect(0, 0, 2, 2))); err != nil {
+		t.Fatal(err)
+	}
+	pics := []outbox.NewImage{{Data: pic.Bytes(), Alt: "one"}, {Data: pic.Bytes(), Alt: "two"}, {Data: pic.Bytes(), Alt: "three"}}
+	if _, err := r.box.Put(outbox.Message{Text: "three pictures", Kind: "press", Source: "button b", Created: r.now, To: []string{"x"}}, pics); err != nil {
+		t.Fatal(err)
+	}
+	r.drain(t)
+	m := r.month(t)
+	if x.calls != 1 || m.Posts() != 0 || m.Requests[budget.ItemMediaMetadata] != 2 || m.Spent != 2*budget.Published.MediaMetadata {
+		t.Fatalf("%d calls; month %+v; want the two accepted alt texts charged, $0.01, and no post", x.calls, m)
 	}
 }
