@@ -38,6 +38,9 @@ func TestExampleConfig(t *testing.T) {
 	if got := cfg.Reports[0].Sensors; strings.Join(got, ",") != "room,air" {
 		t.Errorf("report sensors = %v", got)
 	}
+	if x := cfg.X.Spending; !x.Limited || x.Budget != 5*budget.Dollar || x.Prices != budget.Published || cfg.Reports[0].OnBudget != "drop" || cfg.Alerts[0].OnBudget != "hold" {
+		t.Errorf("spending %+v, on_budget %q %q; want a $5.00 budget, the published prices, drop and hold", x, cfg.Reports[0].OnBudget, cfg.Alerts[0].OnBudget)
+	}
 	if a := cfg.Alerts[0]; a.Cooldown != time.Hour || a.Every != time.Minute {
 		t.Errorf("alert = %+v", a)
 	}

@@ -8,6 +8,8 @@ import (
 	"image"
 	"image/png"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -494,5 +496,56 @@ func TestSpendAltTextsBilledBeforeARefusal(t *testing.T) {
 	m := r.month(t)
 	if x.calls != 1 || m.Posts() != 0 || m.Requests[budget.ItemMediaMetadata] != 2 || m.Spent != 2*budget.Published.MediaMetadata {
 		t.Fatalf("%d calls; month %+v; want the two accepted alt texts charged, $0.01, and no post", x.calls, m)
+	}
+}
+
+// BenchmarkSpendDeliver delivers b.N presses to X through the spending
+// gate (gate) or without it (none), each queued, charged, posted and
+// settled. Counting fsync calls under strace over both (-benchtime Nx)
+// gives what the spend record adds per post:
+//
+//	go test -c -o /tmp/daemon.test ./daemon
+//	strace -f -c -e trace=fsync /tmp/daemon.test -test.run '^$' -test.bench 'SpendDeliver/gate' -test.benchtime 200x
+func BenchmarkSpendDeliver(b *testing.B) {
+	for _, gate := range []bool{true, false} {
+		name := "none"
+		if gate {
+			name = "gate"
+		}
+		b.Run(name, func(b *testing.B) {
+			dir := b.TempDir()
+			box, err := outbox.Open(dir, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer box.Close()
+			now := sep2026
+			x := &billedX{now: func() time.Time { return now }, limits: noLimits}
+			d := newDeliverer(box, newXDestination("x", x), &state{started: now}, discardLog())
+			d.now = func() time.Time { return now }
+			if gate {
+				d.spend = newSpending(dir, budget.Settings{Prices: budget.Published, Budget: 1000 * budget.Dollar, Limited: true}, discardLog())
+				defer d.spend.close()
+			}
+			for i := range b.N {
+				if _, err := box.Put(outbox.Message{Text: fmt.Sprint("press ", i), Kind: "press", Source: "button b", Created: now, To: []string{"x"}}, nil); err != nil {
+					b.Fatal(err)
+				}
+				if wait := d.deliverOnce(context.Background()); wait != 0 {
+					b.Fatalf("wait %v", wait)
+				}
+				now = now.Add(time.Second)
+			}
+			if len(x.posted) != b.N {
+				b.Fatalf("%d posted of %d", len(x.posted), b.N)
+			}
+			if gate {
+				fi, err := os.Stat(filepath.Join(dir, budget.Dir, budget.MonthOf(now)))
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(fi.Size())/float64(b.N), "spend-bytes/post")
+			}
+		})
 	}
 }
