@@ -224,7 +224,7 @@ func Ref(s string) string {
 func parseFile(data []byte, month string) (recs []record, damaged, end int, err error) {
 	h := header(month)
 	if !bytes.HasPrefix(data, []byte(h)) {
-		return nil, 0, 0, fmt.Errorf("budget: it is not the spend record of %s (its first line should be %q); move it away", month, strings.TrimSpace(h))
+		return nil, 0, 0, fmt.Errorf("it is not the spend record of %s (its first line should be %q); move it away", month, strings.TrimSpace(h))
 	}
 	recs, damaged, end = parseLines(data[len(h):])
 	return recs, damaged, len(h) + end, nil

@@ -303,3 +303,52 @@ text = "Too warm: {{.Sensors.room.Temperature}} {{if .Long}}https://pi.example.o
 		t.Fatalf("ledger %+v; want the refused read released and the depletion recorded", m)
 	}
 }
+
+// A file planted as this month's spend record (here a text that is not
+// one) is refused with its name and what to do, never read as a month of
+// nothing: with a budget, X's posts are held (the budget cannot be kept);
+// after the file is moved away and the daemon reloaded, they go. The
+// daemon never stops for it.
+func TestE2EPlantedSpendFile(t *testing.T) {
+	t.Parallel()
+	e := newE2E(t, "127.0.0.1:0", "")
+	text, err := os.ReadFile(e.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(e.config, []byte(strings.Replace(string(text), "[x]\n", "[x]\nmonthly_budget = 1\n", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	month := filepath.Join(e.dir, "state", budget.Dir, budget.MonthOf(time.Now()))
+	if err := os.MkdirAll(filepath.Dir(month), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(month, []byte("api_key=not a spend record\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.start()
+	e.press("doorbell")
+	st := e.waitStatus("the hold", func(s *daemon.Status) bool {
+		return s.Spend != nil && len(s.Spend.Held) == 1 && s.Spend.Held[0].Messages == 1
+	})
+	if len(e.x.Tweets()) != 0 || !strings.Contains(st.Spend.Error, "not the spend record of "+budget.MonthOf(time.Now())) ||
+		!strings.Contains(st.Spend.Error, "move it away") {
+		t.Fatalf("%d tweets, spend %+v; want none posted and the file named", len(e.x.Tweets()), st.Spend)
+	}
+	out, _, code := e.pitweet("status")
+	if code != 0 || !strings.Contains(out, "  NOT RECORDED: ") || !strings.Contains(out, "x held:       1 message: the X spend cannot be read, and a monthly budget is set") {
+		t.Fatalf("status: %d\n%s", code, out)
+	}
+	t.Logf("pitweet status with a planted spend file:\n%s", out)
+	if err := os.Rename(month, month+".planted"); err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, code := e.pitweet("reload"); code != 0 {
+		t.Fatalf("reload: %d %s%s", code, out, errOut)
+	}
+	e.waitTweets(1)
+	st = e.waitStatus("the charge", func(s *daemon.Status) bool { return s.Spend.Posts == 1 })
+	if st.Spend.Error != "" {
+		t.Fatalf("after moving the file away: %+v", st.Spend)
+	}
+}
