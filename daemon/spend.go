@@ -699,3 +699,37 @@ func (d *runner) spendControl(req ControlRequest, now time.Time) ControlResponse
 	}
 	return ControlResponse{OK: true, Spend: ans}
 }
+
+// drop gives up m on this destination without sending it, for why.
+func (d *deliverer) drop(m outbox.Message, why string) time.Duration {
+	if err := d.box.Refuse(m.ID, d.name, why); err != nil {
+		d.log.Error("daemon: record a dropped message", "id", m.ID, "err", err)
+		return clockPoll
+	}
+	d.forget(m.ID)
+	d.finish(m, "", why)
+	d.log.Warn("daemon: a message was not posted and is kept in dead letters", "id", m.ID, "source", m.Source, "why", why)
+	d.st.deadChanged()
+	return 0
+}
+
+// paymentRequired holds m for an hour on a destination without a
+// spending gate whose service wants payment (402).
+func (d *deliverer) paymentRequired(m outbox.Message, err error, now time.Time) time.Duration {
+	at := now.Add(creditsRetry)
+	d.log.Error("daemon: the service wants payment; holding the message, trying again in an hour", "id", m.ID, "until", at, "err", err)
+	if _, rerr := d.box.RetryAt(m.ID, d.name, at, err.Error()); rerr != nil {
+		d.log.Error("daemon: record the wait for payment", "id", m.ID, "err", rerr)
+	}
+	d.st.setDelivery(d.name, "holding: the service wants payment (402)", at)
+	return at.Sub(now)
+}
+
+// hold waits while the spending gate holds X's messages back, saying
+// what in status; a message queued, or a reload, ends the wait.
+func (d *deliverer) hold(p *spendPass, what string) time.Duration {
+	until := p.holdUntil()
+	d.st.setDelivery(d.name, what, until)
+	d.holding = true
+	return until.Sub(p.now)
+}
