@@ -352,3 +352,38 @@ func TestE2EPlantedSpendFile(t *testing.T) {
 		t.Fatalf("after moving the file away: %+v", st.Spend)
 	}
 }
+
+// When X's 24-hour allowance runs low (3 of 6 left), reports give way:
+// they wait for the reset, while a press still goes out.
+func TestE2EDailyLimitLowReportsGiveWay(t *testing.T) {
+	t.Parallel()
+	e := newE2EWith(t, "127.0.0.1:0", `
+[[report]]
+every = "1s"
+text = "Report {{.Count}}"
+`, func(x *fakex.Server) { x.DailyLimit = 6 })
+	e.start()
+	e.waitTweets(3)
+	st := e.waitStatus("the reports held", func(s *daemon.Status) bool {
+		return s.Spend != nil && len(s.Spend.Held) == 1 && strings.HasPrefix(s.Spend.Held[0].Why, "reports give way: 3 of X's 6 posts for 24 hours left")
+	})
+	if q := st.Spend.Quota; q == nil || q.Remaining != 3 || !q.Low {
+		t.Fatalf("quota %+v; want 3 left, low", q)
+	}
+	out, _, _ := e.pitweet("status")
+	if !strings.Contains(out, "x quota:      3 of 6 posts left for 24 hours, resets ") || !strings.Contains(out, "; reports wait for it\n") {
+		t.Fatalf("status:\n%s", out)
+	}
+	t.Logf("pitweet status with the 24-hour allowance low:\n%s", out)
+	e.press("doorbell")
+	tweets := e.waitTweets(4)
+	reports := 0
+	for _, tw := range tweets {
+		if strings.HasPrefix(tw.Text, "Report ") {
+			reports++
+		}
+	}
+	if !strings.HasPrefix(tweets[3].Text, "Ding dong") || reports != 3 || len(tweets) != 4 {
+		t.Fatalf("tweets %+v; want three reports, then the press alone", tweets)
+	}
+}
