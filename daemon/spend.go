@@ -109,9 +109,9 @@ func (s *spending) close() {
 	}
 }
 
-// update takes a reloaded config's settings; a depletion seen before now
-// is tried again at once.
-func (s *spending) update(settings budget.Settings, now time.Time) {
+// update takes a reloaded config's settings; after a credits-depleted
+// answer, the next message is tried at once.
+func (s *spending) update(settings budget.Settings) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.settings = settings
@@ -667,7 +667,7 @@ func (d *runner) reloadSpending(cfg *config.Config) {
 	if d.spend == nil {
 		return
 	}
-	d.spend.update(cfg.X.Spending, time.Now())
+	d.spend.update(cfg.X.Spending)
 	for _, del := range d.dels {
 		if del.spend != nil {
 			select {

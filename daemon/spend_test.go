@@ -293,7 +293,7 @@ func TestSpendPriorityUnderTightBudget(t *testing.T) {
 		t.Fatalf("delivery %q", st.Delivery)
 	}
 	// A reload with a higher budget lets them through, oldest first.
-	r.d.spend.update(budget.Settings{Prices: budget.Published, Budget: 60_000, Limited: true}, r.now)
+	r.d.spend.update(budget.Settings{Prices: budget.Published, Budget: 60_000, Limited: true})
 	r.drain(t)
 	if !slices.Equal(r.x.posted[2:], []string{"report one", "report two"}) {
 		t.Fatalf("after the raise: %q", r.x.posted)
@@ -353,12 +353,12 @@ func TestSpendCreditsDepleted(t *testing.T) {
 		t.Fatalf("%d requests after the hour; want 2", r.x.calls)
 	}
 	// A reload: at once (refused a third time).
-	r.d.spend.update(budget.Settings{Prices: budget.Published}, r.now)
+	r.d.spend.update(budget.Settings{Prices: budget.Published})
 	r.drain(t)
 	if r.x.calls != 3 {
 		t.Fatalf("%d requests after the reload; want 3", r.x.calls)
 	}
-	r.d.spend.update(budget.Settings{Prices: budget.Published}, r.now)
+	r.d.spend.update(budget.Settings{Prices: budget.Published})
 	if wait := r.drain(t); wait != idle || len(r.x.posted) != 2 || r.x.posted[0] != "two" {
 		t.Fatalf("wait %v, posted %q; want both, the alert first", wait, r.x.posted)
 	}
