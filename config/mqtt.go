@@ -96,6 +96,12 @@ func (v *validator) mqtt(cfg *Config, raw *rawMQTT) {
 	default:
 		v.problem(at("discovery_style"), "discovery_style = %q is not known; use \"device\" (Home Assistant 2024.11 and later, the default) or \"component\" (one config per entity, for older ones)", raw.DiscoveryStyle)
 	}
+	if raw.Commands && raw.Username == "" {
+		// The broker lets pitweet in without an account, so it lets in
+		// anonymous clients, and each may post as the account unless its
+		// ACL says otherwise, which pitweet cannot see.
+		v.warning(at("commands"), "commands = true, and pitweet reaches the broker without an account: a broker that lets clients in without one lets any of them post as the account; give each client an account (username, and mqtt_password in the credentials file) and the broker an ACL (/usr/share/doc/pitweet/mqtt.md.gz)")
+	}
 	if raw.Forward != "" {
 		if err := gateway.CheckTopicPrefix("forward", raw.Forward); err != nil {
 			v.problem(at("forward"), "%s; write the poster's topic_prefix, such as \"pitweet/poster\"", pkg(err))

@@ -52,6 +52,32 @@ forward = "home/poster"
 	}
 }
 
+// Commands are posts as the account: taking them on a broker that lets
+// pitweet in without an account, and so lets in anyone, is warned about.
+func TestMQTTCommandsWithoutAccountWarned(t *testing.T) {
+	t.Setenv("CREDENTIALS_DIRECTORY", "")
+	for _, tt := range []struct {
+		name, text string
+		warned     bool
+	}{
+		{"anonymous", "[mqtt]\nbroker = \"mqtt://b\"\ncommands = true\n", true},
+		{"account", "[mqtt]\nbroker = \"mqtt://b\"\nusername = \"kitchen\"\ncommands = true\n", false},
+		{"no commands", "[mqtt]\nbroker = \"mqtt://b\"\n", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Parse([]byte(tt.text), "pitweet.toml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			const want = "pitweet.toml:3: commands = true, and pitweet reaches the broker without an account: "
+			warned := len(cfg.Warnings) == 1 && strings.HasPrefix(cfg.Warnings[0], want) && strings.Contains(cfg.Warnings[0], "ACL")
+			if warned != tt.warned || (!tt.warned && len(cfg.Warnings) != 0) {
+				t.Errorf("warnings %q; want a warning %v (%q...)", cfg.Warnings, tt.warned, want)
+			}
+		})
+	}
+}
+
 func TestMQTTErrors(t *testing.T) {
 	t.Setenv("CREDENTIALS_DIRECTORY", "")
 	for _, tt := range []struct{ name, text, want string }{
