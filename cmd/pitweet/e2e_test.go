@@ -455,6 +455,30 @@ func TestE2ERateLimitWaitsForReset(t *testing.T) {
 	}
 }
 
+// A server cannot stall the queue for days: a rate-limit reset two days
+// away is waited out for 24 hours at most, and pitweet status says the
+// wait was cut.
+func TestE2ERateLimitResetCappedAt24h(t *testing.T) {
+	t.Parallel()
+	e := newE2E(t, "127.0.0.1:0", "")
+	if err := e.x.SetFault(fakex.Fault{Mode: fakex.Mode429, Count: 1, Reset: 48 * time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	e.start()
+	e.press("doorbell")
+	s := e.waitStatus("the rate-limit wait", func(s *daemon.Status) bool { return !s.RateLimited.IsZero() })
+	if wait := time.Until(s.RateLimited); wait < 23*time.Hour || wait > 24*time.Hour {
+		t.Errorf("rate limited until %v, %v from now; want the 48 h reset cut to 24 h", s.RateLimited, wait)
+	}
+	out, errOut, code := e.pitweet("status")
+	if code != 0 || !strings.Contains(out, "rate limit:   waiting until ") || !strings.Contains(out, "asked to wait 48h0m0s; capped at 24h") {
+		t.Errorf("pitweet status: exit %d\n%s%s\nwant the wait and the cap", code, out, errOut)
+	}
+	if s.Queue != 1 || len(e.x.Tweets()) != 0 {
+		t.Errorf("queue %d, %d tweets; want the press waiting", s.Queue, len(e.x.Tweets()))
+	}
+}
+
 func TestE2EResetAfterAccept(t *testing.T) {
 	t.Parallel()
 	e := newE2E(t, "127.0.0.1:0", "")
