@@ -496,10 +496,21 @@ func describeCredentials(info CredentialsInfo, dests []string) string {
 	if len(info.Env) > 0 {
 		parts = append(parts, "from the environment: "+strings.Join(info.Env, ", "))
 	}
-	if slices.Equal(dests, []string{"x"}) {
-		return strings.Join(parts, "; ") + "; all four keys present"
+	// Only the destinations that have keys: forward posts through the
+	// broker's account, whose password is "mqtt"'s.
+	keyed := slices.DeleteFunc(slices.Clone(dests), func(d string) bool {
+		_, same := sameKeysAs[d]
+		return !same && !slices.ContainsFunc(credentialKeys, func(k struct{ key, env, dest string }) bool { return k.dest == d })
+	})
+	switch {
+	case len(keyed) == 0:
+		parts = append(parts, "no keys needed")
+	case slices.Equal(keyed, []string{"x"}):
+		parts = append(parts, "all four keys present")
+	default:
+		parts = append(parts, "the keys of "+strings.Join(keyed, ", ")+" present")
 	}
-	return strings.Join(parts, "; ") + "; the keys of " + strings.Join(dests, ", ") + " present"
+	return strings.Join(parts, "; ")
 }
 
 // Clock offsets beyond these are worth a warning and a failure: X refuses

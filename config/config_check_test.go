@@ -86,6 +86,27 @@ func TestCheckOK(t *testing.T) {
 	}
 }
 
+// A fleet member that forwards through the broker needs no keys, or only
+// the broker account's password; check says which.
+func TestCheckCredentialsOfAForwarder(t *testing.T) {
+	for _, tt := range []struct{ name, mqtt, want string }{
+		{"anonymous", "", "ok    credentials no keys needed\n"},
+		{"account", "username = \"shed\"\n", "; the keys of mqtt present\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := checkFixture(t, "[hardware]\nmode = \"fake\"\n[mqtt]\nbroker = \"mqtt://broker.lan\"\nforward = \"pitweet/poster\"\n"+tt.mqtt)
+			if tt.mqtt != "" {
+				t.Setenv("PITWEET_MQTT_PASSWORD", "secret")
+			}
+			rep := Check(context.Background(), path, CheckOptions{})
+			got := lines(rep)
+			if f := rep.Failed(); f != nil || !strings.Contains(got, tt.want) || strings.Contains(got, "keys of forward") {
+				t.Errorf("failed %v; output\n%s\nwant a line ending %q", f, got, tt.want)
+			}
+		})
+	}
+}
+
 func TestCheckFailures(t *testing.T) {
 	long := strings.Repeat("x", 275)
 	tests := []struct {
