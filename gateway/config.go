@@ -344,7 +344,7 @@ func (s *settings) dial(ctx context.Context) (net.Conn, error) {
 	var d net.Dialer
 	raw, err := d.DialContext(ctx, "tcp", s.addr)
 	if err != nil {
-		return nil, fmt.Errorf("gateway: connect to broker %s: %w", s.addr, err)
+		return nil, fmt.Errorf("gateway: connect to broker %s (is it running and reachable from here? [mqtt] broker names it): %w", s.addr, err)
 	}
 	if s.tls == nil {
 		return raw, nil

@@ -2,7 +2,10 @@ package gateway
 
 import (
 	"context"
+	"errors"
+	"net"
 	"strings"
+	"syscall"
 	"testing"
 
 	"pitweet/gateway/mosquittotest"
@@ -57,5 +60,27 @@ func TestLoginRefused(t *testing.T) {
 	err = g.connection(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "mqtt_password") || strings.Contains(err.Error(), "wrong-secret") {
 		t.Errorf("error %v; want one that names mqtt_password and not the password", err)
+	}
+}
+
+// A broker that is not there: the error names it and says what to check.
+func TestBrokerNotThere(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	s, err := check(Config{Broker: "mqtt://" + addr, Hostname: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := s.dial(context.Background())
+	if err == nil {
+		conn.Close()
+		t.Fatalf("connected to %s, where nothing listens", addr)
+	}
+	if want := "gateway: connect to broker " + addr + " (is it running and reachable from here? [mqtt] broker names it): "; !strings.HasPrefix(err.Error(), want) || !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("error %q; want it to start %q and wrap the refusal", err, want)
 	}
 }
