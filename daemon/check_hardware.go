@@ -42,13 +42,7 @@ func CheckHardware(cfg *config.Config, socket string) []config.CheckResult {
 	defer board.Close()
 	if !cfg.Hardware.Fake() {
 		if h, err := hw.RealHost(); err == nil {
-			for _, d := range h.Drivers {
-				res := config.CheckResult{What: "driver", Detail: d.String()}
-				if d.State == "failed" {
-					res.Detail, res.Err = d.Name, fmt.Errorf("periph.io driver %s failed to load: %w", d.Name, d.Err)
-				}
-				results = append(results, res)
-			}
+			results = append(results, driverResults(h.Drivers)...)
 		}
 	}
 	var failing map[string]string // the running daemon's failing buttons
@@ -106,6 +100,20 @@ func CheckHardware(cfg *config.Config, socket string) []config.CheckResult {
 			res.Err = err
 		} else if !cfg.Hardware.Fake() {
 			res.Detail += ": /dev/i2c-" + bus
+		}
+		results = append(results, res)
+	}
+	return results
+}
+
+// driverResults is a line for each periph.io driver and how it loaded; a
+// driver that failed to load is a failure.
+func driverResults(drivers []hw.Driver) []config.CheckResult {
+	var results []config.CheckResult
+	for _, d := range drivers {
+		res := config.CheckResult{What: "driver", Detail: d.String()}
+		if d.State == "failed" {
+			res.Detail, res.Err = d.Name, fmt.Errorf("periph.io driver %s failed to load: %w", d.Name, d.Err)
 		}
 		results = append(results, res)
 	}

@@ -1,8 +1,11 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +13,7 @@ import (
 
 	"pitweet/config"
 	"pitweet/fakex"
+	"pitweet/hw"
 )
 
 // checkConfig is a config of the simulated board with a button, a sensor
@@ -124,5 +128,34 @@ func TestCheckRealHardwareMissing(t *testing.T) {
 	rep = checkHardware(t, path, true, "")
 	if f := rep.Failed(); f != nil {
 		t.Errorf("with Fake: %v", f)
+	}
+}
+
+// A periph.io driver that failed to load is a failure of check and an
+// error in the log, not dropped; the others are listed with their state.
+func TestDriverFailureShown(t *testing.T) {
+	cause := errors.New("open /dev/gpiochip0: permission denied")
+	host := hw.Host{
+		Drivers: []hw.Driver{{Name: "ioctl-gpio", State: "failed", Err: cause}, {Name: "other", State: "loaded"}},
+		Chips:   []hw.Chip{{Name: "gpiochip0", Path: "/dev/gpiochip0", Label: "pinctrl-bcm2711", Lines: make([]string, 58)}},
+	}
+	rep := &config.CheckReport{Results: driverResults(host.Drivers)}
+	want := "FAIL  driver ioctl-gpio: periph.io driver ioctl-gpio failed to load: open /dev/gpiochip0: permission denied\nok    driver other loaded\n"
+	if got := lines(rep); got != want {
+		t.Errorf("check lines\n%s\nwant\n%s", got, want)
+	}
+	if f := rep.Failed(); f == nil || !errors.Is(f.Err, cause) {
+		t.Errorf("first failure %v, want the driver's, wrapping its cause", f)
+	}
+
+	var buf bytes.Buffer
+	logHost(slog.New(slog.NewTextHandler(&buf, nil)), host, nil)
+	for _, want := range []string{
+		`level=ERROR msg="daemon: a periph.io driver failed to load" driver=ioctl-gpio err="open /dev/gpiochip0: permission denied"`,
+		`level=INFO msg="daemon: GPIO chips" chips="/dev/gpiochip0 [pinctrl-bcm2711] (58 lines)"`,
+	} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("log lacks %s:\n%s", want, buf.String())
+		}
 	}
 }

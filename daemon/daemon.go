@@ -923,18 +923,22 @@ func (d *runner) reload(ctx context.Context, presses chan<- hw.Press) error {
 // failed to load.
 func (d *runner) logHost() {
 	h, err := hw.RealHost()
+	logHost(d.log, h, err)
+}
+
+func logHost(log *slog.Logger, h hw.Host, err error) {
 	if err != nil {
-		d.log.Error("daemon: periph.io", "err", err)
+		log.Error("daemon: periph.io", "err", err)
 		return
 	}
 	for _, f := range h.Failed() {
-		d.log.Error("daemon: a periph.io driver failed to load", "driver", f.Name, "err", f.Err)
+		log.Error("daemon: a periph.io driver failed to load", "driver", f.Name, "err", f.Err)
 	}
 	var chips []string
 	for _, c := range h.Chips {
 		chips = append(chips, c.String())
 	}
-	d.log.Info("daemon: GPIO chips", "chips", strings.Join(chips, ", "))
+	log.Info("daemon: GPIO chips", "chips", strings.Join(chips, ", "))
 }
 
 // hwRetry is when to try opening the hardware again; nil (never) while it
