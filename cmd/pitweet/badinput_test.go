@@ -35,6 +35,17 @@ func TestBadInputCatalogue(t *testing.T) {
 			want: []string{":9:", "GPIO99"}},
 		{name: "power pin", config: "[[button]]\nname = \"door\"\npin = \"P1_2\"\ntext = \"x\"\n",
 			want: []string{":9:", "P1_2"}},
+		{name: "reserved pin", config: "[[button]]\nname = \"door\"\npin = \"GPIO0\"\ntext = \"x\"\n",
+			want: []string{":9:", "GPIO0", "HAT identification EEPROM", "GPIO2 to GPIO27"}},
+		// The simulated board refuses what the Pi refuses, however the bus
+		// is written.
+		{name: "button on an I2C pin", config: "[[sensor]]\nname = \"room\"\ntype = \"bme280\"\nbus = \"/dev/i2c-1\"\n" +
+			"[[button]]\nname = \"door\"\npin = \"P1_3\"\ntext = \"Ding {{.Time.Unix}}\"\n",
+			want: []string{":13:", `button "door" uses GPIO2, which I2C bus 1 (SDA) uses already`}},
+		{name: "not an I2C bus", config: "[[sensor]]\nname = \"room\"\ntype = \"bme280\"\nbus = \"spi0\"\n",
+			want: []string{":10:", `bus = "spi0" is not an I2C bus`, "/dev/i2c-1"}},
+		{name: "cpu sensor path outside the thermal files", config: "[[sensor]]\nname = \"cpu\"\ntype = \"cpu\"\npath = \"/etc/passwd\"\n",
+			want: []string{":10:", "/etc/passwd is not a temperature file", "/sys/class/thermal/thermal_zone0/temp"}},
 		{name: "bad duration", config: goodButton + "debounce = \"30 parsecs\"\n",
 			want: []string{":11:", "debounce", "30 parsecs"}},
 		{name: "unknown sensor type", config: "[[sensor]]\nname = \"room\"\ntype = \"dht22\"\n",
