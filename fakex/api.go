@@ -49,6 +49,14 @@ func (s *Server) handle(w *httpd.Response, r *httpd.Request) {
 		s.authorizePage(w, r)
 	case "POST /oauth/access_token":
 		s.accessTokenEndpoint(w, r)
+	case "POST /2/media/upload":
+		s.mediaUpload(w, r)
+	case "GET /2/media/upload":
+		s.mediaStatus(w, r)
+	case "POST /2/media/upload/initialize":
+		s.mediaInit(w, r)
+	case "POST /2/media/metadata":
+		s.mediaMetadata(w, r)
 	case "GET /fakex/tweets":
 		s.controlTweets(w, r)
 	case "GET /fakex/requests":
@@ -58,6 +66,16 @@ func (s *Server) handle(w *httpd.Response, r *httpd.Request) {
 	case "POST /fakex/fault":
 		s.controlSetFault(w, r)
 	default:
+		if rest, ok := strings.CutPrefix(r.Path, "/2/media/upload/"); ok && method == "POST" {
+			if id, ok := strings.CutSuffix(rest, "/append"); ok && validID(id) {
+				s.mediaAppend(w, r, id)
+				return
+			}
+			if id, ok := strings.CutSuffix(rest, "/finalize"); ok && validID(id) {
+				s.mediaFinalize(w, r, id)
+				return
+			}
+		}
 		s.notFound(w, r)
 	}
 }
@@ -71,6 +89,7 @@ type exchange struct {
 	now   time.Time // the server's clock when it arrived, skew included
 	fault Fault
 	rate  *rateHeaders // nil: no rate-limit headers
+	token string       // the access token the request was signed with, once authenticated
 }
 
 // begin takes the fault for a request of kind k, if the fault in force
@@ -161,11 +180,17 @@ func (s *Server) post(w *httpd.Response, r *httpd.Request, api string) {
 		s.forbiddenReadOnly(ex)
 		return
 	}
-	text, ok := s.text(ex)
+	text, mediaIDs, ok := s.text(ex)
 	if !ok {
 		return
 	}
-	t, dup := s.accept(ex, text)
+	var pics []Picture
+	if mediaIDs != nil {
+		if pics, ok = s.attach(ex, mediaIDs, f.Mode == ModeMediaExpired); !ok {
+			return
+		}
+	}
+	t, dup := s.accept(ex, text, pics)
 	if dup {
 		s.duplicate(ex, "duplicate of an accepted tweet")
 		return
@@ -221,6 +246,7 @@ func (s *Server) notFound(w *httpd.Response, r *httpd.Request) {
 func (s *Server) authenticate(ex *exchange) (accessGrant, bool) {
 	var grant accessGrant
 	_, ok := s.verify(ex, func(token string) (string, bool) {
+		ex.token = token
 		if token == s.creds.Token {
 			grant = accessGrant{secret: s.creds.TokenSecret}
 			return grant.secret, true
@@ -316,47 +342,65 @@ func (s *Server) verify(ex *exchange, tokenSecret func(token string) (string, bo
 }
 
 // text extracts the tweet text: the JSON "text" for v2, the status form
-// parameter for v1.1. On failure it answers and returns false.
-func (s *Server) text(ex *exchange) (string, bool) {
+// parameter for v1.1; and for v2 the media ids of "media", nil when it
+// has none. The text may be left out when media is given ("Required
+// unless media is provided", OpenAPI TweetCreateRequest). On failure it
+// answers and returns false.
+func (s *Server) text(ex *exchange) (string, []string, bool) {
 	if ex.api == "v2" {
 		var req struct {
-			Text *string `json:"text"`
+			Text  *string `json:"text"`
+			Media *struct {
+				MediaIDs []string `json:"media_ids"`
+			} `json:"media"`
 		}
 		if err := json.Unmarshal(ex.r.Body, &req); err != nil {
 			s.invalid(ex, "body is not JSON: "+err.Error())
-			return "", false
+			return "", nil, false
 		}
-		if req.Text == nil || *req.Text == "" {
+		var ids []string
+		if req.Media != nil {
+			ids = req.Media.MediaIDs
+			if ids == nil {
+				ids = []string{}
+			}
+		}
+		if (req.Text == nil || *req.Text == "") && ids == nil {
 			s.invalid(ex, "no text")
-			return "", false
+			return "", nil, false
 		}
-		return *req.Text, true
+		if req.Text == nil {
+			return "", ids, true
+		}
+		return *req.Text, ids, true
 	}
 	for _, p := range form(ex.r) {
 		if p.Name == "status" && p.Value != "" {
-			return p.Value, true
+			return p.Value, nil, true
 		}
 	}
 	s.reply(ex, 400, v1Errors(170, v1MsgStatus), "no status parameter")
-	return "", false
+	return "", nil, false
 }
 
 // accept records text as a new tweet, unless an accepted tweet already has
 // that text.
-func (s *Server) accept(ex *exchange, text string) (t Tweet, duplicate bool) {
+func (s *Server) accept(ex *exchange, text string, pics []Picture) (t Tweet, duplicate bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.texts[text] {
+	if text != "" && s.texts[text] {
 		return Tweet{}, true
 	}
-	s.texts[text] = true
+	if text != "" {
+		s.texts[text] = true
+	}
 	id := (ex.now.UnixMilli() - twitterEpoch) << 22
 	id = max(id, 1_000_000_000_000_000_000, s.lastID+1)
 	s.lastID = id
-	t = Tweet{ID: strconv.FormatInt(id, 10), Text: text, API: ex.api, At: ex.now}
+	t = Tweet{ID: strconv.FormatInt(id, 10), Text: text, API: ex.api, At: ex.now, Media: pics}
 	s.tweets = append(s.tweets, t)
 	s.notify()
-	s.logger().Info("fakex accepted tweet", "id", t.ID, "api", t.API, "text", t.Text)
+	s.logger().Info("fakex accepted tweet", "id", t.ID, "api", t.API, "text", t.Text, "pictures", len(pics))
 	return t, false
 }
 

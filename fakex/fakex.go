@@ -36,10 +36,11 @@ var DemoCredentials = oauth.Credentials{
 
 // A Tweet is a post the server accepted.
 type Tweet struct {
-	ID   string    `json:"id"`
-	Text string    `json:"text"`
-	API  string    `json:"api"` // "v2" or "v1.1"
-	At   time.Time `json:"at"`  // by the server's clock
+	ID    string    `json:"id"`
+	Text  string    `json:"text"`
+	API   string    `json:"api"`             // "v2" or "v1.1"
+	At    time.Time `json:"at"`              // by the server's clock
+	Media []Picture `json:"media,omitempty"` // the pictures attached, in order
 }
 
 // A Request is one request to the X API endpoints, as the server saw it.
@@ -92,6 +93,9 @@ type Server struct {
 	// /oauth/request_token may be exchanged (X does not say); 0 means 15
 	// minutes.
 	RequestTokenTTL time.Duration
+	// MediaTTL is how long an uploaded picture's media id may be attached
+	// to a post; 0 means DefaultMediaTTL, 24 hours, as X answers.
+	MediaTTL time.Duration
 
 	creds oauth.Credentials
 
@@ -108,15 +112,20 @@ type Server struct {
 	requestTokens map[string]*requestToken
 	accessTokens  map[string]accessGrant
 	issued        []string
-	window        rateWindow
-	day           rateWindow
-	changed       chan struct{} // closed and replaced whenever tweets or requests grow
+	// Uploaded pictures by media id, and their ids in the order issued.
+	media      map[string]*upload
+	mediaOrder []string
+	window     rateWindow
+	day        rateWindow
+	changed    chan struct{} // closed and replaced whenever tweets or requests grow
 
 	http httpd.Server
 }
 
-// maxBody bounds a request body; a tweet is far smaller.
-const maxBody = 1 << 20
+// maxBody bounds a request body: an upload of a picture of X's largest
+// (5 MB in one request) with its multipart framing fits, and a larger one
+// is read whole to be refused as X refuses it, up to this bound.
+const maxBody = 8 << 20
 
 // New returns a server that accepts requests signed with creds.
 func New(creds oauth.Credentials) *Server {
@@ -127,6 +136,7 @@ func New(creds oauth.Credentials) *Server {
 		DailyLimit: 100000,
 		creds:      creds,
 		texts:      map[string]bool{},
+		media:      map[string]*upload{},
 		nonces:     map[string]time.Time{},
 		changed:    make(chan struct{}),
 

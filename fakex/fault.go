@@ -25,6 +25,7 @@ const (
 	Mode453              = "453"                // 403 code 453: the access level allows a subset of endpoints only
 	ModeHang             = "hang"               // never answer, until the client gives up or the server closes
 	ModeCredits          = "credits"            // 402 CreditsDepleted, as X answers an account without credits (posting and GET /2/users/me)
+	ModeMediaExpired     = "media-expired"      // a post's media ids are refused as expired, as X refuses them after expires_after_secs
 
 	ModeWrongPIN     = "wrong-pin"     // refuse the PIN (oauth_verifier), whatever it is, as X refuses a mistyped one
 	ModeExpiredToken = "expired-token" // the request token has expired by the time it is exchanged
@@ -33,7 +34,7 @@ const (
 
 // Modes lists every fault mode, for flag help and validation.
 var Modes = []string{Mode429, Mode403Dup, Mode401, ModeSkew, Mode503, ModeSlow,
-	ModeResetAfterAccept, ModeChunked, Mode453, ModeHang, ModeCredits, ModeWrongPIN, ModeExpiredToken, ModeReadOnly}
+	ModeResetAfterAccept, ModeChunked, Mode453, ModeHang, ModeCredits, ModeMediaExpired, ModeWrongPIN, ModeExpiredToken, ModeReadOnly}
 
 // A kind is what a request is, for deciding which fault applies to it.
 type kind int

@@ -393,3 +393,14 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	c.n += int64(n)
 	return n, err
 }
+
+// Animated reports whether the GIF at path has more than one frame: an
+// animated GIF, which services take by a flow of their own (X's chunked
+// upload with media_category tweet_gif).
+func Animated(path string) (bool, error) {
+	animated, err := fileAnimated(path)
+	if err != nil {
+		return false, fmt.Errorf("media: %s: %w", path, err)
+	}
+	return animated, nil
+}

@@ -143,6 +143,20 @@ func (m *Multipart) add(p piece) {
 	m.pieces = append(m.pieces, p)
 }
 
+// Parts calls text with each run of the body's own bytes (boundaries and
+// part headers) and file with each file whose contents come next, in the
+// order they are sent: the body is their concatenation. A sender that
+// streams files itself (and shows the text runs) lays out the body so.
+func (m *Multipart) Parts(text func(string), file func(FilePart)) {
+	for _, p := range m.pieces {
+		if p.file != nil {
+			file(*p.file)
+		} else {
+			text(p.text)
+		}
+	}
+}
+
 // Boundary returns the boundary.
 func (m *Multipart) Boundary() string { return m.boundary }
 

@@ -131,7 +131,10 @@ type Prepared struct {
 type call struct {
 	method, path, contentType string
 	body                      []byte
-	form                      []oauth.Param // signed form parameters, for v1.1
+	// stream is a body sent from disk (a multipart upload); it is never
+	// signed. Set either body or stream.
+	stream *Body
+	form   []oauth.Param // signed form parameters, for v1.1
 	// The login flow's signed extras: oauth_callback to ask for a request
 	// token; the request token (in place of the client's token) and
 	// oauth_verifier to exchange it.
@@ -177,6 +180,9 @@ func (c *Client) request(s *oauth.Signer, k call) (*Request, *oauth.Breakdown, e
 	}
 	if len(k.body) > 0 {
 		req.Body = BytesBody(k.body)
+	}
+	if k.stream != nil {
+		req.Body = k.stream
 	}
 	return req, bd, nil
 }

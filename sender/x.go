@@ -106,8 +106,14 @@ func classify(resp *Response, now time.Time) *APIError {
 		e.Reason = x.Reason
 		if len(x.Errors) > 0 {
 			e.Code = x.Errors[0].Code
-			if e.Detail == "" {
-				e.Detail = x.Errors[0].Message
+			switch msg := x.Errors[0].Message; {
+			case e.Detail == "":
+				e.Detail = msg
+			case msg != "" && !strings.Contains(e.Detail, msg):
+				// v2's invalid-request detail is generic ("One or more
+				// parameters to your request was invalid."); the errors
+				// say which and why, such as why an upload was refused.
+				e.Detail += " " + msg
 			}
 		}
 	} else if len(resp.Body) > 0 {
