@@ -428,8 +428,9 @@ func (s *Server) mediaFinalize(w *httpd.Response, r *httpd.Request, id string) {
 	if strings.HasSuffix(pic.Category, "_gif") {
 		u.pending = 1
 	}
+	body := mediaAnswer(u, ex.now)
 	s.mu.Unlock()
-	s.reply(ex, 200, mediaAnswer(u, ex.now), "")
+	s.reply(ex, 200, body, "")
 }
 
 // mediaStatus serves STATUS, GET /2/media/upload?command=STATUS&media_id=
@@ -463,8 +464,9 @@ func (s *Server) mediaStatus(w *httpd.Response, r *httpd.Request) {
 	if u.pending > 0 {
 		u.pending--
 	}
+	body := mediaAnswer(u, ex.now)
 	s.mu.Unlock()
-	s.reply(ex, 200, mediaAnswer(u, ex.now), "")
+	s.reply(ex, 200, body, "")
 }
 
 // mediaMetadata serves POST /2/media/metadata (OpenAPI
@@ -535,21 +537,28 @@ func (s *Server) attach(ex *exchange, ids []string, expired bool) ([]Picture, bo
 		return refuse(fmt.Sprintf("media_ids holds %d ids; 1 to %d", len(ids), maxMediaPerPost), "bad media id count")
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	var pics []Picture
+	var reason string
 	for _, id := range ids {
 		u := s.media[id]
 		switch {
 		case !validID(id) || u == nil || u.owner != ex.token:
-			return refuse("Your media IDs are invalid.", "unknown media id "+id)
+			reason = "unknown media id " + id
 		case expired || !ex.now.Before(u.pic.Expires):
-			return refuse("Your media IDs are invalid.", "expired media id "+id)
+			reason = "expired media id " + id
 		case !u.ready():
-			return refuse("Your media IDs are invalid.", "media id "+id+" is not processed")
+			reason = "media id " + id + " is not processed"
 		case slices.ContainsFunc(pics, func(p Picture) bool { return p.MediaID == id }):
-			return refuse("Your media IDs are invalid.", "media id "+id+" given twice")
+			reason = "media id " + id + " given twice"
+		}
+		if reason != "" {
+			break
 		}
 		pics = append(pics, u.pic)
+	}
+	s.mu.Unlock()
+	if reason != "" {
+		return refuse("Your media IDs are invalid.", reason)
 	}
 	for _, p := range pics {
 		if p.Frames > 1 && len(pics) > 1 {
