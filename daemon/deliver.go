@@ -317,6 +317,17 @@ func (d *deliverer) deliverOnce(ctx context.Context) time.Duration {
 			return clockPoll
 		}
 	}
+	p, err := d.fitted(ctx, m)
+	if errors.Is(err, errCannotFit) {
+		return d.refuse(m, "picture", err, now)
+	}
+	if err != nil {
+		// Nothing was sent: no attempt is recorded.
+		d.log.Warn("daemon: the pictures could not be prepared; will retry", "id", m.ID, "err", err)
+		d.st.failure(d.name, now, m, err)
+		d.st.setDelivery(d.name, "backing off", now.Add(clockPoll))
+		return clockPoll
+	}
 	var charge budget.Charge
 	if pass != nil {
 		var ok bool
@@ -335,7 +346,7 @@ func (d *deliverer) deliverOnce(ctx context.Context) time.Duration {
 	if pass != nil {
 		ctx, bill = withBilled(ctx)
 	}
-	rc, err := d.destination().Post(ctx, d.post(m), tried)
+	rc, err := d.destination().Post(ctx, p, tried)
 	d.setBusy(time.Time{})
 	if pass == nil {
 		return d.settle(m, tried, now, rc, err)
@@ -358,6 +369,22 @@ func (d *deliverer) post(m outbox.Message) Post {
 	return p
 }
 
+// fitted is message m as the destination posts it, its pictures fitted
+// to the destination's limits when it has some (see pictureLimiter).
+func (d *deliverer) fitted(ctx context.Context, m outbox.Message) (Post, error) {
+	p := d.post(m)
+	lim, ok := d.destination().(pictureLimiter)
+	if !ok || len(p.Images) == 0 {
+		return p, nil
+	}
+	limits, err := lim.PictureLimits(ctx)
+	if err != nil {
+		return p, err
+	}
+	p.Images, err = fitPictures(ctx, d.box, m, d.name, limits)
+	return p, err
+}
+
 // settle decides what the answer to one attempt, sent at sent, means for
 // message m, which had been tried tried times before it.
 func (d *deliverer) settle(m outbox.Message, tried int, sent time.Time, rc Receipt, err error) time.Duration {
@@ -365,6 +392,9 @@ func (d *deliverer) settle(m outbox.Message, tried int, sent time.Time, rc Recei
 	if err == nil {
 		d.observeDate(rc.Date, sent, now, false)
 		return d.delivered(m, rc.Ref, now)
+	}
+	if errors.Is(err, errCannotFit) {
+		return d.refuse(m, "picture", err, now)
 	}
 	var apiErr *sender.APIError
 	if errors.As(err, &apiErr) && apiErr.Kind != sender.KindClockSkew {

@@ -50,6 +50,16 @@ func (x *scriptedX) Post(ctx context.Context, text string) (*sender.Tweet, error
 
 func (x *scriptedX) SetClockOffset(d time.Duration) { x.offset = d; x.offsets++ }
 
+func (x *scriptedX) API() string { return "v2" }
+
+func (x *scriptedX) UploadImage(context.Context, sender.Image) (*sender.Media, error) {
+	return nil, errors.New("scriptedX: uploads are tested against fakex")
+}
+
+func (x *scriptedX) PostMedia(ctx context.Context, text string, ids []string) (*sender.Tweet, error) {
+	return nil, errors.New("scriptedX: uploads are tested against fakex")
+}
+
 var t0 = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
 type deliveryRig struct {

@@ -2,12 +2,14 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"pitweet/config"
 	"time"
 
+	"pitweet/media"
 	"pitweet/sender"
 )
 
@@ -47,6 +49,7 @@ type Picture struct {
 	Width  int
 	Height int
 	Size   int64
+	Note   string // what fitting it to the destination's limits did; "" when nothing
 }
 
 // Receipt is what a destination says of a post it made.
@@ -124,6 +127,9 @@ func newXClient(x config.XConfig, baseURL string, creds config.Credentials, opts
 // *sender.Client provides it.
 type xPoster interface {
 	Post(ctx context.Context, text string) (*sender.Tweet, error)
+	UploadImage(ctx context.Context, im sender.Image) (*sender.Media, error)
+	PostMedia(ctx context.Context, text string, mediaIDs []string) (*sender.Tweet, error)
+	API() string
 	SetClockOffset(d time.Duration)
 }
 
@@ -139,12 +145,45 @@ func newXDestination(name string, c xPoster) *xDestination {
 
 func (x *xDestination) Name() string { return x.name }
 
+// PictureLimits are X's: the delivery loop fits pictures to them.
+func (x *xDestination) PictureLimits(context.Context) (media.Limits, error) { return media.XLimits(), nil }
+
+// Post posts p's text, with its pictures when it has some: each uploaded
+// (streamed from disk) with its alt text, then the post with their media
+// ids. Media ids are not kept from one attempt to the next: they expire
+// (24 hours after the upload, X says), and an attempt after a crash or a
+// failure uploads again. A post whose ids X refuses (expired between the
+// upload and the post) is uploaded and tried once more.
+//
+// A picture X refuses (format, size) is a permanent *sender.APIError
+// with X's reason: the message is refused, never tried again.
 func (x *xDestination) Post(ctx context.Context, p Post, tried int) (Receipt, error) {
-	if len(p.Images) > 0 {
-		return Receipt{}, &sender.APIError{Kind: sender.KindPermanent,
-			Detail: fmt.Sprintf("the message carries %d pictures, and this pitweet does not upload pictures to X", len(p.Images))}
+	if len(p.Images) == 0 {
+		tw, err := x.c.Post(ctx, p.Text)
+		if err != nil {
+			return Receipt{}, err
+		}
+		return Receipt{Ref: tw.ID, Date: tw.Meta.Date}, nil
 	}
-	tw, err := x.c.Post(ctx, p.Text)
+	if len(p.Images) > sender.MaxImages {
+		return Receipt{}, &sender.APIError{Service: "X", Kind: sender.KindPermanent,
+			Detail: fmt.Sprintf("the message carries %d pictures; a post on X carries at most %d", len(p.Images), sender.MaxImages)}
+	}
+	if x.c.API() != "v2" {
+		return Receipt{}, &sender.APIError{Service: "X", Kind: sender.KindPermanent,
+			Detail: "pictures are posted through X API v2", Hint: `set api = "v2" in [x]`}
+	}
+	var tw *sender.Tweet
+	var err error
+	for try := 0; try < 2; try++ {
+		var ids []string
+		if ids, err = x.upload(ctx, p.Images); err != nil {
+			return Receipt{}, err
+		}
+		if tw, err = x.c.PostMedia(ctx, p.Text, ids); !errors.Is(err, sender.ErrMediaRefused) {
+			break
+		}
+	}
 	if err != nil {
 		return Receipt{}, err
 	}
@@ -153,6 +192,23 @@ func (x *xDestination) Post(ctx context.Context, p Post, tried int) (Receipt, er
 		rc.RateLimit = &tw.Meta.RateLimit
 	}
 	return rc, nil
+}
+
+// upload uploads pics in order and returns their media ids.
+func (x *xDestination) upload(ctx context.Context, pics []Picture) ([]string, error) {
+	var ids []string
+	for _, pic := range pics {
+		im, err := sender.ImageFile(pic.Path, pic.Alt)
+		if err != nil {
+			return nil, fitError(pic.Path, media.XLimits(), err)
+		}
+		m, err := x.c.UploadImage(ctx, im)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, m.ID)
+	}
+	return ids, nil
 }
 
 func (x *xDestination) SetClockOffset(d time.Duration) { x.c.SetClockOffset(d) }

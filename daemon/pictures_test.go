@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"pitweet/fakex"
 	"slices"
 	"strings"
 	"sync"
@@ -270,30 +271,38 @@ text = "Mail {{.Count}}"
 		t.Errorf("status pictures %+v; want 3 photos, none failed", p)
 	}
 
-	// The long press, text alone, is posted; the photos wait in the
-	// outbox (dead letters while X takes no pictures from pitweet).
-	if tw := waitTweets(t, d.x, 2); tw[1].Text != "Long ding 4" {
-		t.Errorf("second tweet %q, want the long press", tw[1].Text)
+	// Every press is posted, the photos with their alt texts, each once.
+	tweets := map[string]fakex.Tweet{}
+	for _, tw := range waitTweets(t, d.x, 5) {
+		if _, dup := tweets[tw.Text]; dup {
+			t.Errorf("%q posted twice", tw.Text)
+		}
+		tweets[tw.Text] = tw
 	}
 	d.stop(t)
-	msgs := storedMessages(t, d.stateDir())
-	if len(msgs) != 3 {
-		t.Fatalf("%d messages in the outbox, want the 3 with photos: %+v", len(msgs), msgs)
-	}
-	for i, a := range answers {
-		m := msgs[a.Queued]
-		if got := m.picture(t, 0); !bytes.Equal(got, card) || m.Images[0].Alt != fmt.Sprintf("Doorstep after ring %d of doorbell", i+1) {
-			t.Errorf("press %d's picture: %d bytes, alt %q", i+1, len(got), m.Images[0].Alt)
+	for i, text := range []string{"Ding 1", "Ding 2", "Ding 3"} {
+		media := tweets[text].Media
+		if len(media) != 1 || !bytes.Equal(media[0].Data, card) {
+			t.Errorf("%q posted with %d pictures, want its photo", text, len(media))
+			continue
+		}
+		if want := fmt.Sprintf("Doorstep after ring %d of doorbell", i+1); media[0].Alt != want {
+			t.Errorf("%q's alt text %q, want %q", text, media[0].Alt, want)
 		}
 	}
-	var board stored
-	for _, m := range msgs {
-		if m.Text == "Ding 3" {
-			board = m
+	for _, text := range []string{"Mail 1", "Long ding 4"} {
+		if tw, ok := tweets[text]; !ok || len(tw.Media) != 0 {
+			t.Errorf("%q: posted %v, with %d pictures; want it posted alone", text, ok, len(tw.Media))
 		}
 	}
-	board.picture(t, 0)
-	if ids := []string{answers[0].Queued, answers[1].Queued, board.ID, lng.Queued}; !slices.IsSorted(ids) {
+	if msgs := storedMessages(t, d.stateDir()); len(msgs) != 0 {
+		t.Errorf("%d messages left in the outbox or its dead letters: %+v", len(msgs), msgs)
+	}
+	var ids []string
+	for _, a := range answers {
+		ids = append(ids, a.Queued)
+	}
+	if ids = append(ids, lng.Queued); !slices.IsSorted(ids) {
 		t.Errorf("ids %q: not in the order pressed", ids)
 	}
 }
@@ -432,34 +441,36 @@ text = "Warm"
 chart = "1h"
 `, nil, logTo(t, &log))
 	waitPictures(t, d.socket, "charts queued", func(p *PictureStatus) bool { return p.Charts >= 2 })
+	// The charts are posted with their texts.
+	var report, alert *fakex.Tweet
+	for n := 1; report == nil || alert == nil; n++ {
+		tw := waitTweets(t, d.x, n)[n-1]
+		switch {
+		case strings.HasPrefix(tw.Text, "Room at") && report == nil:
+			report = &tw
+		case tw.Text == "Warm" && alert == nil:
+			alert = &tw
+		}
+	}
 	d.stop(t)
 	if strings.Contains(log.String(), "not attached") {
 		t.Errorf("the log says charts are not attached:\n%s", log.String())
 	}
-	var report, alert *stored
-	for _, m := range storedMessages(t, d.stateDir()) {
-		switch {
-		case m.Source == "report 1" && report == nil:
-			report = &m
-		case m.Source == "alert 1":
-			alert = &m
+	for _, tw := range []*fakex.Tweet{report, alert} {
+		if len(tw.Media) != 1 {
+			t.Errorf("%q posted with %d pictures, want its chart", tw.Text, len(tw.Media))
+			continue
 		}
-	}
-	if report == nil || alert == nil {
-		t.Fatal("no report or no alert in the outbox")
-	}
-	for _, m := range []*stored{report, alert} {
-		data := m.picture(t, 0)
-		img, err := png.Decode(bytes.NewReader(data))
+		img, err := png.Decode(bytes.NewReader(tw.Media[0].Data))
 		if err != nil || img.Bounds().Dx() != 1200 || img.Bounds().Dy() != 675 {
-			t.Errorf("%s's chart: %v %v", m.Source, err, img.Bounds())
+			t.Errorf("%q's chart: %v %v", tw.Text, err, img.Bounds())
 		}
 	}
-	if alt := report.Images[0].Alt; alt != "The room over the hour, 21.5 °C now" {
-		t.Errorf("report's alt %q", alt)
+	if len(report.Media) == 1 && report.Media[0].Alt != "The room over the hour, 21.5 °C now" {
+		t.Errorf("report's alt %q", report.Media[0].Alt)
 	}
-	if alt := alert.Images[0].Alt; !strings.HasPrefix(alt, "Line chart of room temperature over the last") {
-		t.Errorf("alert's alt %q, want a description of the chart", alt)
+	if len(alert.Media) == 1 && !strings.HasPrefix(alert.Media[0].Alt, "Line chart of room temperature over the last") {
+		t.Errorf("alert's alt %q, want a description of the chart", alert.Media[0].Alt)
 	}
 }
 
@@ -478,9 +489,12 @@ photo = ["rpicam-still", "-n", "-t", "1", "-o", "-"]
 	if !resp.OK || !strings.HasPrefix(resp.Photo, fmt.Sprintf("1280x720 jpeg, %d bytes", len(card))) {
 		t.Fatalf("press answered %+v; want the simulated camera's photo", resp)
 	}
+	tw := waitTweets(t, d.x, 1)[0]
 	d.stop(t)
-	m := storedMessages(t, d.stateDir())[resp.Queued]
-	if _, err := jpeg.Decode(bytes.NewReader(m.picture(t, 0))); err != nil {
+	if len(tw.Media) != 1 || !bytes.Equal(tw.Media[0].Data, card) {
+		t.Fatalf("posted with %d pictures; want the simulated camera's photo", len(tw.Media))
+	}
+	if _, err := jpeg.Decode(bytes.NewReader(tw.Media[0].Data)); err != nil {
 		t.Errorf("the photo does not decode: %v", err)
 	}
 }

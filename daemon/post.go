@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"pitweet/config"
 	"slices"
 	"strings"
@@ -30,6 +31,16 @@ type PostOptions struct {
 	// is charged to the month's spend when the state directory cannot be
 	// written here (spend_oneshot.go); "" means DefaultSocket().
 	Socket string
+	// Images are pictures to post with the text, in order: each fitted to
+	// every destination's limits first (in a temporary directory; the
+	// files given are not changed).
+	Images []PostImage
+}
+
+// PostImage is a picture for PostNow: a file and its alt text.
+type PostImage struct {
+	Path string
+	Alt  string
 }
 
 // A PostResult is what one destination did with a post made by PostNow.
@@ -168,6 +179,28 @@ func (f forwardOnce) Forward(ctx context.Context, poster string, c gateway.Comma
 // postOne makes one post to dest, and one more after a clock correction.
 func postOne(ctx context.Context, dest destination, text string, opts PostOptions) (string, error) {
 	p := Post{ID: fmt.Sprint(time.Now().UnixNano()), Text: text, Created: time.Now()}
+	for _, im := range opts.Images {
+		p.Images = append(p.Images, Picture{Path: im.Path, Alt: im.Alt})
+	}
+	if lim, ok := dest.(pictureLimiter); ok && len(opts.Images) > 0 {
+		limits, err := lim.PictureLimits(ctx)
+		if err != nil {
+			return "", err
+		}
+		dir, err := os.MkdirTemp("", "pitweet-"+dest.Name()+"-")
+		if err != nil {
+			return "", fmt.Errorf("daemon: a temporary directory for the pictures: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		if p.Images, err = fitFiles(ctx, opts.Images, dir, limits); err != nil {
+			return "", err
+		}
+		for i, pic := range p.Images {
+			if pic.Note != "" && opts.Notice != nil {
+				opts.Notice(dest.Name(), fmt.Sprintf("picture %d (%s) %s to fit %s's limits", i+1, opts.Images[i].Path, pic.Note, limits.Name))
+			}
+		}
+	}
 	rc, err := dest.Post(ctx, p, 0)
 	var apiErr *sender.APIError
 	if c, ok := dest.(clockSetter); ok && errors.As(err, &apiErr) && apiErr.Kind == sender.KindClockSkew && !answerDate(apiErr).IsZero() {

@@ -99,6 +99,9 @@ func newClient(cfg Config, creds oauth.Credentials) (*Client, error) {
 // beyond those this package makes.
 func (c *Client) Transport() *Transport { return c.tr }
 
+// API returns the API version posts go through: "v2" or "v1.1".
+func (c *Client) API() string { return c.api }
+
 // Close closes the connection kept open for the next request, if any.
 func (c *Client) Close() error { return c.tr.Close() }
 
