@@ -50,13 +50,16 @@ func cmdExplain(args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	showSecrets := fs.Bool("show-secrets", false, "print the signing key in full (it holds your two secrets)")
 	login := fs.Bool("login", false, "explain pitweet login's requests instead of a post: the request token, the authorize page, the access token")
+	var imf imageFlags
+	imf.register(fs)
+	boundary := fs.String("boundary", "", "with --image, use this multipart boundary instead of a random one")
 	rest, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
 	if *login {
-		if len(rest) > 0 {
-			return usageError("--login explains the login's own requests; it takes no TEXT")
+		if len(rest) > 0 || len(imf.images) > 0 {
+			return usageError("--login explains the login's own requests; it takes no TEXT and no --image")
 		}
 		return explainLogin(&xf, *nonce, *timestamp, *asJSON, *showSecrets, stdout)
 	}
@@ -78,6 +81,20 @@ func cmdExplain(args []string, stdout, stderr io.Writer) error {
 	client, err := newClient(cfg, creds)
 	if err != nil {
 		return err
+	}
+	if len(imf.images) > 0 {
+		if err := imf.check(); err != nil {
+			return err
+		}
+		var images []sender.Image
+		for _, im := range imf.images {
+			si, err := sender.ImageFile(im.Path, im.Alt)
+			if err != nil {
+				return err
+			}
+			images = append(images, si)
+		}
+		return explainUpload(stdout, client, cfg.X.BaseURL, source, text, images, *nonce, *timestamp, *boundary, *asJSON, !example && !*showSecrets)
 	}
 	p, err := client.BuildPost(text, *nonce, *timestamp)
 	if err != nil {

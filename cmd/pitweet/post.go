@@ -25,8 +25,13 @@ func cmdPost(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&xf.config, "config", config.DefaultPath, "configuration `file`")
 	to := fs.String("to", "", "destinations to post to, separated by commas: x, mastodon, bluesky (default: every configured one)")
 	timeout := fs.Duration("timeout", sender.DefaultTimeout, "give up on a destination after this long")
+	var imf imageFlags
+	imf.register(fs)
 	rest, err := parseFlags(fs, args)
 	if err != nil {
+		return err
+	}
+	if err := imf.check(); err != nil {
 		return err
 	}
 	if len(rest) == 0 {
@@ -60,6 +65,7 @@ func cmdPost(args []string, stdout, stderr io.Writer) error {
 		To:        names,
 		UserAgent: userAgent(),
 		Notice:    func(dest, msg string) { fmt.Fprintf(stderr, "pitweet post: %s: %s\n", dest, msg) },
+		Images:    imf.images,
 	})
 	if errors.Is(err, daemon.ErrNotConfigured) {
 		return errors.New(strings.TrimPrefix(err.Error(), daemon.ErrNotConfigured.Error()+": "))

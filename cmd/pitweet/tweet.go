@@ -18,9 +18,14 @@ func cmdTweet(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("tweet", stderr)
 	var xf xFlags
 	xf.register(fs)
+	var imf imageFlags
+	imf.register(fs)
 	timeout := fs.Duration("timeout", sender.DefaultTimeout, "give up on X after this long")
 	text, cfg, err := xf.parseText(fs, args, `say what to post: pitweet tweet "hello from my Pi"`)
 	if err != nil {
+		return err
+	}
+	if err := imf.check(); err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -31,6 +36,7 @@ func cmdTweet(args []string, stdout, stderr io.Writer) error {
 		To:        []string{"x"},
 		UserAgent: userAgent(),
 		Notice:    func(_, msg string) { fmt.Fprintf(stderr, "pitweet tweet: %s\n", msg) },
+		Images:    imf.images,
 	})
 	if err != nil {
 		return err
