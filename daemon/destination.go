@@ -146,7 +146,9 @@ func newXDestination(name string, c xPoster) *xDestination {
 func (x *xDestination) Name() string { return x.name }
 
 // PictureLimits are X's: the delivery loop fits pictures to them.
-func (x *xDestination) PictureLimits(context.Context) (media.Limits, error) { return media.XLimits(), nil }
+func (x *xDestination) PictureLimits(context.Context) (media.Limits, error) {
+	return media.XLimits(), nil
+}
 
 // Post posts p's text, with its pictures when it has some: each uploaded
 // (streamed from disk) with its alt text, then the post with their media
@@ -183,6 +185,15 @@ func (x *xDestination) Post(ctx context.Context, p Post, tried int) (Receipt, er
 		if tw, err = x.c.PostMedia(ctx, p.Text, ids); !errors.Is(err, sender.ErrMediaRefused) {
 			break
 		}
+	}
+	var apiErr *sender.APIError
+	if errors.Is(err, sender.ErrMediaRefused) && errors.As(err, &apiErr) {
+		// X refused ids it had just issued, twice: not the message's
+		// fault. Tried again later, with new uploads, never given up.
+		e := *apiErr
+		e.Kind = sender.KindTransient
+		e.Hint = "X refused media ids it had just issued; the pictures are uploaded again at the next attempt"
+		return Receipt{}, &e
 	}
 	if err != nil {
 		return Receipt{}, err

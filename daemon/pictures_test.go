@@ -5,6 +5,7 @@ package daemon
 import (
 	"bytes"
 	"fmt"
+	"image"
 	"image/jpeg"
 	"image/png"
 	"io"
@@ -559,5 +560,47 @@ func BenchmarkPhotoPress(b *testing.B) {
 		if resp := <-reply; !resp.OK || resp.Photo == "" {
 			b.Fatalf("press %d: %+v", i, resp)
 		}
+	}
+}
+
+// A photo X refuses (a PNG whose header reads well but whose data does not
+// decode) makes the message a dead letter with X's reason after one
+// attempt: never a loop of uploads.
+func TestDaemonXRefusesPicture(t *testing.T) {
+	dir := t.TempDir()
+	var b bytes.Buffer
+	img := image.NewGray(image.Rect(0, 0, 64, 64))
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	broken := filepath.Join(dir, "broken.png")
+	if err := os.WriteFile(broken, append(b.Bytes()[:40:40], bytes.Repeat([]byte{0x55}, 300)...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemonWith(t, "fake", `
+[[button]]
+name = "doorbell"
+pin = "GPIO17"
+text = "Ding {{.Count}}"
+photo = ["rpicam-still", "-n", "-t", "1", "-o", "-"]
+`, nil, func(o *Options) { o.FakeCamera = []string{"cat", broken} })
+	resp := answer(t, pressAsync(d.socket, "doorbell", false), "the press")
+	if !resp.OK || resp.Photo == "" {
+		t.Fatalf("press answered %+v; want it queued with its photo", resp)
+	}
+	st := waitStatus(t, d.socket, "the dead letter", func(s *Status) bool { return s.DeadLetters == 1 })
+	dl := st.RecentDead[0]
+	if dl.Text != "Ding 1" || !strings.Contains(dl.Reason, "X answered 400") || !strings.Contains(dl.Reason, "does not decode") {
+		t.Errorf("dead letter %+v; want Ding 1 refused with X's reason", dl)
+	}
+	d.stop(t)
+	uploads := 0
+	for _, r := range d.x.Requests() {
+		if r.Path == "/2/media/upload" {
+			uploads++
+		}
+	}
+	if uploads != 1 || len(d.x.Tweets()) != 0 {
+		t.Errorf("%d uploads and %d tweets; want one refused upload and no post", uploads, len(d.x.Tweets()))
 	}
 }

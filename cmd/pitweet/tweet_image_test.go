@@ -232,4 +232,3 @@ func TestExplainImage(t *testing.T) {
 		t.Errorf("explain sent %d requests", n)
 	}
 }
-
