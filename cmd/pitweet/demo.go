@@ -35,6 +35,8 @@ mode = "fake"
 name = "doorbell"
 pin = "GPIO17"
 text = "Ding dong #{{.Count}} at {{.Time.Format \"15:04:05\"}}"
+photo = ["rpicam-still", "-n", "-t", "1", "-o", "-"]
+alt = 'The doorstep when the doorbell rang (press {{.Count}})'
 long_press = "600ms"
 long_text = "Someone is leaning on the doorbell (press {{.Count}}); it is {{.Sensors.room.Temperature}} inside"
 
@@ -47,6 +49,7 @@ text = "Post #{{.Count}} has arrived at {{.Host}} ({{.Time.Format \"15:04:05\"}}
 name = "room"
 type = "bme280"
 address = 0x76
+history = "1s"
 
 [[sensor]]
 name = "cpu"
@@ -55,6 +58,7 @@ type = "cpu"
 [[report]]
 every = "2s"
 text = "Room report {{.Count}} at {{.Time.Format \"15:04:05\"}}: {{.Sensors.room.Temperature}}, {{.Sensors.room.Humidity}}, {{.Sensors.room.Pressure}}; CPU {{.Sensors.cpu.Temperature}}"
+chart = "1h"
 `
 
 // demoLogin logs in as pitweet login does, with fakex approving in place
@@ -94,9 +98,31 @@ func demoLogin(ctx context.Context, stdout io.Writer, x *fakex.Server, ca, creds
 	return nil
 }
 
+// savePicture writes picture i of tweet id into dir and returns its path.
+func savePicture(dir, id string, i int, p fakex.Picture) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("demo: %w", err)
+	}
+	ext := ".jpg"
+	switch p.Type {
+	case "image/png":
+		ext = ".png"
+	case "image/gif":
+		ext = ".gif"
+	case "image/webp":
+		ext = ".webp"
+	}
+	path := filepath.Join(dir, fmt.Sprintf("%s-%d%s", id, i+1, ext))
+	if err := os.WriteFile(path, p.Data, 0o644); err != nil {
+		return "", fmt.Errorf("demo: %w", err)
+	}
+	return path, nil
+}
+
 func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("demo", stderr)
 	verbose := fs.Bool("v", false, "show the daemon's log")
+	save := fs.String("pictures", "", "write each picture posted into `DIR` (created if need be)")
 	rest, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -175,16 +201,35 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
-	// Three presses and at least one report.
+	// Three presses (the short ones with a photo) and at least one report
+	// with its chart.
 	wait, done := context.WithTimeout(ctx, 20*time.Second)
 	defer done()
-	for n := 1; n <= len(presses)+1; n++ {
+	charts := 0
+	for n := 1; n <= len(presses)+1 || charts == 0; n++ {
 		tweets, err := x.WaitTweets(wait, n)
 		if err != nil {
 			return fmt.Errorf("%w; run 'pitweet demo -v' to see the daemon's log", err)
 		}
 		t := tweets[n-1]
 		fmt.Fprintf(stdout, "fakex accepted tweet %s: %s — signature verified\n", t.ID, t.Text)
+		for i, p := range t.Media {
+			how := "uploaded in one request"
+			if p.Chunked {
+				how = "uploaded in chunks"
+			}
+			fmt.Fprintf(stdout, "    with a picture: %s %dx%d, %d bytes, %s, alt text %q\n", p.Type, p.Width, p.Height, p.Size, how, p.Alt)
+			if *save != "" {
+				path, err := savePicture(*save, t.ID, i, p)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(stdout, "    saved as %s\n", path)
+			}
+			if p.Type == "image/png" {
+				charts++
+			}
+		}
 	}
 
 	resp, err := daemon.Call(socket, daemon.ControlRequest{Op: "status"})

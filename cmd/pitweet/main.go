@@ -31,7 +31,7 @@ type command struct {
 // commands is the table of subcommands, in the order help lists them.
 var commands = []command{
 	{"run", "[--config F] [--fake]", "run the daemon", cmdRun},
-	{"demo", "", "fake board + local X API emulator + presses: the whole pipeline, no account needed", cmdDemo},
+	{"demo", "[--pictures DIR] [-v]", "fake board + local X API emulator + presses: the whole pipeline, a photo and a chart included, no account needed", cmdDemo},
 	{"post", "[--config F] [--to x,mastodon,bluesky] [--image FILE [--alt TEXT]]... TEXT", "post now to each destination; one line per destination", cmdPost},
 	{"tweet", "[--config F] [--api v2|v1.1] [--image FILE [--alt TEXT]]... TEXT", "post one tweet now and print its id (post --to x)", cmdTweet},
 	{"explain", "[--config F] [--api v2|v1.1] [--nonce N] [--timestamp T] [--json] [--image FILE [--alt TEXT]]... [--boundary B] TEXT | --login", "print the signature steps and the exact request bytes of a post, or of pitweet login's requests; send nothing", cmdExplain},
