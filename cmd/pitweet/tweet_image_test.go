@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"image"
 	"image/color"
+	"image/color/palette"
+	"image/gif"
 	"image/jpeg"
 	"image/png"
 	"os"
@@ -136,6 +138,47 @@ func TestTweetImages(t *testing.T) {
 		}
 		if _, err := jpeg.Decode(bytes.NewReader(m.Data)); err != nil {
 			t.Error(err)
+		}
+	})
+
+	t.Run("animated GIF", func(t *testing.T) {
+		x := startX(t, "v2", fakex.DemoCredentials)
+		g := &gif.GIF{}
+		seed := uint32(3)
+		for range 6 {
+			p := image.NewPaletted(image.Rect(0, 0, 600, 400), palette.Plan9)
+			for i := range p.Pix {
+				seed = seed*1664525 + 1013904223
+				p.Pix[i] = uint8(seed >> 24)
+			}
+			g.Image, g.Delay = append(g.Image, p), append(g.Delay, 20)
+		}
+		var b bytes.Buffer
+		if err := gif.EncodeAll(&b, g); err != nil {
+			t.Fatal(err)
+		}
+		anim := filepath.Join(t.TempDir(), "anim.gif")
+		os.WriteFile(anim, b.Bytes(), 0o644)
+		code, _, errOut := runPitweet(t, "tweet", "--config", x.config, "--image", anim, "--alt", "Moving", "Animated")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		tw := x.srv.Tweets()
+		if len(tw) != 1 || len(tw[0].Media) != 1 {
+			t.Fatalf("tweets %+v", tw)
+		}
+		m := tw[0].Media[0]
+		if !m.Chunked || m.Frames != 6 || m.Category != "tweet_gif" || m.Alt != "Moving" || !bytes.Equal(m.Data, b.Bytes()) {
+			t.Errorf("GIF as X holds it: chunked %v, %d frames, %s, alt %q, %d bytes of %d", m.Chunked, m.Frames, m.Category, m.Alt, len(m.Data), b.Len())
+		}
+		appends := 0
+		for _, r := range x.srv.Requests() {
+			if strings.HasSuffix(r.Path, "/append") {
+				appends++
+			}
+		}
+		if want := (b.Len() + 1<<20 - 1) >> 20; appends != want {
+			t.Errorf("%d APPENDs for %d bytes, want %d", appends, b.Len(), want)
 		}
 	})
 
