@@ -49,7 +49,7 @@ func run(args []string) error {
 	fs.IntVar(&o.drainN, "drain", 100, "messages queued for the drain")
 	fs.IntVar(&o.presses, "presses", 200, "presses for the press-to-request latency")
 	fs.DurationVar(&o.idle, "idle", idleDefault(), "how long the daemon idles (env BENCH_IDLE_SECONDS)")
-	fs.StringVar(&o.only, "only", "", "comma-separated measures to run (signing,oneshot,drain,idle,mqtt,latency,chart,sizes); default all")
+	fs.StringVar(&o.only, "only", "", "comma-separated measures to run (signing,oneshot,upload,drain,idle,mqtt,latency,chart,sizes); default all")
 	fs.StringVar(&o.out, "out", "results.md", "write the markdown table to this `file`")
 	fs.StringVar(&o.module, "module", "..", "the pitweet module's `directory`")
 	fs.StringVar(&o.debs, "debs", "../dist", "`directory` with pitweet_*.deb files, if built")
@@ -69,6 +69,7 @@ func run(args []string) error {
 	}{
 		{"signing", measureSigning},
 		{"oneshot", measureOneShot},
+		{"upload", measureUpload},
 		{"drain", measureDrain},
 		{"idle", measureIdle},
 		{"mqtt", measureMQTT},

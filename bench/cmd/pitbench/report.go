@@ -33,6 +33,7 @@ type report struct {
 var sections = map[string]string{
 	"signing": "Signing (OAuth 1.0a, POST /2/tweets)",
 	"oneshot": "One tweet, fresh process, to the local emulator over TLS",
+	"upload":  "One tweet with a 4.9 MB picture, fresh process, to the local emulator over TLS",
 	"drain":   "Drain: queued tweets delivered by the daemon",
 	"idle":    "Daemon idle (fake board: 2 buttons, 2 sensors, hourly report)",
 	"mqtt":    "Daemon on an MQTT broker (Mosquitto on loopback)",
