@@ -48,11 +48,17 @@ func TestE2EPhotoCapture(t *testing.T) {
 	if !strings.Contains(e.log.String(), "daemon: with fake hardware, photos come from the simulated camera") {
 		t.Errorf("the log does not say where photos come from")
 	}
+	// Posted with its photo and alt text.
+	tw := e.waitTweets(1)[0]
+	if len(tw.Media) != 1 || tw.Media[0].Type != "image/jpeg" || tw.Media[0].Width != 1280 || tw.Media[0].Height != 720 ||
+		!strings.HasPrefix(tw.Media[0].Alt, "Photo taken when the porch button was pressed, at ") {
+		t.Errorf("the press was posted with %+v; want its photo and alt text", tw.Media)
+	}
 	if err := e.signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 
-	posted := 0
+	posted := 1
 	for _, tt := range []struct{ mode, why string }{
 		{"fail", `without a photo, which could not be taken: photo command "` + e.bin + `" failed (exit status 1); it said "pitweet fake-camera: ERROR: *** no cameras available ***"`},
 		{"hang", `without a photo, which could not be taken: photo command "` + e.bin + `" timed out after 1s and was killed; it said "waiting for the camera"`},
