@@ -318,7 +318,7 @@ func (d *deliverer) deliverOnce(ctx context.Context) time.Duration {
 		}
 	}
 	p, err := d.fitted(ctx, m)
-	if errors.Is(err, errCannotFit) {
+	if errors.Is(err, errPictures) {
 		return d.refuse(m, "picture", err, now)
 	}
 	if err != nil {
@@ -393,7 +393,7 @@ func (d *deliverer) settle(m outbox.Message, tried int, sent time.Time, rc Recei
 		d.observeDate(rc.Date, sent, now, false)
 		return d.delivered(m, rc.Ref, now)
 	}
-	if errors.Is(err, errCannotFit) {
+	if errors.Is(err, errPictures) {
 		return d.refuse(m, "picture", err, now)
 	}
 	var apiErr *sender.APIError

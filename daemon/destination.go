@@ -168,12 +168,10 @@ func (x *xDestination) Post(ctx context.Context, p Post, tried int) (Receipt, er
 		return Receipt{Ref: tw.ID, Date: tw.Meta.Date}, nil
 	}
 	if len(p.Images) > sender.MaxImages {
-		return Receipt{}, &sender.APIError{Service: "X", Kind: sender.KindPermanent,
-			Detail: fmt.Sprintf("the message carries %d pictures; a post on X carries at most %d", len(p.Images), sender.MaxImages)}
+		return Receipt{}, fmt.Errorf("%w to X: %d pictures, and a post on X carries at most %d", errPictures, len(p.Images), sender.MaxImages)
 	}
 	if x.c.API() != "v2" {
-		return Receipt{}, &sender.APIError{Service: "X", Kind: sender.KindPermanent,
-			Detail: "pictures are posted through X API v2", Hint: `set api = "v2" in [x]`}
+		return Receipt{}, fmt.Errorf(`%w with api = %q: pictures are posted through X API v2; set api = "v2" in [x]`, errPictures, x.c.API())
 	}
 	var tw *sender.Tweet
 	var err error

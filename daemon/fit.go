@@ -23,11 +23,13 @@ type pictureLimiter interface {
 	PictureLimits(ctx context.Context) (media.Limits, error)
 }
 
-// errCannotFit marks a picture that no version can make fit a
-// destination's limits (an animated GIF too large, a picture too large to
-// decode within pitweet's memory bound, a file that is not a picture): a
-// refusal for good, not a reason to try again.
-var errCannotFit = errors.New("daemon: the picture cannot be made to fit")
+// errPictures marks pictures that cannot be posted, whatever the
+// service's state: one that no version can make fit a destination's
+// limits (an animated GIF too large, a picture too large to decode within
+// pitweet's memory bound, a file that is not a picture), or a destination
+// set up to post no pictures. A refusal for good, not a reason to try
+// again.
+var errPictures = errors.New("daemon: the pictures cannot be posted")
 
 // fitError is a failure to fit a picture, and whether it is for good.
 func fitError(name string, lim media.Limits, err error) error {
@@ -37,7 +39,7 @@ func fitError(name string, lim media.Limits, err error) error {
 		// at fault.
 		return fmt.Errorf("daemon: fit picture %s to %s: %w", name, lim.Name, err)
 	}
-	return fmt.Errorf("%w for %s: %w", errCannotFit, lim.Name, err)
+	return fmt.Errorf("%w to %s: %w", errPictures, lim.Name, err)
 }
 
 // fitPictures returns the pictures of message m as destination dest

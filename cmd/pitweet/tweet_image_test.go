@@ -220,6 +220,7 @@ func TestTweetImages(t *testing.T) {
 			{[]string{"--image", filepath.Join(dir, "missing.png"), "Gone"}, 1, "--image " + filepath.Join(dir, "missing.png") + ": media: open", 0},
 			{[]string{"--image", pics[0], "--image", pics[1], "--image", pics[2], "--image", pics[3], "--image", pics[0], "Five"}, 2, "5 pictures; a post carries at most 4", 0},
 			{[]string{"--alt", "first", "--image", pics[0], "Order"}, 2, "--alt describes the --image before it", 0},
+			{[]string{"--api", "v1.1", "--image", pics[0], "Old API"}, 1, `daemon: the pictures cannot be posted with api = "v1.1": pictures are posted through X API v2; set api = "v2" in [x]`, 0},
 			{[]string{"--image", broken, "Broken"}, 1, "X answered 400 Invalid Request: One or more parameters to your request was invalid. the PNG does not decode", 1},
 		} {
 			before := len(x.srv.Requests())
