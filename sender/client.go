@@ -143,6 +143,9 @@ type call struct {
 	// oauth_verifier to exchange it.
 	callback, verifier string
 	token              *RequestToken
+	// timeout is the request's deadline, dial to last byte; 0 means the
+	// transport's. An upload's grows with its size.
+	timeout time.Duration
 }
 
 func (c *Client) postCall(text string) (call, error) {
@@ -180,6 +183,9 @@ func (c *Client) request(s *oauth.Signer, k call) (*Request, *oauth.Breakdown, e
 		Target:        k.path,
 		ContentType:   k.contentType,
 		Authorization: bd.Header,
+	}
+	if k.timeout > 0 {
+		req.Timeout = c.tr.timeout + k.timeout
 	}
 	if len(k.body) > 0 {
 		req.Body = BytesBody(k.body)

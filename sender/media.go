@@ -42,6 +42,11 @@ const (
 	// MaxAltText is the longest alt text X takes, in characters (the
 	// metadata endpoint's maxLength); a longer one is cut.
 	MaxAltText = 1000
+	// MinUploadRate is the slowest uplink an upload is given time for: a
+	// request that sends a file may take the transport's timeout plus its
+	// size at this rate (5 MB: 30 s and 2.5 minutes), so a Pi on weak
+	// Wi-Fi finishes its upload rather than failing it at every attempt.
+	MinUploadRate = 32 << 10 // bytes a second
 	// maxStatusPolls bounds the STATUS requests of one upload; maxPollWait
 	// bounds the wait X may ask for between two.
 	maxStatusPolls = 60
@@ -205,7 +210,14 @@ func uploadCall(im Image, boundary string) (call, *media.Multipart, error) {
 	if err != nil {
 		return call{}, nil, fmt.Errorf("sender: lay out the upload of %s: %w", im.Path, err)
 	}
-	return call{method: "POST", path: pathMediaUpload, contentType: mp.ContentType(), stream: multipartBody(mp, im.Size, 0)}, mp, nil
+	return call{method: "POST", path: pathMediaUpload, contentType: mp.ContentType(), stream: multipartBody(mp, im.Size, 0),
+		timeout: UploadTime(im.Size)}, mp, nil
+}
+
+// UploadTime is the time allowed for sending size bytes of a file, on top
+// of a request's usual timeout: size at MinUploadRate.
+func UploadTime(size int64) time.Duration {
+	return time.Duration(size) * time.Second / MinUploadRate
 }
 
 // multipartBody is mp as a request body: its framing as bytes, each file
@@ -278,7 +290,7 @@ func appendCall(im Image, id string, i int, boundary string) (call, *media.Multi
 		return call{}, nil, fmt.Errorf("sender: lay out segment %d of %s: %w", i, im.Path, err)
 	}
 	return call{method: "POST", path: pathMediaUpload + "/" + id + "/append", contentType: mp.ContentType(),
-		stream: multipartBody(mp, im.Size, off)}, mp, nil
+		stream: multipartBody(mp, im.Size, off), timeout: UploadTime(n)}, mp, nil
 }
 
 // metadataCall sets the alt text of media id: POST /2/media/metadata with

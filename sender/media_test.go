@@ -387,3 +387,35 @@ func FuzzParseMediaAnswer(f *testing.F) {
 		}
 	})
 }
+
+// An upload is given time for its size on a slow uplink, on top of the
+// transport's timeout; other requests keep the transport's.
+func TestUploadTimeout(t *testing.T) {
+	c, err := New(Config{Proxy: "none", Timeout: 20 * time.Second}, testCreds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := writePNG(t, t.TempDir(), "p.png", 32, 32)
+	im, _ := ImageFile(path, "")
+	k, _, err := uploadCall(im, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _, err := c.request(c.signer(), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 20*time.Second + time.Duration(im.Size)*time.Second/MinUploadRate; req.Timeout != want {
+		t.Errorf("upload timeout %v, want %v", req.Timeout, want)
+	}
+	if got := UploadTime(5_000_000); got < 2*time.Minute || got > 3*time.Minute {
+		t.Errorf("5 MB are given %v", got)
+	}
+	k, err = metadataCall("1", "alt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req, _, _ := c.request(c.signer(), k); req.Timeout != 0 {
+		t.Errorf("alt text request timeout %v, want the transport's", req.Timeout)
+	}
+}

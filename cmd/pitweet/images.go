@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"time"
 
 	"pitweet/daemon"
 	"pitweet/media"
@@ -15,6 +16,7 @@ import (
 type imageFlags struct {
 	images []daemon.PostImage
 	alts   []bool // whether images[i] was given an --alt
+	bytes  int64  // the pictures' sizes together, once checked
 }
 
 func (f *imageFlags) register(fs *flag.FlagSet) {
@@ -47,12 +49,26 @@ func (f *imageFlags) check() error {
 		return usageError("%d pictures; a post carries at most %d", len(f.images), sender.MaxImages)
 	}
 	for _, im := range f.images {
-		if _, err := media.Probe(im.Path); err != nil {
+		info, err := media.Probe(im.Path)
+		if err != nil {
 			if errors.Is(err, media.ErrNotImage) {
 				return fmt.Errorf("%s is not a JPEG, PNG, GIF or WebP picture; give a picture to --image", im.Path)
 			}
 			return fmt.Errorf("--image %s: %w", im.Path, err)
 		}
+		f.bytes += info.Size
 	}
 	return nil
+}
+
+// timeout is how long a command may take to post: given, or the default
+// and the time the pictures' upload is allowed on a slow uplink
+// (sender.UploadTime), when --timeout was not given.
+func (f *imageFlags) timeout(fs *flag.FlagSet, given time.Duration) time.Duration {
+	set := false
+	fs.Visit(func(fl *flag.Flag) { set = set || fl.Name == "timeout" })
+	if set {
+		return given
+	}
+	return given + sender.UploadTime(f.bytes)
 }

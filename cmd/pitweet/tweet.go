@@ -30,7 +30,7 @@ func cmdTweet(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	ctx, cancel := context.WithTimeout(ctx, imf.timeout(fs, *timeout))
 	defer cancel()
 	results, err := daemon.PostNow(ctx, cfg, text, daemon.PostOptions{
 		To:        []string{"x"},
