@@ -87,7 +87,10 @@ type deliverer struct {
 	clock       *clockStore   // keeps the clock offset between runs; nil: not kept
 
 	mu        sync.Mutex
-	busySince time.Time     // start of the request in flight; zero when none
+	busySince time.Time // start of the request in flight; zero when none
+	// busyExtra is how much longer than one request the attempt in flight
+	// may take: the uploads of its pictures (pictureTime).
+	busyExtra time.Duration
 	offset    time.Duration // the service's clock minus ours, as last measured (clock.go)
 }
 
@@ -341,7 +344,7 @@ func (d *deliverer) deliverOnce(ctx context.Context) time.Duration {
 	}
 	d.mayBeSent[m.ID] = true
 	d.st.setDelivery(d.name, "sending", time.Time{})
-	d.setBusy(now)
+	d.setBusyFor(now, pictureTime(p.Images))
 	var bill *billedMeter
 	if pass != nil {
 		ctx, bill = withBilled(ctx)
@@ -575,13 +578,18 @@ func (d *deliverer) retryLater(m outbox.Message, err error, now time.Time) time.
 	return wait
 }
 
-func (d *deliverer) setBusy(t time.Time) {
+func (d *deliverer) setBusy(t time.Time) { d.setBusyFor(t, 0) }
+
+// setBusyFor marks an attempt in flight since t that may take extra
+// longer than one request.
+func (d *deliverer) setBusyFor(t time.Time, extra time.Duration) {
 	d.mu.Lock()
-	d.busySince = t
+	d.busySince, d.busyExtra = t, extra
 	d.mu.Unlock()
 }
 
-// stuckFor reports how long the request in flight has been running; 0 when
+// stuckFor reports how long the request in flight has been running,
+// less the extra time its attempt is allowed (see setBusyFor); 0 when
 // none is.
 func (d *deliverer) stuckFor(now time.Time) time.Duration {
 	d.mu.Lock()
@@ -589,5 +597,22 @@ func (d *deliverer) stuckFor(now time.Time) time.Duration {
 	if d.busySince.IsZero() {
 		return 0
 	}
-	return now.Sub(d.busySince)
+	return max(now.Sub(d.busySince)-d.busyExtra, 0)
+}
+
+// pictureTime is how much longer than one request an attempt that
+// uploads pics may take: for each, its upload request (or the chunked
+// flow's: INITIALIZE, an APPEND a ChunkSize, FINALIZE and a few STATUS
+// polls) and its alt text, each within the request timeout, and its
+// bytes at sender.MinUploadRate.
+func pictureTime(pics []Picture) time.Duration {
+	var d time.Duration
+	for _, p := range pics {
+		requests := int64(2) // the upload and the alt text
+		if p.Type == "image/gif" || p.Size > sender.MaxOneShot {
+			requests = 4 + (p.Size+sender.ChunkSize-1)/sender.ChunkSize + 6
+		}
+		d += time.Duration(requests)*sender.DefaultTimeout + sender.UploadTime(p.Size)
+	}
+	return d
 }

@@ -439,3 +439,29 @@ func TestDeliverClockOffsetFollowsDateHeaders(t *testing.T) {
 		t.Fatalf("offset %v after the step, want %v to the second", r.d.clockOffset(), ahead)
 	}
 }
+
+// An attempt that uploads pictures may run longer than one request
+// before the watchdog calls it stuck: each picture's requests and its
+// bytes at the slowest uplink allowed.
+func TestStuckAllowsPictureUploads(t *testing.T) {
+	d := &deliverer{}
+	pics := []Picture{{Type: "image/jpeg", Size: 4_900_000}}
+	extra := pictureTime(pics)
+	if want := 2*sender.DefaultTimeout + sender.UploadTime(4_900_000); extra != want {
+		t.Errorf("allowance %v, want %v", extra, want)
+	}
+	d.setBusyFor(t0, extra)
+	if s := d.stuckFor(t0.Add(extra + time.Second)); s != time.Second {
+		t.Errorf("stuck %v one second past the allowance", s)
+	}
+	if s := d.stuckFor(t0.Add(extra / 2)); s != 0 {
+		t.Errorf("stuck %v within the allowance", s)
+	}
+	d.setBusy(t0)
+	if s := d.stuckFor(t0.Add(40 * time.Second)); s != 40*time.Second {
+		t.Errorf("a text post: stuck %v after 40s", s)
+	}
+	if gif := pictureTime([]Picture{{Type: "image/gif", Size: 3 << 20}}); gif <= extra {
+		t.Errorf("a 3 MiB GIF by the chunked flow is allowed %v, no more than a photo's %v", gif, extra)
+	}
+}
