@@ -9,6 +9,7 @@ import (
 	"pitweet/config"
 	"time"
 
+	"pitweet/budget"
 	"pitweet/media"
 	"pitweet/sender"
 )
@@ -165,7 +166,7 @@ func (x *xDestination) Post(ctx context.Context, p Post, tried int) (Receipt, er
 		if err != nil {
 			return Receipt{}, err
 		}
-		return Receipt{Ref: tw.ID, Date: tw.Meta.Date}, nil
+		return receipt(tw), nil
 	}
 	if len(p.Images) > sender.MaxImages {
 		return Receipt{}, fmt.Errorf("%w to X: %d pictures, and a post on X carries at most %d", errPictures, len(p.Images), sender.MaxImages)
@@ -196,11 +197,17 @@ func (x *xDestination) Post(ctx context.Context, p Post, tried int) (Receipt, er
 	if err != nil {
 		return Receipt{}, err
 	}
+	return receipt(tw), nil
+}
+
+// receipt is what the daemon keeps of X's answer to a post: the post's id,
+// the answer's Date, and its rate limits.
+func receipt(tw *sender.Tweet) Receipt {
 	rc := Receipt{Ref: tw.ID, Date: tw.Meta.Date}
 	if tw.Meta.Status != 0 {
 		rc.RateLimit = &tw.Meta.RateLimit
 	}
-	return rc, nil
+	return rc
 }
 
 // upload uploads pics in order and returns their media ids.
@@ -214,6 +221,11 @@ func (x *xDestination) upload(ctx context.Context, pics []Picture) ([]string, er
 		m, err := x.c.UploadImage(ctx, im)
 		if err != nil {
 			return nil, err
+		}
+		if im.Alt != "" {
+			// The alt text is set: X bills it whatever becomes of the
+			// post (the upload itself is not on X's price list).
+			xBilled(ctx, budget.ItemMediaMetadata)
 		}
 		ids = append(ids, m.ID)
 	}

@@ -121,7 +121,13 @@ func PostNow(ctx context.Context, cfg *config.Config, text string, opts PostOpti
 		}
 		if name == "x" {
 			// Charged before it is sent, released if X refuses it.
-			c, notice, err := spend.chargePost(text, time.Now())
+			alts := 0
+			for _, im := range opts.Images {
+				if im.Alt != "" {
+					alts++
+				}
+			}
+			c, notice, err := spend.chargePost(text, alts, time.Now())
 			if err != nil {
 				dest.Close()
 				results[i].Err = fmt.Errorf("not posted: %w", err)
@@ -130,8 +136,9 @@ func PostNow(ctx context.Context, cfg *config.Config, text string, opts PostOpti
 			wg.Go(func() {
 				defer dest.Close()
 				r := &results[i]
+				ctx, bill := withBilled(ctx)
 				r.Ref, r.Err = postOne(ctx, dest, text, opts)
-				spend.settle(&c, r.Err, time.Now())
+				spend.settle(&c, r.Err, bill, time.Now())
 				// The note matters when X may have billed the post: not
 				// after a refusal, and on the error's one line after a
 				// lost answer.

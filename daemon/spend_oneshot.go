@@ -67,8 +67,10 @@ var errOverBudget = errors.New("over X's monthly budget")
 // error is errOverBudget's when the post would take the month over the
 // budget; notice is what the user should know when the spend could not be
 // recorded (and the budget not checked).
-func (o *oneShotSpend) chargePost(text string, now time.Time) (c oneShotCharge, notice string, err error) {
-	return o.charge(now, SpendRequest{Action: "charge", Ref: "post", Text: text}, o.cfg.X.Spending.Prices.ForPost(text, 0), true)
+// alts is how many of its pictures carry an alt text (each one a priced
+// POST /2/media/metadata).
+func (o *oneShotSpend) chargePost(text string, alts int, now time.Time) (c oneShotCharge, notice string, err error) {
+	return o.charge(now, SpendRequest{Action: "charge", Ref: "post", Text: text, Alts: alts}, o.cfg.X.Spending.Prices.ForPost(text, alts), true)
 }
 
 // chargeUserRead records the cost of GET /2/users/me before it is sent.
@@ -152,17 +154,28 @@ func isOverBudget(msg string) bool { return strings.Contains(msg, "over the mont
 // settle releases c when X's answer err shows X did not act on the
 // request (a refusal: X bills only successful requests), and records what
 // the answer says of the account's credits, where the ledger is writable.
-func (o *oneShotSpend) settle(c *oneShotCharge, err error, now time.Time) {
+//
+// bill counted the alt texts X set before the refusal (xBilled): those
+// stay charged, where the charge says which of its requests they are.
+func (o *oneShotSpend) settle(c *oneShotCharge, err error, bill *billedMeter, now time.Time) {
 	if c.settled || len(c.charge.IDs) == 0 {
 		return
 	}
 	c.settled = true
 	var apiErr *sender.APIError
 	refused := errors.As(err, &apiErr) && apiErr.Kind != sender.KindProtocol
+	billed := bill.counts()
+	release := c.charge.Filter(func(_ int, r budget.Request) bool {
+		if r.Item == budget.ItemMediaMetadata && billed[r.Item] > 0 {
+			billed[r.Item]--
+			return false // X set it: billed
+		}
+		return true
+	})
 	if c.ledger {
-		if refused {
-			if o.ledger.Release(now, c.charge) == nil {
-				c.spent -= c.charge.Total
+		if refused && len(release.IDs) > 0 {
+			if o.ledger.Release(now, release) == nil {
+				c.spent -= release.Total
 			}
 		}
 		switch {
@@ -175,10 +188,10 @@ func (o *oneShotSpend) settle(c *oneShotCharge, err error, now time.Time) {
 		}
 		return
 	}
-	if refused {
-		resp, serr := Call(o.socket, ControlRequest{Op: "spend", Spend: &SpendRequest{Action: "release", Charge: &c.charge, StateDir: o.cfg.StateDir}})
+	if refused && len(release.IDs) > 0 {
+		resp, serr := Call(o.socket, ControlRequest{Op: "spend", Spend: &SpendRequest{Action: "release", Charge: &release, StateDir: o.cfg.StateDir}})
 		if serr == nil && resp.OK {
-			c.spent -= c.charge.Total
+			c.spent -= release.Total
 		}
 	}
 }
@@ -202,7 +215,7 @@ func CheckSpend(socket string) func(cfg *config.Config) (config.CheckResult, fun
 			res.Detail += fmt.Sprintf("; charged to X's spend of %s (UTC), %s with it (recorded in %s)", budget.MonthOf(now), c.spent, c.where)
 		}
 		return res, func(err error) {
-			o.settle(&c, err, time.Now())
+			o.settle(&c, err, nil, time.Now())
 			o.close()
 		}
 	}

@@ -53,6 +53,16 @@ func (x *billedX) Post(ctx context.Context, text string) (*sender.Tweet, error) 
 
 func (x *billedX) SetClockOffset(time.Duration) {}
 
+func (x *billedX) API() string { return "v2" }
+
+func (x *billedX) UploadImage(context.Context, sender.Image) (*sender.Media, error) {
+	return nil, errors.New("billedX: uploads are tested against fakex")
+}
+
+func (x *billedX) PostMedia(context.Context, string, []string) (*sender.Tweet, error) {
+	return nil, errors.New("billedX: uploads are tested against fakex")
+}
+
 // noLimits is what an answer without rate-limit headers says.
 var noLimits = sender.RateLimit{Limit: -1, Remaining: -1, UserLimit24h: -1, UserRemaining24h: -1}
 

@@ -13,7 +13,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"pitweet/budget"
 	"pitweet/fakex"
 )
 
@@ -274,5 +276,48 @@ func TestExplainImage(t *testing.T) {
 	}
 	if n := len(x.srv.Requests()); n != 0 {
 		t.Errorf("explain sent %d requests", n)
+	}
+}
+
+// Each alt text is a priced request on X (POST /2/media/metadata): tweet
+// --image charges it with the post, keeps it when X set it, and releases
+// what X did not act on.
+func TestTweetImageSpend(t *testing.T) {
+	x := startX(t, "v2", fakex.DemoCredentials)
+	// The state directory, as the daemon leaves it: tweet records its
+	// spend there.
+	if err := os.Mkdir(filepath.Join(filepath.Dir(x.config), "state"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	a := writeTestPNG(t, dir, "a.png", 40, 30, false)
+	b := writeTestPNG(t, dir, "b.png", 30, 40, false)
+	code, _, errOut := runPitweet(t, "tweet", "--config", x.config, "--image", a, "--alt", "first", "--image", b, "Two pictures, one alt text")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	month := func() budget.Month {
+		l, err := budget.Open(filepath.Join(filepath.Dir(x.config), "state"), budget.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		m, err := l.Month(time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	if m := month(); m.Posts() != 1 || m.Requests[budget.ItemMediaMetadata] != 1 {
+		t.Fatalf("spend %+v; want one post and one alt text", m.Requests)
+	}
+	// Refused at the post (a duplicate of the text): the alt text X set
+	// stays charged, the post is released.
+	code, _, errOut = runPitweet(t, "tweet", "--config", x.config, "--image", a, "--alt", "again", "Two pictures, one alt text")
+	if code != 1 || !strings.Contains(errOut, "duplicate") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if m := month(); m.Posts() != 1 || m.Requests[budget.ItemMediaMetadata] != 2 {
+		t.Errorf("spend %+v after a refused post; want one post and two alt texts", m.Requests)
 	}
 }
