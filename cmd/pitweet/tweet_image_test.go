@@ -89,6 +89,18 @@ func TestTweetImages(t *testing.T) {
 		}
 	})
 
+	t.Run("post", func(t *testing.T) {
+		x := startX(t, "v2", fakex.DemoCredentials)
+		code, out, errOut := runPitweet(t, "post", "--config", x.config, "--to", "x", "--image", pics[1], "--alt", "Posted", "By post")
+		tw := x.srv.Tweets()
+		if code != 0 || len(tw) != 1 || !strings.HasPrefix(out, "x: posted "+tw[0].ID) {
+			t.Fatalf("exit %d, printed %q (%s); tweets %+v", code, out, errOut, tw)
+		}
+		if m := tw[0].Media; len(m) != 1 || m[0].Alt != "Posted" || !bytes.Equal(m[0].Data, readBytes(t, pics[1])) {
+			t.Errorf("media %+v", m)
+		}
+	})
+
 	t.Run("four", func(t *testing.T) {
 		x := startX(t, "v2", fakex.DemoCredentials)
 		args := []string{"tweet", "--config", x.config}
