@@ -228,11 +228,20 @@ func (d *runner) command(ctx context.Context, c gateway.Command) error {
 			}
 		}
 	}
-	// The X spending budget, once it is kept, refuses here a command that
-	// would go over it ("over budget"), as it holds back the rules' posts.
 	var pics []outbox.NewImage
+	alts := 0
 	for _, p := range c.Pictures {
 		pics = append(pics, outbox.NewImage{Data: p.Data, Alt: p.Alt})
+		if p.Alt != "" {
+			alts++
+		}
+	}
+	// A command that would take X over the month's budget is refused, not
+	// held: its sender hears why, on <prefix>/posted.
+	if slices.Contains(to, "x") && d.spend != nil {
+		if why := d.spend.overBudget(c.Text, alts, time.Now()); why != "" {
+			return gateway.Refuse("%s; raise monthly_budget in [x] and pitweet reload, or send it with \"to\" leaving out x", why)
+		}
 	}
 	m, err := d.box.Put(outbox.Message{Kind: "command", Key: c.ID, Source: "command " + c.ID, Text: c.Text, To: to}, pics)
 	switch {

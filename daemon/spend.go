@@ -260,13 +260,31 @@ func (p *spendPass) holdUntil() time.Time {
 
 // overBudgetWhy says why a post is held or dropped for the budget.
 func (p *spendPass) overBudgetWhy(m outbox.Message) string {
-	reqs := p.cost(m)
+	return p.overWhy(p.cost(m))
+}
+
+// overWhy says why a post of reqs is over the month's budget.
+func (p *spendPass) overWhy(reqs []budget.Request) string {
 	what := ""
 	if reqs[0].Item == budget.ItemPostURL {
 		what = " (its text has a link)"
 	}
 	return fmt.Sprintf("over X's monthly budget: %s of %s spent in %s (UTC), and this post costs %s%s",
 		p.spent, p.settings.Budget, budget.MonthOf(p.now), budget.Total(reqs), what)
+}
+
+// overBudget says why a post of text with alts alt texts would take X
+// over the month's budget, or "" when it fits (or no budget is set).
+func (s *spending) overBudget(text string, alts int, now time.Time) string {
+	p := s.begin(now)
+	if !p.settings.Limited {
+		return ""
+	}
+	reqs := p.settings.Prices.ForPost(text, alts)
+	if p.settings.Fits(p.spent, budget.Total(reqs)) {
+		return ""
+	}
+	return p.overWhy(reqs)
 }
 
 // end records what the pass held, for status: holding is the number of

@@ -538,6 +538,14 @@ func TestE2EMQTTCommandRefusals(t *testing.T) {
 	if r["outcome"] != "posted" || r["command"] != "ok" || r["ref"] != tw[0].ID || tw[0].Text != "the one to post" {
 		t.Errorf("posted %v, tweets %+v; want the command ok posted", r, tw)
 	}
+	// With $0.015 spent, a budget of $0.02 has no room for another post:
+	// the command is refused, not held.
+	e.editConfig("[x]\n", "[x]\nmonthly_budget = 0.02\n")
+	send("homeassistant", `{"id": "r6", "text": "one post too many"}`)
+	if r := result(t, posted.Next(t, mqttWait)); r["outcome"] != "refused" || r["command"] != "r6" ||
+		!strings.Contains(r["reason"], "over X's monthly budget: $0.015 of $0.02 spent") {
+		t.Errorf("posted %v; want r6 refused as over the budget", r)
+	}
 	if st := e.status(); st.Queue != 0 || st.DeadLetters != 0 {
 		t.Errorf("queue %d, dead letters %d; refused commands are not queued", st.Queue, st.DeadLetters)
 	}
