@@ -44,7 +44,8 @@ type Config struct {
 	// none of them, X is the one destination.
 	Destinations []string
 	X            XConfig
-	MQTT         *MQTTConfig // nil: no [mqtt]
+	MQTT         *MQTTConfig    // nil: no [mqtt]
+	Mastodon     MastodonConfig // set when Destinations has "mastodon"
 	Hardware     HardwareConfig
 	Buttons      []ButtonConfig
 	Sensors      []SensorConfig
@@ -231,10 +232,6 @@ type rawX struct {
 	PriceUserRead      any `toml:"price_user_read"`
 	PriceMediaMetadata any `toml:"price_media_metadata"`
 }
-
-// rawMastodon is the [mastodon] table: its presence makes Mastodon a
-// destination.
-type rawMastodon struct{}
 
 // rawBluesky is the [bluesky] table: its presence makes Bluesky a
 // destination.
@@ -572,6 +569,7 @@ func (v *validator) config(raw *rawConfig) *Config {
 	v.x(cfg, &raw.X)
 	v.mqtt(cfg, raw.MQTT)
 	v.destinations(cfg, raw)
+	v.mastodon(cfg, raw.Mastodon)
 	v.hardware(cfg, &raw.Hardware)
 	// Sensors first: templates and conditions refer to them.
 	for i := range raw.Sensor {

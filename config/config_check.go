@@ -153,6 +153,9 @@ func Check(ctx context.Context, path string, opts CheckOptions) *CheckReport {
 			rep.add(r)
 		}
 	}
+	if cfg.Mastodon.CAFile != "" && cfg.Mastodon.CAFile != cfg.X.CAFile {
+		rep.add(checkCAFile(cfg.Mastodon.CAFile))
+	}
 	creds, info, err := cfg.X.LoadCredentialsFor(cfg.CredentialUsers())
 	if err != nil {
 		rep.add(CheckResult{What: "credentials", Detail: cfg.X.Credentials, Err: err})
@@ -162,6 +165,9 @@ func Check(ctx context.Context, path string, opts CheckOptions) *CheckReport {
 	rep.add(res)
 	if res.Err != nil && !res.Warn {
 		return rep
+	}
+	if opts.Online && slices.Contains(cfg.Destinations, "mastodon") {
+		checkMastodonOnline(ctx, cfg, creds, opts, rep)
 	}
 	if !opts.Online || !slices.Contains(cfg.Destinations, "x") {
 		return rep
@@ -261,7 +267,7 @@ func describeDestinations(cfg *Config) string {
 
 // destinationBuilt reports whether this pitweet can post to name.
 func destinationBuilt(name string) bool {
-	if name == "x" || name == "forward" {
+	if name == "x" || name == "mastodon" || name == "forward" {
 		return true
 	}
 	return extraDestinations != nil && slices.Contains(extraDestinations(), name)

@@ -276,17 +276,16 @@ alt = '{{.Host}}{{printf "%0999d" 0}}'
 	}
 }
 
-// With several destinations, check names each, fails one this pitweet
-// cannot post to, measures each rule's texts as each of its destinations
+// With several destinations, check names each, measures each rule's texts as each of its destinations
 // counts them and wants each destination's keys.
 func TestCheckDestinations(t *testing.T) {
-	path := checkFixture(t, strings.Replace(checkConfig, "[hardware]", "[mastodon]\n\n[hardware]", 1)+
+	path := checkFixture(t, strings.Replace(checkConfig, "[hardware]", "[mastodon]\nserver = \"https://mastodon.example\"\n\n[hardware]", 1)+
 		"\n[[alert]]\nwhen = \"room.Temperature > 30\"\ntext = \"Hot: {{.Sensors.room.Temperature}}\"\nto = [\"x\"]\n")
 	rep := Check(context.Background(), path, CheckOptions{})
 	got := lines(rep)
 	for _, want := range []string{
 		"; posting to x: https://api.x.com (API v2), mastodon\n",
-		"FAIL  destination mastodon: this pitweet cannot post to Mastodon; remove its section from " + path + "\n",
+		`ok    template button doorbell text on mastodon: 18 of 500 characters: "Ding dong, 21.5 °C"` + "\n",
 		`ok    template button doorbell text on x: 18 of 280 characters: "Ding dong, 21.5 °C"` + "\n",
 		`ok    template alert 1 text on x: 12 of 280 characters: "Hot: 21.5 °C"` + "\n",
 		"FAIL  credentials " + filepath.Dir(path) + "/credentials lacks mastodon_token; add a line mastodon_token=... for each, an access token made in the Mastodon server's Preferences",

@@ -34,8 +34,8 @@ func TestDestinations(t *testing.T) {
 		{"none: X, as before", "", []string{"x"}},
 		{"[x] alone", "[x]\napi = \"v2\"\n", []string{"x"}},
 		{"an X key as a dotted key", "x.api = \"v2\"\n", []string{"x"}},
-		{"mastodon alone", "[mastodon]\n", []string{"mastodon"}},
-		{"all three, in order", "[bluesky]\n[x]\n[mastodon]\n", []string{"x", "mastodon", "bluesky"}},
+		{"mastodon alone", "[mastodon]\nserver = \"https://m.example\"\n", []string{"mastodon"}},
+		{"all three, in order", "[bluesky]\n[x]\n[mastodon]\nserver = \"https://m.example\"\n", []string{"x", "mastodon", "bluesky"}},
 		{"a fleet member", "[mqtt]\nbroker = \"mqtt://b\"\nforward = \"pitweet/poster\"\n", []string{"forward"}},
 		{"[mqtt] without forward posts nowhere itself", "[mqtt]\nbroker = \"mqtt://b\"\n[x]\n", []string{"x"}},
 	} {
@@ -56,7 +56,7 @@ func TestDestinations(t *testing.T) {
 }
 
 func TestRuleTo(t *testing.T) {
-	cfg, err := parseDests(t, "[x]\n[mastodon]\n[bluesky]\n", `to = ["bluesky", "x"]`, `to = ["mastodon"]`)
+	cfg, err := parseDests(t, "[x]\n[mastodon]\nserver = \"https://m.example\"\n[bluesky]\n", `to = ["bluesky", "x"]`, `to = ["mastodon"]`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,6 +69,7 @@ func TestRuleTo(t *testing.T) {
 	alert, err := Parse([]byte(`
 [x]
 [mastodon]
+server = "https://m.example"
 [[sensor]]
 name = "room"
 type = "bme280"
@@ -105,7 +106,7 @@ func TestRuleToErrors(t *testing.T) {
 		{"a wildcard forward topic", "[mqtt]\nbroker = \"mqtt://b\"\nforward = \"pitweet/#\"\n", "", "",
 			[]string{`pitweet.toml:3: forward "pitweet/#" must be topic levels separated by /, without +, #, a leading $ or empty levels; write the poster's topic_prefix, such as "pitweet/poster"`}},
 		{"a key in [mastodon] this pitweet does not know", "[mastodon]\nsever = \"https://m.example\"\n", "", "",
-			[]string{`pitweet.toml:2: unknown key "sever" in [mastodon]; this pitweet knows no keys there`}},
+			[]string{`pitweet.toml:2: unknown key "sever" in [mastodon]; known keys: server, visibility, language, ca_file`}},
 		{"not a list", "", `to = "x"`, "",
 			[]string{`to must be a list of strings, such as ["room"], not a TOML string`}},
 	} {
