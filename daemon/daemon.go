@@ -767,7 +767,7 @@ func (d *runner) message(source, kind string, t *config.Template, to []string, d
 	m := outbox.Message{Text: text, Source: source, Kind: kind, Expires: expires, To: to, Dest: map[string]outbox.Delivery{}}
 	m.OnBudget = d.onBudget(source)
 	for _, name := range to {
-		rule, ok := config.TextRuleFor(name)
+		rule, ok := d.textRuleFor(name)
 		if !ok {
 			continue
 		}

@@ -104,6 +104,9 @@ func newDestination(name string, cfg *config.Config, creds config.Credentials, o
 	if name == "forward" && cfg.MQTT != nil && opts.Forwarder != nil {
 		return newForwardDestination(cfg.MQTT.Forward, opts.Forwarder), nil
 	}
+	if name == "mastodon" {
+		return newMastodonDestination(cfg, creds, opts)
+	}
 	if testDestination != nil {
 		if dest, ok, err := testDestination(name, cfg, creds, opts); ok {
 			return dest, err
