@@ -813,6 +813,7 @@ func (d *runner) handleControl(ctx context.Context, controls chan<- controlCall,
 		if d.spend != nil {
 			s.Spend = d.spend.status(time.Now())
 		}
+		d.addLimits(&s)
 		return ControlResponse{OK: true, Status: &s}
 	case "spend":
 		return d.spendControl(req, time.Now())

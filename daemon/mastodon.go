@@ -170,3 +170,17 @@ func (d *runner) textRuleFor(name string) (config.TextRule, bool) {
 	}
 	return config.TextRuleFor(name)
 }
+
+// addLimits adds to s what each destination says of its limits.
+func (d *runner) addLimits(s *Status) {
+	for i := range s.Destinations {
+		for _, del := range d.dels {
+			if del.name != s.Destinations[i].Name {
+				continue
+			}
+			if l, ok := del.destination().(interface{ limits() string }); ok {
+				s.Destinations[i].Limits = l.limits()
+			}
+		}
+	}
+}

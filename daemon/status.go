@@ -73,6 +73,9 @@ type DestinationStatus struct {
 	RateLimited time.Time `json:"rate_limited_until,omitzero"` // zero (left out): not rate limited
 	LastSuccess *Success  `json:"last_success,omitempty"`
 	LastError   *Failure  `json:"last_error,omitempty"`
+	// Limits says what the service allows as last reported (Mastodon:
+	// its length limit and the rate limit left); "" when it says nothing.
+	Limits string `json:"limits,omitempty"`
 }
 
 // Duration marshals as a Go duration string ("1h2m3s").

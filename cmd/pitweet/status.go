@@ -107,6 +107,9 @@ func printStatus(w io.Writer, s *daemon.Status) {
 	if s.LastError != nil {
 		fmt.Fprintf(w, "last error:   %s %s%s: %s\n", at(s.LastError.At), s.LastError.Source, onDestination(s, s.LastError.Destination), line(s.LastError.Error))
 	}
+	if len(s.Destinations) == 1 && s.Destinations[0].Limits != "" {
+		fmt.Fprintf(w, "limits:       %s\n", line(s.Destinations[0].Limits))
+	}
 	if len(s.Destinations) > 1 {
 		fmt.Fprintf(w, "destinations:\n")
 		for _, d := range s.Destinations {
@@ -277,6 +280,9 @@ func printDestination(w io.Writer, d daemon.DestinationStatus, at func(time.Time
 	}
 	if d.LastError != nil && (d.LastSuccess == nil || d.LastError.At.After(d.LastSuccess.At)) {
 		line += "; last error " + at(d.LastError.At) + ": " + daemon.Printable(d.LastError.Error)
+	}
+	if d.Limits != "" {
+		line += "; limits: " + daemon.Printable(d.Limits)
 	}
 	fmt.Fprintln(w, line)
 }
