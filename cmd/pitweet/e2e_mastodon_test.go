@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"image"
+	"image/png"
 	"os"
 	"path/filepath"
 	"slices"
@@ -263,4 +266,62 @@ func TestE2ECheckOnlineMastodon(t *testing.T) {
 	if code != 1 {
 		t.Errorf("exit %d, want 1 for the template too long", code)
 	}
+}
+
+// pitweet explain --to mastodon prints the exact request bytes, the token
+// masked, and with --image the upload's multipart layout.
+func TestE2EExplainMastodon(t *testing.T) {
+	t.Parallel()
+	e, srv := newMastodonE2E(t, "", "", nil)
+	host := strings.TrimPrefix(srv.URL(), "https://")
+	photo := filepath.Join(e.dir, "door.png")
+	if err := os.WriteFile(photo, testPNG(t, 40, 30), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := e.pitweet("explain", "--config", e.config, "--to", "mastodon", "--image", photo, "--alt", "The door", "Door opened")
+	if code != 0 {
+		t.Fatalf("explain: exit %d\n%s%s", code, out, errOut)
+	}
+	masked := "pitw" + strings.Repeat("*", len(fakemastodon.DemoAccount.Token)-4)
+	for _, want := range []string{
+		"   POST /api/v2/media HTTP/1.1⏎\n   Host: " + host + "⏎\n",
+		"   Content-Type: multipart/form-data; boundary=pitweet-EXPLAINED-BOUNDARY⏎\n",
+		"   Authorization: Bearer " + masked + "⏎\n",
+		"   Content-Disposition: form-data; name=\"description\"⏎\n   ⏎\n   The door⏎\n",
+		"   Content-Disposition: form-data; name=\"file\"; filename=\"picture.png\"⏎\n   Content-Type: image/png⏎\n",
+		"   POST /api/v1/statuses HTTP/1.1⏎\n",
+		"   Idempotency-Key: pitweet-",
+		`   {"status":"Door opened","media_ids":["ID1"],"visibility":"public"}` + "\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("explain lacks\n%s\ngot\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, fakemastodon.DemoAccount.Token) {
+		t.Error("explain printed the token")
+	}
+	out, _, _ = e.pitweet("explain", "--config", e.config, "--to", "mastodon", "--show-secrets", "hi")
+	if !strings.Contains(out, "Authorization: Bearer "+fakemastodon.DemoAccount.Token+"⏎") {
+		t.Errorf("--show-secrets does not show the token:\n%s", out)
+	}
+	if len(srv.Requests()) != 0 {
+		t.Errorf("explain sent %d requests", len(srv.Requests()))
+	}
+	_, errOut, code = e.pitweet("explain", "--config", e.config, "--to", "mastodon", strings.Repeat("b", 501))
+	if code != 1 || !strings.Contains(errOut, "the text counts 501 characters as Mastodon counts them") {
+		t.Errorf("too long: exit %d, %q", code, errOut)
+	}
+}
+
+func testPNG(t *testing.T, w, h int) []byte {
+	t.Helper()
+	img := image.NewGray(image.Rect(0, 0, w, h))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i)
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }

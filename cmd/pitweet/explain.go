@@ -53,9 +53,20 @@ func cmdExplain(args []string, stdout, stderr io.Writer) error {
 	var imf imageFlags
 	imf.register(fs)
 	boundary := fs.String("boundary", "", "with --image, use this multipart boundary instead of a random one")
+	to := fs.String("to", "x", "explain the post to this destination: x or mastodon")
 	rest, err := parseFlags(fs, args)
 	if err != nil {
 		return err
+	}
+	switch *to {
+	case "mastodon":
+		if *login {
+			return usageError("--login explains X's login; it takes no --to")
+		}
+		return explainMastodon(&xf, rest, &imf, *boundary, *asJSON, *showSecrets, stdout)
+	case "x":
+	default:
+		return usageError("--to %q: explain knows x and mastodon", *to)
 	}
 	if *login {
 		if len(rest) > 0 || len(imf.images) > 0 {

@@ -34,7 +34,7 @@ var commands = []command{
 	{"demo", "[--pictures DIR] [-v]", "fake board + local X API emulator + presses: the whole pipeline, a photo and a chart included, no account needed", cmdDemo},
 	{"post", "[--config F] [--to x,mastodon,bluesky] [--image FILE [--alt TEXT]]... TEXT", "post now to each destination; one line per destination", cmdPost},
 	{"tweet", "[--config F] [--api v2|v1.1] [--image FILE [--alt TEXT]]... TEXT", "post one tweet now and print its id (post --to x)", cmdTweet},
-	{"explain", "[--config F] [--api v2|v1.1] [--nonce N] [--timestamp T] [--json] [--image FILE [--alt TEXT]]... [--boundary B] TEXT | --login", "print the signature steps and the exact request bytes of a post, or of pitweet login's requests; send nothing", cmdExplain},
+	{"explain", "[--config F] [--api v2|v1.1] [--nonce N] [--timestamp T] [--json] [--image FILE [--alt TEXT]]... [--boundary B] TEXT | --login | --to mastodon [--image FILE [--alt TEXT]]... TEXT", "print the signature steps and the exact request bytes of a post, or of pitweet login's requests; send nothing", cmdExplain},
 	{"chart", "[--config F] [--since DUR] [--sensor NAME[.QUANTITY]]... -o FILE.png", "draw the recorded sensor history as a PNG line chart", cmdChart},
 	{"login", "[--config F]", "log in to X with the PIN shown in the browser; writes the account's access token into the credentials file", cmdLogin},
 	{"sensors", "[--config F] [--fake] [--json]", "read every configured sensor once", cmdSensors},
