@@ -3,8 +3,6 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"unicode/utf8"
 
@@ -81,15 +79,11 @@ func (m *mastodonDestination) Post(ctx context.Context, p Post, tried int) (Rece
 				n, in.CharactersPerURL, in.Domain, rule.Max, n-rule.Max)}
 	}
 	msg := mastodon.Message{Key: mastodon.IdempotencyKey(p.ID), Text: p.Text, Tried: tried > 0, Since: p.Created}
-	lim := in.MediaLimits()
-	for i, pic := range p.Images {
-		img, err := fitPicture(ctx, pic, "mastodon", lim)
-		if err != nil {
-			return Receipt{}, &sender.APIError{Service: mastodon.Service, Kind: sender.KindPermanent,
-				Detail: fmt.Sprintf("picture %d of %d cannot be made to fit %s's limits: %v", i+1, len(p.Images), in.Domain, err)}
-		}
-		msg.Images = append(msg.Images, mastodon.Image{Path: img.Path, Size: img.Info.Size, Type: img.Info.Format.MIMEType(),
-			Filename: "picture" + img.Info.Format.Ext(), Description: clipDescription(pic.Alt, in.DescriptionLimit)})
+	// The delivery loop (and pitweet post) fitted the pictures to
+	// PictureLimits.
+	for _, pic := range p.Images {
+		msg.Images = append(msg.Images, mastodon.Image{Path: pic.Path, Size: pic.Size, Type: pic.Type,
+			Filename: "picture" + extOf(pic.Type), Description: clipDescription(pic.Alt, in.DescriptionLimit)})
 	}
 	st, err := m.c.Publish(ctx, msg)
 	if err != nil {
@@ -98,40 +92,23 @@ func (m *mastodonDestination) Post(ctx context.Context, p Post, tried int) (Rece
 	return Receipt{Ref: st.Link()}, nil
 }
 
-// fitPicture returns pic as dest can take it (media.Fit with lim): the
-// file itself when it fits, else the version made for dest at an earlier
-// attempt, else one made now and kept beside it in the outbox (as
-// "1.mastodon.jpg"), so a picture is fitted once whatever the attempts.
-func fitPicture(ctx context.Context, pic Picture, dest string, lim media.Limits) (media.Result, error) {
-	dir, name := filepath.Split(pic.Path)
-	base, _, _ := strings.Cut(name, ".")
-	prefix := filepath.Join(dir, base+"."+dest+".")
-	src := pic.Path
-	if kept, _ := filepath.Glob(prefix + "*"); len(kept) > 0 {
-		src = kept[0]
+// PictureLimits are the server's, from its instance document (Mastodon's
+// defaults until it is read): the delivery loop fits pictures to them.
+func (m *mastodonDestination) PictureLimits(ctx context.Context) (media.Limits, error) {
+	return m.c.Instance(ctx).MediaLimits(), nil
+}
+
+// extOf is the file name extension of a picture of MIME type t.
+func extOf(t string) string {
+	switch t {
+	case "image/png":
+		return ".png"
+	case "image/gif":
+		return ".gif"
+	case "image/webp":
+		return ".webp"
 	}
-	res, err := media.Fit(ctx, src, prefix+"fit", lim)
-	if err != nil && src != pic.Path {
-		// A kept version that no longer serves: made again.
-		os.Remove(src)
-		src = pic.Path
-		res, err = media.Fit(ctx, src, prefix+"fit", lim)
-	}
-	if err != nil || res.Unchanged {
-		return res, err
-	}
-	if src != pic.Path && src != res.Path {
-		os.Remove(src) // made for limits the server no longer has
-	}
-	// Named for its format, as the outbox's variants are.
-	final := prefix + strings.TrimPrefix(res.Info.Format.Ext(), ".")
-	if final != res.Path {
-		if err := os.Rename(res.Path, final); err != nil {
-			return res, err
-		}
-		res.Path = final
-	}
-	return res, nil
+	return ".jpg"
 }
 
 // clipDescription shortens an alt text to at most max characters, as Mastodon

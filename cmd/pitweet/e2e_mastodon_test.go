@@ -325,3 +325,50 @@ func testPNG(t *testing.T, w, h int) []byte {
 	}
 	return b.Bytes()
 }
+
+// pitweet post --image: each picture fitted to the server's limits (in a
+// directory of its own, removed after: nothing is written beside the
+// user's files), uploaded with its alt text, attached to the one status.
+func TestE2EPostImagesToMastodon(t *testing.T) {
+	t.Parallel()
+	e, srv := newMastodonE2E(t, "", "", func(s *fakemastodon.Server) { s.ImageMatrixLimit = 100 * 100 })
+	pics := t.TempDir()
+	big, small := filepath.Join(pics, "big.png"), filepath.Join(pics, "small.png")
+	if err := os.WriteFile(big, testPNG(t, 400, 300), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(small, testPNG(t, 20, 10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := e.pitweet("post", "--config", e.config, "--to", "mastodon", "--image", big, "--alt", "A wide view", "--image", small, "two pictures")
+	if code != 0 || !strings.HasPrefix(out, "mastodon: posted https://") {
+		t.Fatalf("post: exit %d\nstdout %q\nstderr %q", code, out, errOut)
+	}
+	sts, media := srv.Statuses(), srv.Media()
+	if len(sts) != 1 || len(sts[0].MediaIDs) != 2 || len(media) != 2 {
+		t.Fatalf("statuses %+v, media %+v", sts, media)
+	}
+	if m := media[0]; m.Description != "A wide view" || m.Width*m.Height > 100*100 || m.Width <= m.Height {
+		t.Errorf("first picture %+v, want it fitted within 100×100 pixels, wider than high, with its alt text", m)
+	}
+	if m := media[1]; m.Description != "" || m.Width != 20 || m.Height != 10 || m.Size != int(fileSize(t, small)) {
+		t.Errorf("second picture %+v, want it as it was", m)
+	}
+	if entries, _ := os.ReadDir(pics); len(entries) != 2 {
+		t.Errorf("the pictures' directory has %d files, want the 2 given", len(entries))
+	}
+
+	_, errOut, code = e.pitweet("post", "--config", e.config, "--to", "mastodon", "--image", filepath.Join(pics, "none.png"), "x")
+	if code != 1 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, "none.png") {
+		t.Errorf("a missing picture: exit %d, %q", code, errOut)
+	}
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
+}
