@@ -158,10 +158,19 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	if err := os.WriteFile(creds, fmt.Appendf(nil, "api_key=%s\napi_secret=%s\n", app.ConsumerKey, app.ConsumerSecret), 0o600); err != nil {
 		return fmt.Errorf("write demo credentials: %w", err)
 	}
-	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, demoConfig, filepath.Join(dir, "state"), x.URL(), ca, creds), 0o644); err != nil {
+	masto, err := startDemoMastodon(dir)
+	if err != nil {
+		return err
+	}
+	defer masto.Close()
+	if err := masto.addToken(creds); err != nil {
+		return fmt.Errorf("write demo credentials: %w", err)
+	}
+	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, demoConfig+masto.config(), filepath.Join(dir, "state"), x.URL(), ca, creds), 0o644); err != nil {
 		return fmt.Errorf("write demo config: %w", err)
 	}
 	fmt.Fprintf(stdout, "fakex (local X API emulator) listening on %s\n", x.URL())
+	fmt.Fprintf(stdout, "fakemastodon (local Mastodon emulator) listening on %s\n", masto.srv.URL())
 	if err := demoLogin(context.Background(), stdout, x, ca, creds); err != nil {
 		return err
 	}
@@ -230,6 +239,9 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 				charts++
 			}
 		}
+	}
+	if err := masto.wait(wait, stdout, len(presses)+1); err != nil {
+		return err
 	}
 
 	resp, err := daemon.Call(socket, daemon.ControlRequest{Op: "status"})
