@@ -20,7 +20,7 @@ import (
 // newMastodonE2E is a daemon posting to X (e.x) and to Mastodon (the
 // returned emulator, over TLS on loopback, set up by setup before it
 // starts), with token as mastodon_token ("" for the emulator's).
-func newMastodonE2E(t *testing.T, extra, token string, setup func(*fakemastodon.Server)) (*e2e, *fakemastodon.Server) {
+func newMastodonE2E(t testing.TB, extra, token string, setup func(*fakemastodon.Server)) (*e2e, *fakemastodon.Server) {
 	t.Helper()
 	e := newE2E(t, "127.0.0.1:0", extra)
 	srv := fakemastodon.New()
@@ -43,7 +43,7 @@ func newMastodonE2E(t *testing.T, extra, token string, setup func(*fakemastodon.
 	return e, srv
 }
 
-func appendFile(t *testing.T, path, text string) {
+func appendFile(t testing.TB, path, text string) {
 	t.Helper()
 	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
