@@ -47,6 +47,9 @@ func TestExampleConfig(t *testing.T) {
 	if m := cfg.MQTT; m == nil || m.Broker != "mqtt://localhost:1883" || !m.Discovery || m.DiscoveryStyle != "device" || m.Commands || m.Forward != "" {
 		t.Errorf("[mqtt] = %+v", m)
 	}
+	if m := cfg.Mastodon; m.Server != "https://mastodon.example" || m.Visibility != "public" || m.Language != "en" || cfg.Destinations[1] != "mastodon" {
+		t.Errorf("[mastodon] = %+v, destinations %q", m, cfg.Destinations)
+	}
 	if !cfg.Hardware.Fake() || cfg.Hardware.Environment != "daily" {
 		t.Errorf("hardware %+v, want fake with a daily environment", cfg.Hardware)
 	}
