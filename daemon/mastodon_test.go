@@ -213,3 +213,26 @@ func TestClipDescription(t *testing.T) {
 		t.Error("a short alt text was changed")
 	}
 }
+
+// Once the server's limit is read, texts are checked against it at queue
+// time: one longer than the server's 100 characters is shortened for
+// Mastodon alone.
+func TestMastodonQueueTimeLimitIsTheServers(t *testing.T) {
+	r := newMastoRig(t, fakemastodon.DemoAccount.Token, func(s *fakemastodon.Server) { s.MaxCharacters = 100 })
+	d := &runner{log: discardLog(), fired: map[string]int{}, dels: []*deliverer{r.d}}
+	tmpl, err := config.ParseTemplate("text", strings.Repeat("tick ", 30))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := d.message("button a", "press", tmpl, []string{"mastodon"}, config.TemplateData{}, time.Time{})
+	if err != nil || m.Dest["mastodon"].Text != "" {
+		t.Fatalf("before the limit is known (500): %+v, %v", m.Dest, err)
+	}
+	r.put(t, "first")
+	r.deliver(t)
+	m, err = d.message("button a", "press", tmpl, []string{"mastodon"}, config.TemplateData{}, time.Time{})
+	short := m.Dest["mastodon"].Text
+	if err != nil || short == "" || len([]rune(short)) > 100 || !strings.HasSuffix(short, "…") {
+		t.Fatalf("after: %q (%d characters), %v", short, len([]rune(short)), err)
+	}
+}

@@ -98,7 +98,7 @@ func TestStatusRequestBytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, err := c.StatusRequest(NewStatus{Text: "Door opened \"now\" 🚪", MediaIDs: []string{"7", "8"}, IdempotencyKey: IdempotencyKey("m1")})
+	req, err := c.StatusRequest(NewStatus{Text: "Door <opened> & \"now\" 🚪", MediaIDs: []string{"7", "8"}, IdempotencyKey: IdempotencyKey("m1")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestStatusRequestBytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body := `{"status":"Door opened \"now\" 🚪","media_ids":["7","8"],"visibility":"unlisted","language":"en"}`
+	body := `{"status":"Door <opened> & \"now\" 🚪","media_ids":["7","8"],"visibility":"unlisted","language":"en"}`
 	want := "POST /api/v1/statuses HTTP/1.1\r\n" +
 		"Host: mastodon.example\r\n" +
 		"User-Agent: pitweet/test\r\n" +

@@ -1,6 +1,7 @@
 package mastodon
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -84,10 +85,14 @@ func (c *Client) StatusRequest(s NewStatus) (*sender.Request, error) {
 		Visibility string   `json:"visibility"`
 		Language   string   `json:"language,omitempty"`
 	}{s.Text, s.MediaIDs, c.visibility, c.language}
-	data, err := json.Marshal(body)
-	if err != nil {
+	// <, > and & as they are: the bytes read as the text does.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(body); err != nil {
 		return nil, fmt.Errorf("mastodon: encode the status: %w", err)
 	}
+	data := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	req := &sender.Request{
 		Method:        "POST",
 		Target:        pathStatuses,
