@@ -120,15 +120,16 @@ func clipDescription(s string, max int) string {
 		return s
 	}
 	var b strings.Builder
-	n := 0
-	g := uniseg.NewGraphemes(s)
-	for g.Next() {
-		r := g.Runes()
-		if n+len(r) > max-1 {
+	n, state := 0, -1
+	for s != "" {
+		var cluster string
+		cluster, s, _, state = uniseg.FirstGraphemeClusterInString(s, state)
+		r := utf8.RuneCountInString(cluster)
+		if n+r > max-1 {
 			break
 		}
-		b.WriteString(g.Str())
-		n += len(r)
+		b.WriteString(cluster)
+		n += r
 	}
 	return b.String() + "…"
 }

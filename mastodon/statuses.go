@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -209,20 +208,33 @@ func (c *Client) FindStatus(ctx context.Context, text string, images int, since 
 	return nil, nil
 }
 
-var (
-	reBreak = regexp.MustCompile(`(?i)<br\s*/?>`)
-	rePara  = regexp.MustCompile(`(?i)</p>\s*<p[^>]*>`)
-	reTag   = regexp.MustCompile(`<[^>]*>`)
-)
-
 // PlainText turns a status's HTML content back into text: paragraphs
 // become blank lines, <br> line breaks, and tags go (a link's text, split
 // by Mastodon into visible and invisible spans, comes back whole).
 func PlainText(content string) string {
-	s := rePara.ReplaceAllString(content, "\n\n")
-	s = reBreak.ReplaceAllString(s, "\n")
-	s = reTag.ReplaceAllString(s, "")
-	return html.UnescapeString(s)
+	var b strings.Builder
+	for content != "" {
+		i := strings.IndexByte(content, '<')
+		if i < 0 {
+			b.WriteString(content)
+			break
+		}
+		b.WriteString(content[:i])
+		j := strings.IndexByte(content[i:], '>')
+		if j < 0 {
+			break // an unclosed tag: what follows is not text
+		}
+		raw := content[i+1 : i+j]
+		name, _, _ := strings.Cut(strings.ToLower(strings.Trim(raw, " /")), " ")
+		switch {
+		case name == "br":
+			b.WriteString("\n")
+		case name == "p" && !strings.HasPrefix(raw, "/") && b.Len() > 0:
+			b.WriteString("\n\n")
+		}
+		content = content[i+j+1:]
+	}
+	return html.UnescapeString(b.String())
 }
 
 // normalise is the text as compared: white space runs as one space, none

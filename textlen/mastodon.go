@@ -59,9 +59,14 @@ func TruncateMastodon(s string, max, urlLength int) string {
 	rest := s
 	for rest != "" && n < budget {
 		i, end := nextURL(rest)
-		g := uniseg.NewGraphemes(rest[:i])
-		for g.Next() && n < budget {
-			b.WriteString(g.Str())
+		// FirstGraphemeClusterInString, not Graphemes: that one also
+		// finds line, word and sentence breaks, whose tables would make
+		// the binary larger by hundreds of KiB.
+		text, state := rest[:i], -1
+		for text != "" && n < budget {
+			var cluster string
+			cluster, text, _, state = uniseg.FirstGraphemeClusterInString(text, state)
+			b.WriteString(cluster)
 			n++
 		}
 		if n >= budget || end == i {
