@@ -154,7 +154,7 @@ func Check(ctx context.Context, path string, opts CheckOptions) *CheckReport {
 		}
 	}
 	if cfg.Mastodon.CAFile != "" && cfg.Mastodon.CAFile != cfg.X.CAFile {
-		rep.add(checkCAFile(cfg.Mastodon.CAFile))
+		rep.add(checkMastodonCAFile(cfg.Mastodon.CAFile))
 	}
 	creds, info, err := cfg.X.LoadCredentialsFor(cfg.CredentialUsers())
 	if err != nil {

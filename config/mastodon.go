@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -206,4 +207,13 @@ func (cfg *Config) templatesFor(dest string) []ruleTemplate {
 		}
 	}
 	return out
+}
+
+// checkMastodonCAFile is checkCAFile for [mastodon]'s ca_file.
+func checkMastodonCAFile(path string) CheckResult {
+	res := checkCAFile(path)
+	if res.Err != nil {
+		res.Err = errors.New(strings.ReplaceAll(res.Err.Error(), " in [x]", " in [mastodon]"))
+	}
+	return res
 }

@@ -102,7 +102,7 @@ func New(cfg Config) (*Client, error) {
 		Logger:    cfg.Logger,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("mastodon: server %s: %w", cfg.Server, err)
+		return nil, fmt.Errorf("mastodon: server %s: %w", cfg.Server, inMastodon{err})
 	}
 	return &Client{
 		tr:         tr,
@@ -181,3 +181,13 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // escapePath escapes an id for a request path: ids are opaque strings
 // (docs.joinmastodon.org/api/guidelines/).
 func escapePath(id string) string { return url.PathEscape(id) }
+
+// inMastodon is an error of the shared transport about a key of the
+// config, said of [mastodon], where this client's keys are, rather than
+// of [x].
+type inMastodon struct{ err error }
+
+func (e inMastodon) Error() string {
+	return strings.ReplaceAll(e.err.Error(), " in [x]", " in [mastodon]")
+}
+func (e inMastodon) Unwrap() error { return e.err }

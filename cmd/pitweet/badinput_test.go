@@ -28,6 +28,7 @@ func TestBadInputCatalogue(t *testing.T) {
 		checkOnly bool
 		// tweet: the text is given to `pitweet tweet` instead.
 		tweet string
+		env   []string // added to the environment
 	}{
 		{name: "unknown key", config: goodButton + "colour = \"red\"\n",
 			want: []string{":11:", `unknown key "colour"`, "known keys"}},
@@ -80,6 +81,16 @@ func TestBadInputCatalogue(t *testing.T) {
 			want: []string{"/nonexistent/broker-ca.pem", "no such file"}},
 		{name: "mqtt forward to itself", config: goodButton + "[mqtt]\nbroker = \"mqtt://127.0.0.1:9\"\ntopic_prefix = \"pitweet/shed\"\nforward = \"pitweet/shed\"\n",
 			want: []string{":14:", "own topic_prefix"}},
+		{name: "mastodon without a server", config: goodButton + "[mastodon]\nvisibility = \"public\"\n",
+			want: []string{":11:", "[mastodon] needs server", "https://mastodon.example"}},
+		{name: "mastodon over http", config: goodButton + "[mastodon]\nserver = \"http://social.example\"\n",
+			want: []string{":12:", "must start with https://"}},
+		{name: "mastodon visibility unknown", config: goodButton + "[mastodon]\nserver = \"https://social.example\"\nvisibility = \"followers\"\n",
+			want: []string{":13:", `visibility = "followers" is not known`, `"private"`}},
+		{name: "mastodon without a token", config: goodButton + "[mastodon]\nserver = \"https://127.0.0.1:9\"\n",
+			want: []string{"lacks mastodon_token", "Preferences"}},
+		{name: "mastodon ca_file missing", config: goodButton + "[mastodon]\nserver = \"https://127.0.0.1:9\"\nca_file = \"/nonexistent/m-ca.pem\"\n",
+			env: []string{"PITWEET_MASTODON_TOKEN=token"}, want: []string{"/nonexistent/m-ca.pem", "no such file", "set ca_file in [mastodon]"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -105,7 +116,7 @@ func TestBadInputCatalogue(t *testing.T) {
 				runs = [][]string{{"tweet", "--config", config, tc.tweet}}
 			}
 			for _, args := range runs {
-				_, stderr, code := execPitweet(t, dir, e2eEnv("RUNTIME_DIRECTORY="+dir), args...)
+				_, stderr, code := execPitweet(t, dir, e2eEnv(append([]string{"RUNTIME_DIRECTORY=" + dir}, tc.env...)...), args...)
 				if code != 1 {
 					t.Errorf("pitweet %s: exit %d, want 1; stderr %q", args[0], code, stderr)
 					continue
