@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"pitweet/mastodon"
 	"slices"
 	"strconv"
 	"strings"
@@ -55,7 +56,7 @@ func (c Credentials) X() oauth.Credentials {
 func keyHint(dest string) string {
 	switch dest {
 	case "mastodon":
-		return "an access token made in the Mastodon server's Preferences, Development, with the write:statuses and write:media scopes"
+		return "an access token made in the Mastodon server's Preferences, Development, with the scopes " + mastodon.Scopes
 	case "bluesky":
 		return "an app password made in Bluesky's Settings, Privacy and security, App passwords"
 	case "mqtt":

@@ -135,6 +135,11 @@ func checkMastodonOnline(ctx context.Context, cfg *Config, creds Credentials, op
 	}
 	host := strings.TrimPrefix(cfg.Mastodon.Server, "https://")
 	rep.add(CheckResult{What: "mastodon", Detail: fmt.Sprintf("account @%s@%s (id %s), posting %s", a.Username, host, a.ID, cfg.Mastodon.Visibility)})
+	if err := c.CheckReadStatuses(ctx); err != nil {
+		rep.add(CheckResult{What: "mastodon", Detail: "read:statuses", Warn: true, Err: fmt.Errorf(
+			"the token cannot read the account's statuses (%w): a retry more than an hour after a lost answer cannot look for the status first, and may post it twice; make a token with %s",
+			err, mastodon.Scopes)})
+	}
 	in, err := c.FetchInstance(ctx)
 	if err != nil {
 		rep.add(CheckResult{What: "mastodon", Detail: "limits", Err: fmt.Errorf("%w; posts are checked against Mastodon's defaults (500 characters) until the server answers", err), Warn: true})

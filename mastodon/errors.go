@@ -70,11 +70,17 @@ const notProcessed = "Cannot attach files that have not finished processing"
 // post").
 const mediaGone = "Media ID not found"
 
+// Scopes are the scopes pitweet's token needs: write:statuses and
+// write:media to post; read:accounts and read:statuses to check the token
+// and to look for a status before posting a message again more than an
+// hour after a lost answer.
+const Scopes = "write:statuses, write:media, read:accounts and read:statuses"
+
 // Hints.
 const (
 	hintToken = "the server refused mastodon_token; make a new access token in the server's Preferences, Development " +
-		"(scopes write:statuses, write:media and read:accounts) and put it in the credentials file"
-	hintScopes = "the token lacks a scope; make a new access token with write:statuses, write:media and read:accounts"
+		"(scopes " + Scopes + ") and put it in the credentials file"
+	hintScopes = "the token lacks a scope; make a new access token with " + Scopes
 	hintServer = "is server the Mastodon server's own address (https://host)?"
 )
 

@@ -417,3 +417,31 @@ func TestPlainText(t *testing.T) {
 		t.Errorf("PlainText = %q, want %q", got, want)
 	}
 }
+
+// A token that may not read the account: the look before a late retry
+// fails, and the message is posted rather than lost.
+func TestPublishLateRetryWithoutReadScope(t *testing.T) {
+	writeOnly := fakemastodon.Account{ID: "7", Username: "wo", Token: "wo-token", Scopes: []string{"write:statuses", "write:media"}}
+	srv := fakemastodon.New(writeOnly)
+	if err := srv.StartTLS("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := srv.WriteCA(ca); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Config{Server: srv.URL(), CAFile: ca, Token: writeOnly.Token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.Publish(ctxT(t), Message{Key: "pitweet-late", Text: "late", Tried: true, Since: time.Now().Add(-2 * time.Hour)})
+	if err != nil || len(srv.Statuses()) != 1 || srv.Statuses()[0].ID != st.ID {
+		t.Fatalf("Publish: %+v, %v; statuses %+v", st, err, srv.Statuses())
+	}
+	err = c.CheckReadStatuses(ctxT(t))
+	var e *sender.APIError
+	if !errors.As(err, &e) || e.Kind != sender.KindForbidden || !strings.Contains(err.Error(), "read:statuses") {
+		t.Errorf("CheckReadStatuses: %v", err)
+	}
+}

@@ -49,10 +49,17 @@ const maxClaimed = 1024
 func (c *Client) Publish(ctx context.Context, m Message) (*Status, error) {
 	if m.Tried && !m.Since.IsZero() && c.now().Sub(m.Since) > KeySafe {
 		st, err := c.FindStatus(ctx, m.Text, len(m.Images), m.Since.Add(-findSlack))
-		if err != nil {
+		var apiErr *sender.APIError
+		switch {
+		case errors.As(err, &apiErr) && (apiErr.Kind == sender.KindForbidden || apiErr.Kind == sender.KindUnauthorized):
+			// The token may not read the account or its statuses: the
+			// message would be lost if this stopped it. Posting may
+			// double a status whose answer was lost over an hour ago.
+			c.log.Warn("mastodon: cannot look for the status of an earlier attempt (give the token read:accounts and read:statuses); posting again",
+				"key", m.Key, "err", err)
+		case err != nil:
 			return nil, err
-		}
-		if st != nil {
+		case st != nil:
 			c.log.Info("mastodon: the status of an earlier attempt is on the server; not posting again", "key", m.Key, "status", st.ID)
 			c.claim(m.Key, st.ID)
 			return st, nil

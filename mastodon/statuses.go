@@ -167,6 +167,17 @@ func (c *Client) accountID(ctx context.Context) (string, error) {
 	return a.ID, nil
 }
 
+// CheckReadStatuses reads the account's latest status, as FindStatus
+// reads them: it fails when the token may not (read:statuses).
+func (c *Client) CheckReadStatuses(ctx context.Context) error {
+	id, err := c.accountID(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = c.do(ctx, &sender.Request{Method: "GET", Target: "/api/v1/accounts/" + escapePath(id) + "/statuses?limit=1", Authorization: c.auth()}, 200)
+	return err
+}
+
 // recentLimit is how many of the account's latest statuses FindStatus
 // reads: the most GET /api/v1/accounts/:id/statuses gives in one page.
 const recentLimit = 40
