@@ -219,7 +219,7 @@ func TestClipDescription(t *testing.T) {
 // Mastodon alone.
 func TestMastodonQueueTimeLimitIsTheServers(t *testing.T) {
 	r := newMastoRig(t, fakemastodon.DemoAccount.Token, func(s *fakemastodon.Server) { s.MaxCharacters = 100 })
-	d := &runner{log: discardLog(), fired: map[string]int{}, dels: []*deliverer{r.d}}
+	d := &runner{cfg: &config.Config{}, log: discardLog(), fired: map[string]int{}, dels: []*deliverer{r.d}}
 	tmpl, err := config.ParseTemplate("text", strings.Repeat("tick ", 30))
 	if err != nil {
 		t.Fatal(err)
