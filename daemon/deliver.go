@@ -364,7 +364,7 @@ func (d *deliverer) deliverOnce(ctx context.Context) time.Duration {
 
 // post is message m as the destination posts it.
 func (d *deliverer) post(m outbox.Message) Post {
-	p := Post{ID: m.ID, Text: m.TextFor(d.name), Created: m.Created}
+	p := Post{ID: m.ID, Key: m.Key, Text: m.TextFor(d.name), Created: m.Created}
 	for _, im := range m.Images {
 		p.Images = append(p.Images, Picture{Path: d.box.PicturePath(m.ID, im.Name), Type: im.Type, Alt: im.Alt,
 			Width: im.Width, Height: im.Height, Size: im.Size})

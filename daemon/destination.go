@@ -37,6 +37,7 @@ type destination interface {
 // Post is one message as a destination posts it.
 type Post struct {
 	ID      string // the outbox id: stable across attempts and restarts
+	Key     string // the outside id that made it (an MQTT command's), "" for none: the same on every poster it reaches
 	Text    string // what this destination posts
 	Created time.Time
 	Images  []Picture

@@ -79,6 +79,10 @@ func (m *mastodonDestination) Post(ctx context.Context, p Post, tried int) (Rece
 				n, in.CharactersPerURL, in.Domain, rule.Max, n-rule.Max)}
 	}
 	msg := mastodon.Message{Key: mastodon.IdempotencyKey(p.ID), Text: p.Text, Tried: tried > 0, Since: p.Created}
+	if p.Key != "" {
+		// A command another poster may have been given too.
+		msg.Key = mastodon.IdempotencyKeyOf(p.Key)
+	}
 	// The delivery loop (and pitweet post) fitted the pictures to
 	// PictureLimits.
 	for _, pic := range p.Images {

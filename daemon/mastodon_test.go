@@ -236,3 +236,32 @@ func TestMastodonQueueTimeLimitIsTheServers(t *testing.T) {
 		t.Fatalf("after: %q (%d characters), %v", short, len([]rune(short)), err)
 	}
 }
+
+// A command (a message with an outside id) carries an Idempotency-Key made
+// from that id: a second poster given the same command, with an outbox of
+// its own, gets the first status back instead of posting another.
+func TestMastodonCommandKeySharedByPosters(t *testing.T) {
+	r := newMastoRig(t, fakemastodon.DemoAccount.Token, nil)
+	second, err := outbox.Open(filepath.Join(t.TempDir(), "state"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	d2 := newDeliverer(second, r.dest, &state{}, discardLog())
+	for _, box := range []*outbox.Outbox{r.box, second} {
+		if _, err := box.Put(outbox.Message{Text: "from MQTT", Source: "command", Kind: "command", Key: "kitchen:42", Created: r.now, To: []string{"mastodon"}}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.deliver(t)
+	if wait := d2.deliverOnce(context.Background()); wait != 0 {
+		t.Fatalf("second poster: wait %v", wait)
+	}
+	sts := r.srv.Statuses()
+	if len(sts) != 1 || !strings.HasPrefix(sts[0].IdempotencyKey, "pitweet-c-") || len(sts[0].IdempotencyKey) > 64 {
+		t.Fatalf("statuses %+v, want one with a key from the command id", sts)
+	}
+	if second.Len() != 0 || r.box.Len() != 0 {
+		t.Fatalf("queues %d and %d, want both delivered", r.box.Len(), second.Len())
+	}
+}

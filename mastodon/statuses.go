@@ -3,6 +3,8 @@ package mastodon
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"html"
@@ -63,6 +65,15 @@ func IdempotencyKey(id string) string {
 		k = k[:64]
 	}
 	return k
+}
+
+// IdempotencyKeyOf is the key of a message made from an outside id (an
+// MQTT command's): the same on every poster the command reaches, so two
+// posters given one command post one status. The id is hashed: any text,
+// any length.
+func IdempotencyKeyOf(outside string) string {
+	sum := sha256.Sum256([]byte(outside))
+	return "pitweet-c-" + hex.EncodeToString(sum[:20])
 }
 
 // KeyLifetime is how long after a status is made a repeat with the same
