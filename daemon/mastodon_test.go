@@ -5,6 +5,7 @@ import (
 	"context"
 	"image"
 	"image/color"
+	"image/gif"
 	"image/png"
 	"path/filepath"
 	"strings"
@@ -263,5 +264,27 @@ func TestMastodonCommandKeySharedByPosters(t *testing.T) {
 	}
 	if second.Len() != 0 || r.box.Len() != 0 {
 		t.Fatalf("queues %d and %d, want both delivered", r.box.Len(), second.Len())
+	}
+}
+
+// A picture that cannot be made to fit (an animated GIF the server does
+// not take: it is never re-encoded) makes the message a dead letter on
+// Mastodon, saying why, without an upload.
+func TestMastodonPictureThatCannotFit(t *testing.T) {
+	r := newMastoRig(t, fakemastodon.DemoAccount.Token, func(s *fakemastodon.Server) { s.SupportedMIMETypes = []string{"image/jpeg", "image/png"} })
+	var b bytes.Buffer
+	pal := color.Palette{color.Black, color.White}
+	anim := &gif.GIF{Image: []*image.Paletted{image.NewPaletted(image.Rect(0, 0, 8, 8), pal), image.NewPaletted(image.Rect(0, 0, 8, 8), pal)}, Delay: []int{10, 10}}
+	if err := gif.EncodeAll(&b, anim); err != nil {
+		t.Fatal(err)
+	}
+	r.put(t, "an animation", outbox.NewImage{Data: b.Bytes(), Alt: "blinking"})
+	r.deliver(t)
+	dead, err := r.box.DeadLetters()
+	if err != nil || len(dead) != 1 || !strings.Contains(dead[0].Reason, "the pictures cannot be posted") || !strings.Contains(dead[0].Reason, "animated GIF") {
+		t.Fatalf("dead letters %+v, %v", dead, err)
+	}
+	if len(r.srv.Media()) != 0 || len(r.srv.Statuses()) != 0 {
+		t.Fatal("something was sent")
 	}
 }
