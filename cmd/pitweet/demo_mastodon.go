@@ -58,7 +58,18 @@ func (m *demoMastodon) wait(ctx context.Context, stdout io.Writer, n int) error 
 		return fmt.Errorf("fakemastodon: %w; run 'pitweet demo -v' to see the daemon's log", err)
 	}
 	for _, s := range sts[:n] {
-		fmt.Fprintf(stdout, "fakemastodon accepted status %s (%s, Idempotency-Key %s): %s\n", s.ID, s.Visibility, s.IdempotencyKey, s.Text)
+		pics := ""
+		for _, id := range s.MediaIDs {
+			for _, md := range m.srv.Media() {
+				if md.ID == id {
+					pics += fmt.Sprintf(", %s %dx%d", md.MIMEType, md.Width, md.Height)
+					if md.Description != "" {
+						pics += " with alt text"
+					}
+				}
+			}
+		}
+		fmt.Fprintf(stdout, "fakemastodon accepted status %s (%s%s, Idempotency-Key %s): %s\n", s.ID, s.Visibility, pics, s.IdempotencyKey, s.Text)
 	}
 	return nil
 }

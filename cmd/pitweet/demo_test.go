@@ -54,7 +54,7 @@ func TestDemo(t *testing.T) {
 		`fakex approves at once, .* and shows PIN (\d{7})\n`,
 		`pitweet login: POST /oauth/access_token with oauth_verifier=\d{7} signed: logged in as @pitweet_demo; the access token is in \S+/credentials\n`,
 		`fakex accepted tweet \d+: Ding dong #1 at .* — signature verified\n`,
-		`fakemastodon accepted status \d+ \(unlisted, Idempotency-Key pitweet-\S+\): Ding dong #1 at .*\n`,
+		`fakemastodon accepted status \d+ \(unlisted, image/jpeg 1280x720 with alt text, Idempotency-Key pitweet-\S+\): Ding dong #1 at .*\n`,
 		`  mastodon: \d+ waiting; .*; limits: 500 characters; \d+ of \d+ requests left until`,
 		`On an MQTT broker .*: the demo starts none\.`,
 		`fakex accepted tweet \d+: Ding dong #1 at .* — signature verified\n    with a picture: image/jpeg 1280x720, \d+ bytes, uploaded in one request, alt text "The doorstep when the doorbell rang \(press 1\)"\n`,
