@@ -46,6 +46,7 @@ type Config struct {
 	X            XConfig
 	MQTT         *MQTTConfig    // nil: no [mqtt]
 	Mastodon     MastodonConfig // set when Destinations has "mastodon"
+	Bluesky      BlueskyConfig  // set when Destinations has "bluesky"
 	Hardware     HardwareConfig
 	Buttons      []ButtonConfig
 	Sensors      []SensorConfig
@@ -232,10 +233,6 @@ type rawX struct {
 	PriceUserRead      any `toml:"price_user_read"`
 	PriceMediaMetadata any `toml:"price_media_metadata"`
 }
-
-// rawBluesky is the [bluesky] table: its presence makes Bluesky a
-// destination.
-type rawBluesky struct{}
 
 type rawHardware struct {
 	Mode        string `toml:"mode"`
@@ -570,6 +567,7 @@ func (v *validator) config(raw *rawConfig) *Config {
 	v.mqtt(cfg, raw.MQTT)
 	v.destinations(cfg, raw)
 	v.mastodon(cfg, raw.Mastodon)
+	v.bluesky(cfg, raw.Bluesky)
 	v.hardware(cfg, &raw.Hardware)
 	// Sensors first: templates and conditions refer to them.
 	for i := range raw.Sensor {

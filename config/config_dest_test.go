@@ -35,7 +35,7 @@ func TestDestinations(t *testing.T) {
 		{"[x] alone", "[x]\napi = \"v2\"\n", []string{"x"}},
 		{"an X key as a dotted key", "x.api = \"v2\"\n", []string{"x"}},
 		{"mastodon alone", "[mastodon]\nserver = \"https://m.example\"\n", []string{"mastodon"}},
-		{"all three, in order", "[bluesky]\n[x]\n[mastodon]\nserver = \"https://m.example\"\n", []string{"x", "mastodon", "bluesky"}},
+		{"all three, in order", "[bluesky]\nhandle = \"pi.bsky.social\"\n[x]\n[mastodon]\nserver = \"https://m.example\"\n", []string{"x", "mastodon", "bluesky"}},
 		{"a fleet member", "[mqtt]\nbroker = \"mqtt://b\"\nforward = \"pitweet/poster\"\n", []string{"forward"}},
 		{"[mqtt] without forward posts nowhere itself", "[mqtt]\nbroker = \"mqtt://b\"\n[x]\n", []string{"x"}},
 	} {
@@ -56,7 +56,7 @@ func TestDestinations(t *testing.T) {
 }
 
 func TestRuleTo(t *testing.T) {
-	cfg, err := parseDests(t, "[x]\n[mastodon]\nserver = \"https://m.example\"\n[bluesky]\n", `to = ["bluesky", "x"]`, `to = ["mastodon"]`)
+	cfg, err := parseDests(t, "[x]\n[mastodon]\nserver = \"https://m.example\"\n[bluesky]\nhandle = \"pi.bsky.social\"\n", `to = ["bluesky", "x"]`, `to = ["mastodon"]`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,8 +93,8 @@ func TestRuleToErrors(t *testing.T) {
 	}{
 		{"not configured", "", `to = ["mastodon"]`, "",
 			[]string{`pitweet.toml:6: to names "mastodon", which is not configured; configured: x (add a [mastodon] section to post there)`}},
-		{"X not configured when another is", "[bluesky]\n", "", `to = ["x", "bluesky"]`,
-			[]string{`pitweet.toml:11: to names "x", which is not configured; configured: bluesky (add an [x] section to post there)`}},
+		{"X not configured when another is", "[bluesky]\nhandle = \"pi.bsky.social\"\n", "", `to = ["x", "bluesky"]`,
+			[]string{`pitweet.toml:12: to names "x", which is not configured; configured: bluesky (add an [x] section to post there)`}},
 		{"not a destination", "", `to = ["facebook"]`, "",
 			[]string{`pitweet.toml:6: to names "facebook", which is not a destination; configured: x`}},
 		{"empty", "", `to = []`, "",
@@ -107,6 +107,16 @@ func TestRuleToErrors(t *testing.T) {
 			[]string{`pitweet.toml:3: forward "pitweet/#" must be topic levels separated by /, without +, #, a leading $ or empty levels; write the poster's topic_prefix, such as "pitweet/poster"`}},
 		{"a key in [mastodon] this pitweet does not know", "[mastodon]\nsever = \"https://m.example\"\n", "", "",
 			[]string{`pitweet.toml:2: unknown key "sever" in [mastodon]; known keys: server, visibility, language, ca_file`}},
+		{"[bluesky] without a handle", "[bluesky]\n", "", "",
+			[]string{`pitweet.toml:1: [bluesky] needs handle, the account's name, such as handle = "name.bsky.social"`}},
+		{"a Bluesky handle with @ inside", "[bluesky]\nhandle = \"me@bsky.social\"\n", "", "",
+			[]string{`pitweet.toml:2: handle = "me@bsky.social" is not a Bluesky handle`}},
+		{"a Bluesky service over http", "[bluesky]\nhandle = \"pi.bsky.social\"\nservice = \"http://bsky.social\"\n", "", "",
+			[]string{`pitweet.toml:3: service = "http://bsky.social" must start with https://`}},
+		{"four Bluesky languages", "[bluesky]\nhandle = \"pi.bsky.social\"\nlangs = [\"en\", \"de\", \"fr\", \"es\"]\n", "", "",
+			[]string{`pitweet.toml:3: langs names 4 languages; a post may name at most 3`}},
+		{"a Bluesky language that is not a tag", "[bluesky]\nhandle = \"pi.bsky.social\"\nlangs = [\"English\"]\n", "", "",
+			[]string{`pitweet.toml:3: langs has "English", which is not a language tag`}},
 		{"not a list", "", `to = "x"`, "",
 			[]string{`to must be a list of strings, such as ["room"], not a TOML string`}},
 	} {
