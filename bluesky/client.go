@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"pitweet/sender"
-	"pitweet/statedir"
 )
 
 // DefaultService is Bluesky's entryway, where accounts of bsky.social log
@@ -64,10 +63,10 @@ type Config struct {
 	UserAgent   string
 	KeepAlive   time.Duration
 	Logger      *slog.Logger // nil discards
-	// State is the directory the session's refresh token is kept in
-	// (SessionFile); nil keeps it in memory only, and every Client logs in
+	// StateDir is the directory the session's refresh token is kept in
+	// (SessionFile); "" keeps it in memory only, and every Client logs in
 	// afresh.
-	State *statedir.Dir
+	StateDir string
 }
 
 // Client posts to one account. Its methods may be called from several

@@ -254,13 +254,11 @@ func (c *Client) result(uri, cid, rkey string, resp *sender.Response, found bool
 		Date: parseDate(resp.Header.Get("date"))}
 }
 
-// collisionError is a record under this post's key with other content.
-type collisionError struct{ *sender.APIError }
+// reasonCollision marks the error of a record under this post's key with
+// other content.
+const reasonCollision = "RecordKeyCollision"
 
-func isCollision(err error) bool {
-	var c collisionError
-	return errors.As(err, &c)
-}
+func isCollision(err error) bool { return isReason(err, reasonCollision) }
 
 // confirm looks for p's record (getRecord). found is false when the
 // service says RecordNotFound; a record with other content is a
@@ -286,9 +284,9 @@ func (c *Client) confirm(ctx context.Context, p Post) (*Result, bool, error) {
 		return nil, false, protocolError(resp, `{"uri":…,"value":{…}}: `+err.Error())
 	}
 	if got.Value.Text != p.Text || got.Value.CreatedAt != p.Created.UTC().Format(DateTime) {
-		return nil, false, collisionError{&sender.APIError{Service: "Bluesky", Kind: sender.KindPermanent, Status: resp.StatusCode,
+		return nil, false, &sender.APIError{Service: "Bluesky", Kind: sender.KindPermanent, Status: resp.StatusCode, Reason: reasonCollision,
 			Detail: fmt.Sprintf("the account already has a different post under this message's record key %s (%s)", p.Rkey, got.URI),
-			Hint:   "another program wrote it; this message is not posted again under that key"}}
+			Hint:   "another program wrote it; this message is not posted again under that key"}
 	}
 	return c.result(got.URI, got.CID, p.Rkey, resp, true), true, nil
 }

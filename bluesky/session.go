@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"path/filepath"
 	"strings"
 
 	"pitweet/sender"
+	"pitweet/statedir"
 )
 
 // Sessions (atproto.com/specs/xrpc, "Authentication"): createSession with
@@ -44,20 +46,21 @@ type sessionFile struct {
 // false when there is none (or it is another account's, or unreadable:
 // said in the log, and a login replaces it).
 func (c *Client) loadSession() (session, bool) {
-	if c.cfg.State == nil {
+	if c.cfg.StateDir == "" {
 		return session{}, false
 	}
-	data, err := c.cfg.State.ReadFile(SessionFile, maxSessionFile)
+	file := filepath.Join(c.cfg.StateDir, SessionFile)
+	data, err := readState(c.cfg.StateDir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return session{}, false
 	}
 	if err != nil {
-		c.log.Warn("bluesky: the kept session cannot be read; logging in with the app password", "file", c.cfg.State.Join(SessionFile), "err", err)
+		c.log.Warn("bluesky: the kept session cannot be read; logging in with the app password", "file", file, "err", err)
 		return session{}, false
 	}
 	var f sessionFile
-	if err := json.Unmarshal(data, &f); err != nil || f.Refresh == "" || f.DID == "" {
-		c.log.Warn("bluesky: the kept session is not one pitweet wrote; logging in with the app password", "file", c.cfg.State.Join(SessionFile))
+	if err := json.Unmarshal(data, &f); err != nil || f.Refresh == "" || f.DID == "" || !printableToken(f.Refresh) {
+		c.log.Warn("bluesky: the kept session is not one pitweet wrote; logging in with the app password", "file", file)
 		return session{}, false
 	}
 	if f.Service != c.cfg.Service || !strings.EqualFold(f.Handle, c.cfg.Handle) {
@@ -70,17 +73,39 @@ func (c *Client) loadSession() (session, bool) {
 
 // keep writes s to SessionFile, durably, before it is used.
 func (c *Client) keep(s session) error {
-	if c.cfg.State == nil {
+	if c.cfg.StateDir == "" {
 		return nil
 	}
 	data, err := json.Marshal(sessionFile{Service: c.cfg.Service, Handle: c.cfg.Handle, session: s})
 	if err != nil {
 		return err
 	}
-	if err := c.cfg.State.WriteFile(SessionFile, append(data, '\n'), 0o600); err != nil {
+	if err := writeState(c.cfg.StateDir, append(data, '\n')); err != nil {
 		return fmt.Errorf("bluesky: keep the session's refresh token: %w: %w (is the state directory writable and not full?)", err, sender.ErrTransient)
 	}
 	return nil
+}
+
+// readState reads SessionFile in dir through statedir's checks (no link,
+// a regular file of one name, at most maxSessionFile bytes).
+func readState(dir string) ([]byte, error) {
+	d, err := statedir.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return d.ReadFile(SessionFile, maxSessionFile)
+}
+
+// writeState replaces SessionFile in dir with data, mode 0600: a
+// temporary file fsynced, renamed over it, the directory fsynced.
+func writeState(dir string, data []byte) error {
+	d, err := statedir.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.WriteFile(SessionFile, data, 0o600)
 }
 
 // sessionAnswer is createSession's and refreshSession's output.

@@ -405,7 +405,7 @@ func (d *runner) newDestinations(cfg *config.Config) ([]destination, config.Cred
 	if info.Source != nil && info.Source.Unchecked != nil {
 		d.log.Warn("daemon: the credentials file was not checked", "err", info.Source.Unchecked)
 	}
-	opts := destOptions{UserAgent: d.opts.UserAgent, Log: d.log, KeepAlive: keepAlive, Forwarder: d.runningGateway}
+	opts := destOptions{UserAgent: d.opts.UserAgent, Log: d.log, KeepAlive: keepAlive, Forwarder: d.runningGateway, StateDir: cfg.StateDir}
 	var dests []destination
 	for _, name := range cfg.Destinations {
 		dest, err := newDestination(name, cfg, creds, opts)
@@ -814,6 +814,7 @@ func (d *runner) handleControl(ctx context.Context, controls chan<- controlCall,
 			s.Spend = d.spend.status(time.Now())
 		}
 		d.addLimits(&s)
+		d.accountStatus(&s)
 		return ControlResponse{OK: true, Status: &s}
 	case "spend":
 		return d.spendControl(req, time.Now())

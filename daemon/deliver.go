@@ -312,7 +312,7 @@ func (d *deliverer) deliverOnce(ctx context.Context) time.Duration {
 	if d.mayBeSent[m.ID] {
 		tried = max(tried, 1)
 	}
-	if tried == 0 && d.posted.has(m.TextFor(d.name), now) {
+	if tried == 0 && !takesRepeats(d.destination()) && d.posted.has(m.TextFor(d.name), now) {
 		// The service has this text from another message: it would
 		// refuse it.
 		if m, err = d.renumber(m, now); err != nil {

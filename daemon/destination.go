@@ -78,6 +78,9 @@ type destOptions struct {
 	// Forwarder gives what carries the destination "forward" to the
 	// poster: the running gateway. nil: forward cannot be made.
 	Forwarder func() forwarder
+	// StateDir is where a destination keeps what outlives a post (Bluesky's
+	// session); "": nothing is kept.
+	StateDir string
 }
 
 // permanent marks err, the refusal of a destination whose service does not
@@ -107,6 +110,9 @@ func newDestination(name string, cfg *config.Config, creds config.Credentials, o
 	}
 	if name == "mastodon" {
 		return newMastodonDestination(cfg, creds, opts)
+	}
+	if name == "bluesky" {
+		return newBlueskyDestination(name, cfg, creds, opts)
 	}
 	if testDestination != nil {
 		if dest, ok, err := testDestination(name, cfg, creds, opts); ok {

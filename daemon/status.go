@@ -76,6 +76,9 @@ type DestinationStatus struct {
 	// Limits says what the service allows as last reported (Mastodon:
 	// its length limit and the rate limit left); "" when it says nothing.
 	Limits string `json:"limits,omitempty"`
+	// Account says how the destination's account stands, for those that
+	// log in (Bluesky); nil for the others.
+	Account *AccountStatus `json:"account,omitempty"`
 }
 
 // Duration marshals as a Go duration string ("1h2m3s").

@@ -1,0 +1,377 @@
+package bluesky
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"pitweet/fakebsky"
+	"pitweet/sender"
+)
+
+// server starts a fakebsky on loopback over TLS, with set applied first,
+// and returns it with the path of its CA.
+func server(t *testing.T, set func(*fakebsky.Server)) (*fakebsky.Server, string) {
+	t.Helper()
+	srv := fakebsky.New()
+	if set != nil {
+		set(srv)
+	}
+	if err := srv.StartTLS("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := srv.WriteCA(ca); err != nil {
+		t.Fatal(err)
+	}
+	return srv, ca
+}
+
+// client makes a client of the demo account on srv, keeping its session
+// in stateDir ("" for none).
+func client(t *testing.T, srv *fakebsky.Server, ca, stateDir string) *Client {
+	t.Helper()
+	c, err := New(Config{Service: srv.URL(), Handle: fakebsky.DemoAccount.Handle, AppPassword: fakebsky.DemoAccount.AppPassword,
+		CAFile: ca, StateDir: stateDir, Langs: []string{"en"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+var created = time.Date(2026, 12, 1, 23, 4, 5, 678_901_234, time.UTC)
+
+func post(text string) Post {
+	id := "1764630245678901234"
+	return Post{Text: text, Created: created, Rkey: RecordKey(id, created)}
+}
+
+func paths(reqs []fakebsky.Request) []string {
+	var out []string
+	for _, r := range reqs {
+		out = append(out, strings.TrimPrefix(r.Path, "/xrpc/com.atproto."))
+	}
+	return out
+}
+
+func TestPostMakesTheRecord(t *testing.T) {
+	srv, ca := server(t, nil)
+	c := client(t, srv, ca, "")
+	p := post("Doorbell at 23:04 — see https://example.com/cam.")
+	res, err := c.Post(context.Background(), p, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "https://bsky.app/profile/" + fakebsky.DemoAccount.Handle + "/post/" + p.Rkey
+	if res.URL != want || res.Found || !strings.HasSuffix(res.URI, "/app.bsky.feed.post/"+p.Rkey) {
+		t.Errorf("result %+v, want URL %s, a new record", res, want)
+	}
+	posts := srv.Posts()
+	if len(posts) != 1 || posts[0].Text != p.Text || posts[0].Rkey != p.Rkey {
+		t.Fatalf("server has %+v", posts)
+	}
+	reqs := srv.Requests()
+	if got := paths(reqs); strings.Join(got, " ") != "server.createSession repo.createRecord" {
+		t.Errorf("requests %q, want createSession then createRecord", got)
+	}
+	// The exact body: the record's fields in order, the facet's offsets
+	// in bytes (the dash is 3 bytes of UTF-8: 26, not 24), its trailing "." left out.
+	wantBody := `{"repo":"did:plc:pitweetdemoaaaaaaaaaaaaa","collection":"app.bsky.feed.post","rkey":"` + p.Rkey + `",` +
+		`"record":{"$type":"app.bsky.feed.post","text":"Doorbell at 23:04 — see https://example.com/cam.","createdAt":"2026-12-01T23:04:05.678Z","langs":["en"],` +
+		`"facets":[{"index":{"byteStart":26,"byteEnd":49},"features":[{"$type":"app.bsky.richtext.facet#link","uri":"https://example.com/cam"}]}]}}`
+	if reqs[1].Body != wantBody {
+		t.Errorf("createRecord body\n%s\nwant\n%s", reqs[1].Body, wantBody)
+	}
+	if got := reqs[1].Header.Get("Authorization"); !strings.HasPrefix(got, "Bearer ") {
+		t.Errorf("createRecord Authorization %q, want a bearer token", got)
+	}
+	var v struct{ Facets []json.RawMessage }
+	json.Unmarshal(posts[0].Value, &v)
+	if len(v.Facets) != 1 {
+		t.Errorf("stored record %s, want one facet", posts[0].Value)
+	}
+}
+
+func TestBadAppPassword(t *testing.T) {
+	srv, ca := server(t, nil)
+	c, err := New(Config{Service: srv.URL(), Handle: fakebsky.DemoAccount.Handle, AppPassword: "wrong-pass-word-here", CAFile: ca})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.Post(context.Background(), post("hello"), false)
+	var e *sender.APIError
+	if !errors.As(err, &e) || e.Kind != sender.KindUnauthorized || !strings.Contains(err.Error(), "bluesky_app_password") {
+		t.Fatalf("err = %v, want unauthorized naming bluesky_app_password", err)
+	}
+	if len(srv.Posts()) != 0 {
+		t.Error("a post was made")
+	}
+	if st := c.Status(); st.LoggedIn || !strings.Contains(st.Session, "login refused") {
+		t.Errorf("status %+v, want the refused login", st)
+	}
+}
+
+// A lost answer to createRecord (the server stores the post and resets the
+// connection) is followed by getRecord, which finds the post: delivered,
+// once.
+func TestResetAfterAcceptFindsThePost(t *testing.T) {
+	srv, ca := server(t, nil)
+	c := client(t, srv, ca, "")
+	if err := srv.SetFault(fakebsky.Fault{Mode: fakebsky.ModeResetAfterAccept, Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	p := post("once only")
+	res, err := c.Post(context.Background(), p, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Found || len(srv.Posts()) != 1 {
+		t.Errorf("result %+v with %d posts, want the post found, one post", res, len(srv.Posts()))
+	}
+}
+
+// A retry of a post already made meets the duplicate answer of each kind
+// of server: 500 (the PDS today), 400 and 409 RecordAlreadyExists; each is
+// confirmed with getRecord and counted delivered, and no second post is
+// made.
+func TestDuplicateAnswersAreConfirmed(t *testing.T) {
+	for _, status := range []int{500, 400, 409} {
+		t.Run(http(status), func(t *testing.T) {
+			srv, ca := server(t, func(s *fakebsky.Server) { s.DuplicateStatus = status })
+			c := client(t, srv, ca, "")
+			p := post("posted once")
+			if _, err := c.Post(context.Background(), p, false); err != nil {
+				t.Fatal(err)
+			}
+			// Not told it was tried: createRecord meets the record.
+			res, err := c.Post(context.Background(), p, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !res.Found || len(srv.Posts()) != 1 {
+				t.Errorf("result %+v, %d posts; want found, one post", res, len(srv.Posts()))
+			}
+			reqs := srv.Requests()
+			last := reqs[len(reqs)-2:]
+			if last[0].Status != status || !strings.HasSuffix(last[1].Path, "getRecord") || last[1].Status != 200 {
+				t.Errorf("last requests %+v, want createRecord answered %d then getRecord", last, status)
+			}
+			// Told it was tried: getRecord first, no createRecord.
+			n := len(reqs)
+			if res, err := c.Post(context.Background(), p, true); err != nil || !res.Found {
+				t.Fatalf("tried again: %+v, %v", res, err)
+			}
+			if got := paths(srv.Requests()[n:]); strings.Join(got, " ") != "repo.getRecord" {
+				t.Errorf("requests %q, want getRecord alone", got)
+			}
+		})
+	}
+}
+
+func http(status int) string { return map[int]string{500: "500", 400: "400", 409: "409"}[status] }
+
+// A record under the key with other content is not this post: a permanent
+// error, nothing posted over it.
+func TestCollisionIsPermanent(t *testing.T) {
+	srv, ca := server(t, nil)
+	c := client(t, srv, ca, "")
+	p := post("first")
+	if _, err := c.Post(context.Background(), p, false); err != nil {
+		t.Fatal(err)
+	}
+	p.Text = "second"
+	_, err := c.Post(context.Background(), p, false)
+	var e *sender.APIError
+	if !errors.As(err, &e) || e.Kind != sender.KindPermanent || !strings.Contains(err.Error(), "different post") {
+		t.Fatalf("err = %v, want a permanent collision", err)
+	}
+}
+
+// A 500 with no record made leaves the post to be tried again later.
+func TestServerErrorIsTransient(t *testing.T) {
+	srv, ca := server(t, nil)
+	c := client(t, srv, ca, "")
+	if err := srv.SetFault(fakebsky.Fault{Mode: fakebsky.Mode500, Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Post(context.Background(), post("later"), false)
+	if !errors.Is(err, sender.ErrTransient) {
+		t.Fatalf("err = %v, want transient", err)
+	}
+	if res, err := c.Post(context.Background(), post("later"), true); err != nil || res.Found {
+		t.Fatalf("retry: %+v, %v; want a new post", res, err)
+	}
+	if len(srv.Posts()) != 1 {
+		t.Errorf("%d posts, want 1", len(srv.Posts()))
+	}
+}
+
+func TestRateLimited(t *testing.T) {
+	srv, ca := server(t, nil)
+	c := client(t, srv, ca, "")
+	if err := srv.SetFault(fakebsky.Fault{Mode: fakebsky.Mode429, Count: 1, Reset: 90 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now()
+	_, err := c.Post(context.Background(), post("limited"), false)
+	var e *sender.APIError
+	if !errors.As(err, &e) || e.Kind != sender.KindRateLimited {
+		t.Fatalf("err = %v, want rate limited", err)
+	}
+	if wait := e.RetryAt.Sub(before); wait < 80*time.Second || wait > 100*time.Second {
+		t.Errorf("retry at %s, %s from now; want about 90s (Retry-After)", e.RetryAt, wait)
+	}
+	if rl := c.Status().RateLimit; !rl.Known() || rl.Remaining != 0 {
+		t.Errorf("rate limit %+v, want the 429's, none remaining", rl)
+	}
+}
+
+// An expired access token (400 ExpiredToken) is renewed with the refresh
+// token, which is kept in the state directory, and the post made.
+func TestExpiredAccessTokenIsRefreshed(t *testing.T) {
+	now := time.Now()
+	clock := &now
+	srv, ca := server(t, func(s *fakebsky.Server) { s.Now = func() time.Time { return *clock } })
+	dir := t.TempDir()
+	c := client(t, srv, ca, dir)
+	if _, err := c.Post(context.Background(), post("one"), false); err != nil {
+		t.Fatal(err)
+	}
+	kept := readKept(t, dir)
+	later := now.Add(3 * time.Hour)
+	clock = &later
+	p := post("two")
+	p.Rkey = RecordKey("1764630245678901999", created)
+	if _, err := c.Post(context.Background(), p, false); err != nil {
+		t.Fatal(err)
+	}
+	got := paths(srv.Requests())
+	if strings.Join(got, " ") != "server.createSession repo.createRecord repo.createRecord server.refreshSession repo.createRecord" {
+		t.Errorf("requests %q, want the expired token refreshed and the post sent again", got)
+	}
+	if again := readKept(t, dir); again.Refresh == kept.Refresh || again.DID != fakebsky.DemoAccount.DID {
+		t.Errorf("kept session not renewed: %+v", again)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, SessionFile)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("session file: %v, %v; want mode 0600", fi, err)
+	}
+}
+
+func readKept(t *testing.T, dir string) sessionFile {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, SessionFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f sessionFile
+	if err := json.Unmarshal(data, &f); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// A new client (a restart) uses the kept refresh token, not the app
+// password; a kept token that was spent already (the process killed after
+// the server rotated it, before the new one was written) is refused, and
+// the app password logs in again.
+func TestRestartUsesTheKeptSession(t *testing.T) {
+	srv, ca := server(t, nil)
+	dir := t.TempDir()
+	first := client(t, srv, ca, dir)
+	if _, err := first.Post(context.Background(), post("before"), false); err != nil {
+		t.Fatal(err)
+	}
+	first.Close()
+	spent, err := os.ReadFile(filepath.Join(dir, SessionFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	second := client(t, srv, ca, dir)
+	p := post("after a restart")
+	p.Rkey = RecordKey("1764630245678902000", created)
+	if _, err := second.Post(context.Background(), p, false); err != nil {
+		t.Fatal(err)
+	}
+	n := len(srv.Requests())
+	got := paths(srv.Requests())[2:]
+	if strings.Join(got, " ") != "server.refreshSession repo.createRecord" {
+		t.Errorf("after the restart %q, want refreshSession then createRecord", got)
+	}
+
+	// Put back the token the second client spent: the server refuses it.
+	if err := os.WriteFile(filepath.Join(dir, SessionFile), spent, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	third := client(t, srv, ca, dir)
+	p.Rkey = RecordKey("1764630245678902001", created)
+	if _, err := third.Post(context.Background(), p, false); err != nil {
+		t.Fatal(err)
+	}
+	reqs := srv.Requests()[n:]
+	if got := paths(reqs); strings.Join(got, " ") != "server.refreshSession server.createSession repo.createRecord" {
+		t.Errorf("with a spent token %q, want it refused, a login, the post", got)
+	}
+	if reqs[0].Status != 400 {
+		t.Errorf("the spent token was answered %d, want 400", reqs[0].Status)
+	}
+	if len(srv.Posts()) != 3 {
+		t.Errorf("%d posts, want 3", len(srv.Posts()))
+	}
+}
+
+// A session file planted by someone else (a link, garbage) is not used:
+// the app password logs in, and the file is replaced.
+func TestPlantedSessionFile(t *testing.T) {
+	srv, ca := server(t, nil)
+	dir := t.TempDir()
+	secret := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(secret, []byte(`{"refresh_jwt":"x"}`), 0o600)
+	if err := os.Symlink(secret, filepath.Join(dir, SessionFile)); err != nil {
+		t.Fatal(err)
+	}
+	c := client(t, srv, ca, dir)
+	if _, err := c.Post(context.Background(), post("planted"), false); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(filepath.Join(dir, SessionFile)); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("session file %v, %v: want a regular file in place of the link", fi, err)
+	}
+	if data, _ := os.ReadFile(secret); string(data) != `{"refresh_jwt":"x"}` {
+		t.Error("the link's target was written")
+	}
+}
+
+// The session's didDoc names the PDS; without a didDoc the service itself
+// takes the posts.
+func TestWithoutDIDDoc(t *testing.T) {
+	srv, ca := server(t, func(s *fakebsky.Server) { s.OmitDIDDoc = true })
+	c := client(t, srv, ca, "")
+	if _, err := c.Post(context.Background(), post("no didDoc"), false); err != nil {
+		t.Fatal(err)
+	}
+	if st := c.Status(); st.PDS != srv.URL() {
+		t.Errorf("posts go to %q, want the service %q", st.PDS, srv.URL())
+	}
+}
+
+func TestTooLongIsPermanent(t *testing.T) {
+	srv, ca := server(t, nil)
+	c := client(t, srv, ca, "")
+	_, err := c.Post(context.Background(), post(strings.Repeat("é", 301)), false)
+	var e *sender.APIError
+	if !errors.As(err, &e) || e.Kind != sender.KindPermanent || !strings.Contains(err.Error(), "301 characters") {
+		t.Fatalf("err = %v, want a permanent refusal counting 301 characters", err)
+	}
+	if len(srv.Requests()) != 0 {
+		t.Error("a request was sent")
+	}
+}
