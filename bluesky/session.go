@@ -29,8 +29,9 @@ import (
 // logs in again (createSession), and nothing is lost but that request.
 
 // SessionFile is the file in the state directory that keeps the refresh
-// token (mode 0600).
-const SessionFile = "bluesky-session.json"
+// token (mode 0600). Its name begins with a dot, as the state directory's
+// files that are not messages do.
+const SessionFile = ".bluesky-session"
 
 // maxSessionFile bounds what is read of SessionFile: two tokens' worth.
 const maxSessionFile = 16 << 10

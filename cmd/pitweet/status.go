@@ -116,6 +116,7 @@ func printStatus(w io.Writer, s *daemon.Status) {
 			printDestination(w, d, at)
 		}
 	}
+	printAccounts(w, s, at)
 	fmt.Fprintf(w, "dead letters: %d\n", s.DeadLetters)
 	for _, d := range s.RecentDead {
 		var posted []string
