@@ -1,9 +1,13 @@
 package bluesky
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"image"
+	"image/color"
+	"image/jpeg"
 	"os"
 	"path/filepath"
 	"strings"
@@ -373,5 +377,83 @@ func TestTooLongIsPermanent(t *testing.T) {
 	}
 	if len(srv.Requests()) != 0 {
 		t.Error("a request was sent")
+	}
+}
+
+// writeJPEG writes a w×h JPEG to a file and returns its Image.
+func writeJPEG(t *testing.T, w, h int, alt string) Image {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			img.Set(x, y, color.RGBA{uint8(x), uint8(y), uint8(x ^ y), 255})
+		}
+	}
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "pic.jpg")
+	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return Image{Path: path, Type: "image/jpeg", Size: int64(b.Len()), Alt: alt, Width: w, Height: h}
+}
+
+// Pictures are uploaded as they are (raw bytes, their type), and the post
+// embeds each blob as the server answered it, with its alt text and aspect
+// ratio.
+func TestPostWithImages(t *testing.T) {
+	srv, ca := server(t, nil)
+	c := client(t, srv, ca, "")
+	p := post("two pictures")
+	p.Images = []Image{writeJPEG(t, 320, 240, "a test card"), writeJPEG(t, 100, 100, "")}
+	if _, err := c.Post(context.Background(), p, false); err != nil {
+		t.Fatal(err)
+	}
+	reqs := srv.Requests()
+	if got := strings.Join(paths(reqs), " "); got != "server.createSession repo.uploadBlob repo.uploadBlob repo.createRecord" {
+		t.Fatalf("requests %s", got)
+	}
+	if ct := reqs[1].Header.Get("Content-Type"); ct != "image/jpeg" || reqs[1].BodySize != int(p.Images[0].Size) {
+		t.Errorf("upload: Content-Type %q, %d bytes; want image/jpeg, %d", ct, reqs[1].BodySize, p.Images[0].Size)
+	}
+	posts := srv.Posts()
+	if len(posts) != 1 || len(posts[0].Images) != 2 {
+		t.Fatalf("posts %+v", posts)
+	}
+	data, _ := os.ReadFile(p.Images[0].Path)
+	if !bytes.Equal(srv.BlobData(fakebsky.DemoAccount.DID, posts[0].Images[0]), data) {
+		t.Error("the first blob is not the first picture's bytes")
+	}
+	var v struct {
+		Embed struct {
+			Type   string `json:"$type"`
+			Images []struct {
+				Alt         string
+				AspectRatio struct{ Width, Height int }
+			}
+		}
+	}
+	if err := json.Unmarshal(posts[0].Value, &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.Embed.Type != "app.bsky.embed.images" || len(v.Embed.Images) != 2 ||
+		v.Embed.Images[0].Alt != "a test card" || v.Embed.Images[0].AspectRatio != (struct{ Width, Height int }{4, 3}) ||
+		v.Embed.Images[1].Alt != "" || v.Embed.Images[1].AspectRatio != (struct{ Width, Height int }{1, 1}) {
+		t.Errorf("embed %+v", v.Embed)
+	}
+}
+
+// A picture over the server's limit is refused at createRecord, for good.
+func TestImageTooLargeIsPermanent(t *testing.T) {
+	srv, ca := server(t, func(s *fakebsky.Server) { s.ImageLimit = 1000 })
+	c := client(t, srv, ca, "")
+	p := post("too large")
+	p.Images = []Image{writeJPEG(t, 320, 240, "big")}
+	_, err := c.Post(context.Background(), p, false)
+	var e *sender.APIError
+	if !errors.As(err, &e) || e.Kind != sender.KindPermanent || !strings.Contains(err.Error(), "too big") {
+		t.Fatalf("err = %v, want a permanent refusal of the blob", err)
 	}
 }

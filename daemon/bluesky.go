@@ -77,7 +77,7 @@ func (b *blueskyDestination) fit(ctx context.Context, pic Picture) (bluesky.Imag
 	base, _, _ := strings.Cut(filepath.Base(pic.Path), ".")
 	variant := filepath.Join(filepath.Dir(pic.Path), base+"."+b.name+".pic")
 	if info, err := media.Probe(variant); err == nil && info.Size <= lim.MaxBytes {
-		return image(variant, info, pic.Alt), nil
+		return blueskyImage(variant, info, pic.Alt), nil
 	}
 	res, err := media.Fit(ctx, pic.Path, variant, lim)
 	if err != nil {
@@ -90,10 +90,10 @@ func (b *blueskyDestination) fit(ctx context.Context, pic Picture) (bluesky.Imag
 	if !res.Unchanged {
 		b.log.Info("daemon: a picture was made to fit Bluesky", "destination", b.name, "picture", res.Path, "note", res.Note)
 	}
-	return image(res.Path, res.Info, pic.Alt), nil
+	return blueskyImage(res.Path, res.Info, pic.Alt), nil
 }
 
-func image(path string, info media.Info, alt string) bluesky.Image {
+func blueskyImage(path string, info media.Info, alt string) bluesky.Image {
 	w, h := info.AspectRatio()
 	return bluesky.Image{Path: path, Type: info.Format.MIMEType(), Size: info.Size, Alt: alt, Width: w, Height: h}
 }

@@ -283,3 +283,32 @@ func TestE2EBlueskyRateLimited(t *testing.T) {
 		t.Errorf("status %+v", s.Destinations)
 	}
 }
+
+// A press with a photo posts it on Bluesky too: uploaded, embedded with
+// its alt text and aspect ratio.
+func TestE2EBlueskyPhoto(t *testing.T) {
+	t.Parallel()
+	b := newBlueskyE2E(t, nil)
+	f, err := os.OpenFile(b.config, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(porchButton)
+	f.Close()
+	b.start()
+	out, errOut, code := b.pitweet("press", "porch")
+	if code != 0 || !strings.Contains(out, "with a photo: 1280x720 jpeg") {
+		t.Fatalf("press: exit %d\n%s%s", code, out, errOut)
+	}
+	posts := b.waitPosts(1)
+	if len(posts[0].Images) != 1 {
+		t.Fatalf("post %s, want one image", posts[0].Value)
+	}
+	v := string(posts[0].Value)
+	if !strings.Contains(v, `"alt":"Photo taken when the porch button was pressed, at `) || !strings.Contains(v, `"aspectRatio":{"height":9,"width":16}`) {
+		t.Errorf("record %s, want the photo's alt and 16:9", v)
+	}
+	if got := strings.Join(b.xrpc(), " "); got != "server.createSession repo.uploadBlob repo.createRecord" {
+		t.Errorf("requests %s", got)
+	}
+}
