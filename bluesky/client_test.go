@@ -457,3 +457,11 @@ func TestImageTooLargeIsPermanent(t *testing.T) {
 		t.Fatalf("err = %v, want a permanent refusal of the blob", err)
 	}
 }
+
+func TestBlobCIDIsTheServers(t *testing.T) {
+	for _, data := range [][]byte{nil, []byte("hello"), bytes.Repeat([]byte{0xff}, 100_000)} {
+		if got, want := BlobCID(data), fakebsky.BlobCID(data); got != want {
+			t.Errorf("BlobCID = %s, fakebsky says %s", got, want)
+		}
+	}
+}

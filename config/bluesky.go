@@ -1,9 +1,14 @@
 package config
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 
+	"pitweet/bluesky"
 	"pitweet/textlen"
 )
 
@@ -149,4 +154,48 @@ func validLang(s string) bool {
 		}
 	}
 	return true
+}
+
+// checkBluesky reports [bluesky]: the account, and its ca_file.
+func checkBluesky(cfg *Config, rep *CheckReport) {
+	if !slices.Contains(cfg.Destinations, "bluesky") {
+		return
+	}
+	b := cfg.Bluesky
+	detail := b.Handle + " at " + b.Service
+	if len(b.Langs) > 0 {
+		detail += ", posts in " + strings.Join(b.Langs, ", ")
+	}
+	rep.add(CheckResult{What: "bluesky", Detail: detail})
+	if b.CAFile != "" {
+		r := checkCAFile(b.CAFile)
+		r.What = "bluesky ca_file"
+		rep.add(r)
+	}
+}
+
+// checkBlueskyOnline logs in with the app password (createSession), as
+// check --online does: it costs nothing (Bluesky charges for no call), it
+// opens a session that the account's settings list, and it counts against
+// the 30 logins the service allows in 5 minutes.
+func checkBlueskyOnline(ctx context.Context, cfg *Config, creds Credentials, opts CheckOptions, rep *CheckReport) {
+	if !slices.Contains(cfg.Destinations, "bluesky") {
+		return
+	}
+	b := cfg.Bluesky
+	c, err := bluesky.New(bluesky.Config{Service: b.Service, Handle: b.Handle, AppPassword: creds.BlueskyAppPassword,
+		CAFile: b.CAFile, UserAgent: opts.UserAgent})
+	if err != nil {
+		rep.add(CheckResult{What: "bluesky", Detail: b.Service, Err: errors.New(strings.TrimPrefix(err.Error(), "bluesky: "))})
+		return
+	}
+	defer c.Close()
+	st, err := c.Login(ctx)
+	if err != nil {
+		rep.add(CheckResult{What: "bluesky", Detail: b.Service + " createSession", Err: errors.New(strings.TrimPrefix(err.Error(), "sender: "))})
+		return
+	}
+	rep.add(CheckResult{What: "bluesky", Detail: fmt.Sprintf("the app password logs in as %s (%s), posting through %s; "+
+		"checking it cost nothing but one of the 30 logins Bluesky allows in 5 minutes, and made a session (the daemon keeps its own)",
+		st.Handle, st.DID, st.PDS)})
 }

@@ -141,6 +141,7 @@ func Check(ctx context.Context, path string, opts CheckOptions) *CheckReport {
 	if cfg.X.CAFile != "" {
 		rep.add(checkCAFile(cfg.X.CAFile))
 	}
+	checkBluesky(cfg, rep)
 	if m := cfg.MQTT; m != nil {
 		rep.add(CheckResult{What: "mqtt", Detail: describeMQTT(m)})
 		if m.CAFile != "" {
@@ -168,6 +169,9 @@ func Check(ctx context.Context, path string, opts CheckOptions) *CheckReport {
 	}
 	if opts.Online && slices.Contains(cfg.Destinations, "mastodon") {
 		checkMastodonOnline(ctx, cfg, creds, opts, rep)
+	}
+	if opts.Online {
+		checkBlueskyOnline(ctx, cfg, creds, opts, rep)
 	}
 	if !opts.Online || !slices.Contains(cfg.Destinations, "x") {
 		return rep
@@ -267,7 +271,7 @@ func describeDestinations(cfg *Config) string {
 
 // destinationBuilt reports whether this pitweet can post to name.
 func destinationBuilt(name string) bool {
-	if name == "x" || name == "mastodon" || name == "forward" {
+	if name == "x" || name == "mastodon" || name == "forward" || name == "bluesky" {
 		return true
 	}
 	return extraDestinations != nil && slices.Contains(extraDestinations(), name)

@@ -2,15 +2,11 @@ package daemon
 
 import (
 	"context"
-	"fmt"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"pitweet/bluesky"
 	"pitweet/config"
 	"pitweet/media"
-	"pitweet/sender"
 )
 
 // blueskyDestination posts to Bluesky through package bluesky. The record
@@ -20,9 +16,6 @@ import (
 type blueskyDestination struct {
 	name string
 	c    *bluesky.Client
-	log  interface {
-		Info(msg string, args ...any)
-	}
 }
 
 // newBlueskyDestination makes the Bluesky destination of cfg. With
@@ -47,19 +40,15 @@ func newBlueskyDestination(name string, cfg *config.Config, creds config.Credent
 	if err != nil {
 		return nil, err
 	}
-	return &blueskyDestination{name: name, c: c, log: log}, nil
+	return &blueskyDestination{name: name, c: c}, nil
 }
 
 func (b *blueskyDestination) Name() string { return b.name }
 
 func (b *blueskyDestination) Post(ctx context.Context, p Post, tried int) (Receipt, error) {
 	bp := bluesky.Post{Text: p.Text, Created: p.Created, Rkey: bluesky.RecordKey(p.ID, p.Created)}
-	for i, pic := range p.Images {
-		im, err := b.fit(ctx, pic)
-		if err != nil {
-			return Receipt{}, fmt.Errorf("daemon: picture %d: %w", i+1, err)
-		}
-		bp.Images = append(bp.Images, im)
+	for _, pic := range p.Images {
+		bp.Images = append(bp.Images, bluesky.Image{Path: pic.Path, Type: pic.Type, Size: pic.Size, Alt: pic.Alt, Width: pic.Width, Height: pic.Height})
 	}
 	res, err := b.c.Post(ctx, bp, tried > 0)
 	if err != nil {
@@ -68,34 +57,11 @@ func (b *blueskyDestination) Post(ctx context.Context, p Post, tried int) (Recei
 	return Receipt{Ref: res.URL, Date: res.Date}, nil
 }
 
-// fit returns pic as Bluesky takes it (media.BlueskyLimits: under
-// 1,000,000 bytes): the picture itself, or the version made beside it
-// (NAME.bluesky.pic, which media.Fit writes by temporary file, fsync and
-// rename) by an earlier attempt or now.
-func (b *blueskyDestination) fit(ctx context.Context, pic Picture) (bluesky.Image, error) {
-	lim := media.BlueskyLimits()
-	base, _, _ := strings.Cut(filepath.Base(pic.Path), ".")
-	variant := filepath.Join(filepath.Dir(pic.Path), base+"."+b.name+".pic")
-	if info, err := media.Probe(variant); err == nil && info.Size <= lim.MaxBytes {
-		return blueskyImage(variant, info, pic.Alt), nil
-	}
-	res, err := media.Fit(ctx, pic.Path, variant, lim)
-	if err != nil {
-		if ctx.Err() != nil {
-			return bluesky.Image{}, err
-		}
-		return bluesky.Image{}, &sender.APIError{Service: "Bluesky", Kind: sender.KindPermanent,
-			Detail: fmt.Sprintf("the picture cannot be made to fit Bluesky's %d bytes: %v", lim.MaxBytes, err)}
-	}
-	if !res.Unchanged {
-		b.log.Info("daemon: a picture was made to fit Bluesky", "destination", b.name, "picture", res.Path, "note", res.Note)
-	}
-	return blueskyImage(res.Path, res.Info, pic.Alt), nil
-}
-
-func blueskyImage(path string, info media.Info, alt string) bluesky.Image {
-	w, h := info.AspectRatio()
-	return bluesky.Image{Path: path, Type: info.Format.MIMEType(), Size: info.Size, Alt: alt, Width: w, Height: h}
+// PictureLimits are Bluesky's (media.BlueskyLimits: under 1,000,000
+// bytes): the delivery loop fits pictures to them, once, a version kept
+// beside each original in the outbox.
+func (b *blueskyDestination) PictureLimits(context.Context) (media.Limits, error) {
+	return media.BlueskyLimits(), nil
 }
 
 func (b *blueskyDestination) SetClockOffset(d time.Duration) { b.c.SetClockOffset(d) }

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"image"
+	"image/png"
+	"math/rand/v2"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,6 +19,7 @@ import (
 	"pitweet/bluesky"
 	"pitweet/daemon"
 	"pitweet/fakebsky"
+	"pitweet/hw/fakehw"
 )
 
 // blueskyE2E is a daemon's rig posting to X and to a fakebsky.
@@ -311,4 +316,104 @@ func TestE2EBlueskyPhoto(t *testing.T) {
 	if got := strings.Join(b.xrpc(), " "); got != "server.createSession repo.uploadBlob repo.createRecord" {
 		t.Errorf("requests %s", got)
 	}
+}
+
+// explain --to bluesky prints the exact bytes, the app password and the
+// token masked, and sends nothing; with --image the upload too.
+func TestE2EBlueskyExplain(t *testing.T) {
+	t.Parallel()
+	b := newBlueskyE2E(t, nil)
+	pic := filepath.Join(b.dir, "card.jpg")
+	card := testCardJPEG(t)
+	if err := os.WriteFile(pic, card, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := b.pitweet("explain", "--config", b.config, "--to", "bluesky", "--image", pic, "--alt", "a test card", "Hello — https://example.com")
+	if code != 0 {
+		t.Fatalf("explain: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"   POST /xrpc/com.atproto.server.createSession HTTP/1.1⏎\n",
+		"   Content-Length: 67⏎\n",
+		`   {"identifier":"pitweet-demo.test","password":"****-****-****-****"}` + "\n",
+		"   POST /xrpc/com.atproto.repo.uploadBlob HTTP/1.1⏎\n   Host: 127.0.0.1:",
+		"   Content-Type: image/jpeg⏎\n   Content-Length: " + fmt.Sprint(len(card)) + "⏎\n   Authorization: Bearer <accessJwt from createSession's answer>⏎\n",
+		fmt.Sprintf("   [%d bytes: %s, not shown]\n", len(card), pic),
+		`"embed":{"$type":"app.bsky.embed.images","images":[{"alt":"a test card","image":{"$type":"blob","mimeType":"image/jpeg","ref":{"$link":"` + fakebsky.BlobCID(card) + `"},"size":` + fmt.Sprint(len(card)) + `},"aspectRatio":{"width":16,"height":9}}]}`,
+		`"facets":[{"index":{"byteStart":10,"byteEnd":29},"features":[{"$type":"app.bsky.richtext.facet#link","uri":"https://example.com"}]}]`,
+		"Nothing was sent.",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("explain lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, fakebsky.DemoAccount.AppPassword) || len(b.bsky.Requests()) != 0 {
+		t.Error("explain showed the app password or sent a request")
+	}
+}
+
+// check --online logs in with the app password and says what it cost;
+// a wrong one fails with one line.
+func TestE2EBlueskyCheckOnline(t *testing.T) {
+	t.Parallel()
+	b := newBlueskyE2E(t, nil)
+	out, errOut, code := b.pitweet("check", "--config", b.config, "--online")
+	if code != 0 || !strings.Contains(out, "bluesky the app password logs in as pitweet-demo.test (did:plc:pitweetdemoaaaaaaaaaaaaa)") ||
+		!strings.Contains(out, "cost nothing") {
+		t.Fatalf("check --online: exit %d\n%s%s", code, out, errOut)
+	}
+	if got := strings.Join(b.xrpc(), " "); got != "server.createSession" {
+		t.Errorf("requests %s, want createSession alone", got)
+	}
+	b.both = append(b.both, "PITWEET_BLUESKY_APP_PASSWORD=wron-gpas-swor-dxxx")
+	out, errOut, code = b.pitweet("check", "--config", b.config, "--online")
+	if code != 1 || !strings.Contains(out+errOut, "bluesky_app_password") || strings.Count(errOut, "\n") != 1 {
+		t.Errorf("check --online with a wrong app password: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// post --image posts the picture with its alt text; one too large for
+// Bluesky is made to fit in a directory of its own, not beside the file.
+func TestE2EBlueskyPostImage(t *testing.T) {
+	t.Parallel()
+	b := newBlueskyE2E(t, func(s *fakebsky.Server) { s.ImageLimit = fakebsky.DocumentedImageLimit })
+	dir := t.TempDir()
+	// Noise does not compress: a PNG of about 4 MB.
+	img := image.NewNRGBA(image.Rect(0, 0, 1200, 900))
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(r.Uint32()) | 0x80
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	pic := filepath.Join(dir, "noise.png")
+	if err := os.WriteFile(pic, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := b.pitweet("post", "--config", b.config, "--to", "bluesky", "--image", pic, "--alt", "the test card", "with a picture")
+	if code != 0 || !strings.HasPrefix(out, "bluesky: posted https://bsky.app/profile/") {
+		t.Fatalf("post --image: exit %d\n%s%s", code, out, errOut)
+	}
+	posts := b.bsky.Posts()
+	if len(posts) != 1 || len(posts[0].Images) != 1 || !strings.Contains(string(posts[0].Value), `"alt":"the test card"`) {
+		t.Fatalf("posts %+v", posts)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("%d files beside the picture, want it alone", len(entries))
+	}
+	blobs := b.bsky.Blobs()
+	if len(blobs) != 1 || blobs[0].Size > fakebsky.DocumentedImageLimit || blobs[0].Size >= buf.Len() || blobs[0].Width*3 != blobs[0].Height*4 {
+		t.Errorf("blob %+v, want the %d-byte picture made smaller than %d bytes, 4:3", blobs, buf.Len(), fakebsky.DocumentedImageLimit)
+	}
+}
+
+func testCardJPEG(t *testing.T) []byte {
+	t.Helper()
+	card, err := fakehw.TestCard(0, 0, 1, time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return card
 }

@@ -53,7 +53,7 @@ func cmdExplain(args []string, stdout, stderr io.Writer) error {
 	var imf imageFlags
 	imf.register(fs)
 	boundary := fs.String("boundary", "", "with --image, use this multipart boundary instead of a random one")
-	to := fs.String("to", "x", "explain the post to this destination: x or mastodon")
+	to := fs.String("to", "x", "explain the post to this destination: x, mastodon or bluesky")
 	rest, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -64,9 +64,14 @@ func cmdExplain(args []string, stdout, stderr io.Writer) error {
 			return usageError("--login explains X's login; it takes no --to")
 		}
 		return explainMastodon(&xf, rest, &imf, *boundary, *asJSON, *showSecrets, stdout)
+	case "bluesky":
+		if *login {
+			return usageError("--login explains X's login; it takes no --to")
+		}
+		return explainBluesky(&xf, rest, imf, *asJSON, stdout)
 	case "x":
 	default:
-		return usageError("--to %q: explain knows x and mastodon", *to)
+		return usageError("--to %q: explain knows x, mastodon and bluesky", *to)
 	}
 	if *login {
 		if len(rest) > 0 || len(imf.images) > 0 {

@@ -31,17 +31,17 @@ type command struct {
 // commands is the table of subcommands, in the order help lists them.
 var commands = []command{
 	{"run", "[--config F] [--fake]", "run the daemon", cmdRun},
-	{"demo", "[--pictures DIR] [-v]", "fake board + local X API emulator + presses: the whole pipeline, a photo and a chart included, no account needed", cmdDemo},
+	{"demo", "[--pictures DIR] [-v]", "fake board + local X API and Bluesky emulators + presses: the whole pipeline, a photo and a chart included, no account needed", cmdDemo},
 	{"post", "[--config F] [--to x,mastodon,bluesky] [--image FILE [--alt TEXT]]... TEXT", "post now to each destination; one line per destination", cmdPost},
 	{"tweet", "[--config F] [--api v2|v1.1] [--image FILE [--alt TEXT]]... TEXT", "post one tweet now and print its id (post --to x)", cmdTweet},
-	{"explain", "[--config F] [--api v2|v1.1] [--nonce N] [--timestamp T] [--json] [--image FILE [--alt TEXT]]... [--boundary B] TEXT | --login | --to mastodon [--image FILE [--alt TEXT]]... TEXT", "print the signature steps and the exact request bytes of a post, or of pitweet login's requests; send nothing", cmdExplain},
+	{"explain", "[--config F] [--api v2|v1.1] [--nonce N] [--timestamp T] [--json] [--image FILE [--alt TEXT]]... [--boundary B] TEXT | --login | --to mastodon|bluesky [--image FILE [--alt TEXT]]... TEXT", "print the signature steps and the exact request bytes of a post, or of pitweet login's requests, or a Mastodon or Bluesky post's requests; send nothing", cmdExplain},
 	{"chart", "[--config F] [--since DUR] [--sensor NAME[.QUANTITY]]... -o FILE.png", "draw the recorded sensor history as a PNG line chart", cmdChart},
 	{"login", "[--config F]", "log in to X with the PIN shown in the browser; writes the account's access token into the credentials file", cmdLogin},
 	{"sensors", "[--config F] [--fake] [--json]", "read every configured sensor once", cmdSensors},
 	{"press", "[--socket S] NAME [--long]", "ask the running daemon to act as if button NAME was pressed", cmdPress},
 	{"status", "[--socket S] [--json]", "outbox depth, last result, rate-limit state, sensors, uptime", cmdStatus},
 	{"reload", "[--socket S]", "make the running daemon read its config again; fails if the new config is refused", cmdReload},
-	{"check", "[--config F] [--online] [--fake]", "validate config, hardware and credentials; --online calls GET /2/users/me", cmdCheck},
+	{"check", "[--config F] [--online] [--fake]", "validate config, hardware and credentials; --online calls X's GET /2/users/me and logs in to Bluesky", cmdCheck},
 	{"version", "", "print the version", cmdVersion},
 }
 
