@@ -3,10 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image"
 	"image/png"
 	"math/rand/v2"
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
