@@ -20,7 +20,7 @@ import (
 // demoConfig is the daemon's config in the demo: two buttons on the
 // simulated board, a BME280 and the CPU temperature, and a report every
 // two seconds (schedules that short are only allowed with fake hardware).
-const demoConfig = `# pitweet demo: simulated board, local X API emulator.
+const demoConfig = `# pitweet demo: simulated board, local X API and Bluesky emulators.
 state_dir = %q
 
 [x]
@@ -169,8 +169,17 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, demoConfig+masto.config(), filepath.Join(dir, "state"), x.URL(), ca, creds), 0o644); err != nil {
 		return fmt.Errorf("write demo config: %w", err)
 	}
+	bsky, section, bskyCreds, err := startDemoBluesky(dir)
+	if err != nil {
+		return err
+	}
+	defer bsky.Close()
+	if err := errors.Join(appendToFile(cfgPath, section), appendToFile(creds, bskyCreds)); err != nil {
+		return fmt.Errorf("write the demo's Bluesky account: %w", err)
+	}
 	fmt.Fprintf(stdout, "fakex (local X API emulator) listening on %s\n", x.URL())
 	fmt.Fprintf(stdout, "fakemastodon (local Mastodon emulator) listening on %s\n", masto.srv.URL())
+	fmt.Fprintf(stdout, "fakebsky (local Bluesky PDS emulator) listening on %s\n", bsky.URL())
 	if err := demoLogin(context.Background(), stdout, x, ca, creds); err != nil {
 		return err
 	}
@@ -241,6 +250,9 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if err := masto.wait(wait, stdout, len(presses)+1); err != nil {
+		return err
+	}
+	if err := printDemoBluesky(wait, stdout, bsky, len(presses)+1); err != nil {
 		return err
 	}
 

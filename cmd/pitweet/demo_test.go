@@ -56,6 +56,8 @@ func TestDemo(t *testing.T) {
 		`fakex accepted tweet \d+: Ding dong #1 at .* — signature verified\n`,
 		`fakemastodon accepted status \d+ \(unlisted, image/jpeg 1280x720 with alt text, Idempotency-Key pitweet-\S+\): Ding dong #1 at .*\n`,
 		`  mastodon: \d+ waiting; .*; limits: 500 characters; \d+ of \d+ requests left until`,
+		`fakebsky accepted post https://bsky\.app/profile/pitweet-demo\.test/post/[2-7a-z]{13}: Ding dong #1 at .* — record checked against app\.bsky\.feed\.post\n`,
+		`(?m)^accounts:\n  bluesky:  logged in as pitweet-demo\.test `,
 		`On an MQTT broker .*: the demo starts none\.`,
 		`fakex accepted tweet \d+: Ding dong #1 at .* — signature verified\n    with a picture: image/jpeg 1280x720, \d+ bytes, uploaded in one request, alt text "The doorstep when the doorbell rang \(press 1\)"\n`,
 		`fakex accepted tweet \d+: Room report \d+ at .*\n    with a picture: image/png 1200x675, \d+ bytes, uploaded in one request, alt text "Line chart over the last 1 hour: room temperature`,

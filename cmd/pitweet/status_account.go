@@ -12,12 +12,17 @@ import (
 // account (Bluesky): its session, where it posts, and the rate limit its
 // last answer stated.
 func printAccounts(w io.Writer, s *daemon.Status, at func(time.Time) string) {
+	header := false
 	for _, d := range s.Destinations {
 		a := d.Account
 		if a == nil {
 			continue
 		}
-		line := fmt.Sprintf("%-14s%s", d.Name+" account:", daemon.Printable(a.Session))
+		if !header {
+			fmt.Fprintln(w, "accounts:")
+			header = true
+		}
+		line := fmt.Sprintf("  %-9s %s", d.Name+":", daemon.Printable(a.Session))
 		if a.LoggedIn && a.Server != "" {
 			line += "; posts to " + daemon.Printable(a.Server)
 		}
