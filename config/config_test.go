@@ -19,6 +19,10 @@ func TestExampleConfig(t *testing.T) {
 	if got, want := cfg.Summary(), "2 buttons, 4 sensors, 1 report, 1 alert, 2 leds"; got != want {
 		t.Errorf("Summary = %q, want %q", got, want)
 	}
+	if bs := cfg.Bluesky; bs.Handle != "pitweet.bsky.social" || bs.Service != "https://bsky.social" || strings.Join(bs.Langs, ",") != "en" ||
+		strings.Join(cfg.Destinations, ",") != "x,mastodon,bluesky" {
+		t.Errorf("bluesky = %+v, destinations %q; want the example's account, after x and mastodon", bs, cfg.Destinations)
+	}
 	b := cfg.Buttons[1]
 	if b.Pin != "GPIO22" || b.Pull != "up" || b.Debounce != 30*time.Millisecond || b.LongPress != 0 || b.LongText != nil {
 		t.Errorf("button weather = %+v", b)
