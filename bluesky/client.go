@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"pitweet/sender"
@@ -80,7 +81,8 @@ type Client struct {
 	pds     *sender.Transport
 	session session
 	access  string
-	offset  time.Duration
+
+	offset atomic.Int64 // the service's clock minus ours, in nanoseconds
 
 	stMu   sync.Mutex
 	status Status
@@ -152,9 +154,7 @@ func (c *Client) Close() error {
 // SetClockOffset sets how far the service's clock is ahead of ours; a
 // rate limit's end, given on the service's clock, is read with it.
 func (c *Client) SetClockOffset(d time.Duration) {
-	c.mu.Lock()
-	c.offset = d
-	c.mu.Unlock()
+	c.offset.Store(int64(d))
 }
 
 // Status is what the client knows of its account, for `pitweet status`.
@@ -205,12 +205,12 @@ func (c *Client) noteAnswer(resp *sender.Response) {
 	rl := RateLimit{Limit: headerInt(h, "ratelimit-limit"), Remaining: headerInt(h, "ratelimit-remaining"),
 		Policy: h.Get("ratelimit-policy"), At: now}
 	if reset := rateLimitReset(h, now); !reset.IsZero() {
-		rl.Reset = reset.Add(-c.offsetNow())
+		rl.Reset = reset.Add(-c.clockOffset())
 	}
 	c.setStatus(func(s *Status) { s.RateLimit = rl })
 }
 
-func (c *Client) offsetNow() time.Duration { return c.offset } // called with mu held
+func (c *Client) clockOffset() time.Duration { return time.Duration(c.offset.Load()) }
 
 func headerInt(h sender.Header, name string) int {
 	n, err := strconv.Atoi(h.Get(name))

@@ -198,7 +198,7 @@ func (c *Client) Post(ctx context.Context, p Post, tried bool) (*Result, error) 
 		return c.created(resp, p)
 	}
 	if err == nil {
-		err = classify(resp, sent.Add(c.offset))
+		err = classify(resp, sent.Add(c.clockOffset()))
 	}
 	if !c.mayExist(err) {
 		return nil, err
@@ -273,7 +273,7 @@ func (c *Client) confirm(ctx context.Context, p Post) (*Result, bool, error) {
 		return nil, false, err
 	}
 	if resp.StatusCode != 200 {
-		e := classify(resp, sent.Add(c.offset))
+		e := classify(resp, sent.Add(c.clockOffset()))
 		if e.Reason == "RecordNotFound" {
 			return nil, false, nil
 		}
@@ -325,7 +325,7 @@ func (c *Client) uploadBlob(ctx context.Context, im Image) (json.RawMessage, err
 		return nil, err
 	}
 	if resp.StatusCode != 200 {
-		return nil, classify(resp, sent.Add(c.offset))
+		return nil, classify(resp, sent.Add(c.clockOffset()))
 	}
 	b, err := decodeBlob(resp.Body)
 	if err != nil {

@@ -199,7 +199,7 @@ func (c *Client) login(ctx context.Context) error {
 	}
 	c.noteAnswer(resp)
 	if resp.StatusCode != 200 {
-		e := classify(resp, c.now().Add(c.offset))
+		e := classify(resp, c.now().Add(c.clockOffset()))
 		if resp.StatusCode == 401 || e.Reason == "AuthenticationRequired" {
 			e.Kind, e.Err = sender.KindUnauthorized, nil
 			e.Hint = fmt.Sprintf("Bluesky refused handle %q with this app password; check handle in [bluesky] and bluesky_app_password (make a new app password in Bluesky's Settings, Privacy and security, App passwords)", c.cfg.Handle)
@@ -231,7 +231,7 @@ func (c *Client) refresh(ctx context.Context) error {
 	}
 	c.noteAnswer(resp)
 	if resp.StatusCode != 200 {
-		e := classify(resp, c.now().Add(c.offset))
+		e := classify(resp, c.now().Add(c.clockOffset()))
 		if e.Temporary() {
 			c.setStatus(func(s *Status) { s.Session = "refreshing the session failed: " + e.Error() + "; retrying later" })
 			return e
