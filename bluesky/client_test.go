@@ -8,6 +8,7 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -463,5 +464,41 @@ func TestBlobCIDIsTheServers(t *testing.T) {
 		if got, want := BlobCID(data), fakebsky.BlobCID(data); got != want {
 			t.Errorf("BlobCID = %s, fakebsky says %s", got, want)
 		}
+	}
+}
+
+// The session's DID document names the account's PDS: the posts go there,
+// the sessions to the service.
+func TestPostsGoToThePDS(t *testing.T) {
+	// The server under its other name stands for a PDS apart from the
+	// entryway; its port is chosen first, for the didDoc to name it.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	_, port, _ := net.SplitHostPort(addr)
+	pds := "https://localhost:" + port
+	srv := fakebsky.New()
+	srv.ServiceEndpoint = pds
+	if err := srv.StartTLS(addr); err != nil {
+		t.Skipf("the port chosen was taken meanwhile: %v", err)
+	}
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := srv.WriteCA(ca); err != nil {
+		t.Fatal(err)
+	}
+	c := client(t, srv, ca, "")
+	if _, err := c.Post(context.Background(), post("to the PDS"), false); err != nil {
+		t.Fatal(err)
+	}
+	reqs := srv.Requests()
+	if len(reqs) != 2 || reqs[0].Header.Get("Host") != addr || reqs[1].Header.Get("Host") != "localhost:"+port {
+		t.Errorf("requests %+v: want createSession to %s, createRecord to localhost:%s", reqs, addr, port)
+	}
+	if st := c.Status(); st.PDS != pds {
+		t.Errorf("status says posts go to %q, want %q", st.PDS, pds)
 	}
 }
