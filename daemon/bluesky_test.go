@@ -9,17 +9,19 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
-	"time"
 
 	"pitweet/config"
 	"pitweet/fakebsky"
 	"pitweet/media"
+	"pitweet/outbox"
 )
 
-// A picture over Bluesky's 1,000,000 bytes is made to fit beside the
-// original (NAME.bluesky.pic), which a later attempt uses as it is; the post
-// carries it with its alt text and the aspect ratio of the picture.
+// A picture over Bluesky's 1,000,000 bytes is made to fit by the delivery
+// loop, beside the original in the outbox, and a later attempt uses that
+// version as it is; the post carries it with its alt text and the aspect
+// ratio of the picture.
 func TestBlueskyFitsALargePicture(t *testing.T) {
 	srv := fakebsky.New()
 	if err := srv.StartTLS("127.0.0.1:0"); err != nil {
@@ -45,14 +47,17 @@ func TestBlueskyFitsALargePicture(t *testing.T) {
 	if err := png.Encode(&b, img); err != nil {
 		t.Fatal(err)
 	}
-	pics := filepath.Join(dir, "0001.d")
-	os.Mkdir(pics, 0o700)
-	path := filepath.Join(pics, "1.png")
-	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	if b.Len() <= 1_000_000 {
 		t.Fatalf("the picture is %d bytes, not over the limit", b.Len())
+	}
+	box, err := outbox.Open(filepath.Join(dir, "state"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer box.Close()
+	m, err := box.Put(outbox.Message{Text: "noise", To: []string{"bluesky"}}, []outbox.NewImage{{Data: b.Bytes(), Alt: "static"}})
+	if err != nil {
+		t.Fatal(err)
 	}
 	cfg := &config.Config{Bluesky: config.BlueskyConfig{Service: srv.URL(), Handle: fakebsky.DemoAccount.Handle, CAFile: ca}}
 	dest, err := newBlueskyDestination("bluesky", cfg, config.Credentials{BlueskyAppPassword: fakebsky.DemoAccount.AppPassword}, destOptions{})
@@ -60,16 +65,23 @@ func TestBlueskyFitsALargePicture(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dest.Close()
-	p := Post{ID: "01764630245678901234", Text: "noise", Created: time.Now(),
-		Images: []Picture{{Path: path, Type: "image/png", Alt: "static", Width: 1600, Height: 900, Size: int64(b.Len())}}}
+	lim, err := dest.PictureLimits(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pics, err := fitPictures(context.Background(), box, m, "bluesky", lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Post{ID: m.ID, Text: m.Text, Created: m.Created, Images: pics}
 	rc, err := dest.Post(context.Background(), p, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	variant := filepath.Join(pics, "1.bluesky.pic")
+	variant := pics[0].Path
 	info, err := media.Probe(variant)
-	if err != nil || info.Size > 1_000_000 {
-		t.Fatalf("variant %+v, %v: want a picture under 1,000,000 bytes", info, err)
+	if err != nil || info.Size > 1_000_000 || !strings.Contains(filepath.Base(variant), ".bluesky.") {
+		t.Fatalf("variant %s %+v, %v: want Bluesky's version under 1,000,000 bytes", variant, info, err)
 	}
 	posts := srv.Posts()
 	if len(posts) != 1 || len(posts[0].Images) != 1 || rc.Ref == "" {
@@ -83,10 +95,14 @@ func TestBlueskyFitsALargePicture(t *testing.T) {
 	if !bytes.Contains(posts[0].Value, []byte(`"aspectRatio":{"height":9,"width":16}`)) || !bytes.Contains(posts[0].Value, []byte(`"alt":"static"`)) {
 		t.Errorf("record %s, want alt and a 16:9 aspect ratio", posts[0].Value)
 	}
-	// The next attempt (as after a lost answer) finds the post and fits
-	// nothing again.
+	// The next attempt (as after a lost answer) uses the same version and
+	// finds the post.
 	fi, _ := os.Stat(variant)
-	if _, err := dest.Post(context.Background(), p, 1); err != nil {
+	again, err := fitPictures(context.Background(), box, m, "bluesky", lim)
+	if err != nil || again[0].Path != variant {
+		t.Fatalf("fitted again: %+v, %v", again, err)
+	}
+	if _, err := dest.Post(context.Background(), Post{ID: m.ID, Text: m.Text, Created: m.Created, Images: again}, 1); err != nil {
 		t.Fatal(err)
 	}
 	if fi2, _ := os.Stat(variant); !fi2.ModTime().Equal(fi.ModTime()) || len(srv.Posts()) != 1 {
