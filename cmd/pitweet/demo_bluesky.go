@@ -47,8 +47,12 @@ func printDemoBluesky(ctx context.Context, stdout io.Writer, srv *fakebsky.Serve
 		return fmt.Errorf("fakebsky: %w; run 'pitweet demo -v' to see the daemon's log", err)
 	}
 	for _, p := range posts[:n] {
-		fmt.Fprintf(stdout, "fakebsky accepted post https://bsky.app/profile/%s/post/%s: %s — record checked against app.bsky.feed.post\n",
-			fakebsky.DemoAccount.Handle, p.Rkey, p.Text)
+		with := ""
+		if len(p.Images) > 0 {
+			with = fmt.Sprintf(" (with %d picture%s)", len(p.Images), map[bool]string{true: "s"}[len(p.Images) > 1])
+		}
+		fmt.Fprintf(stdout, "fakebsky accepted post https://bsky.app/profile/%s/post/%s: %s%s — record checked against app.bsky.feed.post\n",
+			fakebsky.DemoAccount.Handle, p.Rkey, p.Text, with)
 	}
 	return nil
 }
