@@ -88,10 +88,15 @@ func appendFacet(facets []Facet, text string, f Facet, bounds *map[int]bool) []F
 // boundaries, 0 and len(text) included.
 func graphemeBounds(text string) map[int]bool {
 	b := map[int]bool{0: true, len(text): true}
-	g := uniseg.NewGraphemes(text)
-	for g.Next() {
-		from, to := g.Positions()
-		b[from], b[to] = true, true
+	// FirstGraphemeClusterInString, not uniseg.Graphemes: the latter also
+	// finds word, sentence and line breaks, whose tables the binary would
+	// carry for nothing.
+	rest, state, at := text, -1, 0
+	for rest != "" {
+		var cluster string
+		cluster, rest, _, state = uniseg.FirstGraphemeClusterInString(rest, state)
+		at += len(cluster)
+		b[at] = true
 	}
 	return b
 }

@@ -39,9 +39,11 @@ func TruncateBluesky(s string, max int) string {
 		return s
 	}
 	n, end := 0, 0
-	g := uniseg.NewGraphemes(s)
-	for g.Next() {
-		_, to := g.Positions()
+	rest, state := s, -1
+	for rest != "" {
+		var cluster string
+		cluster, rest, _, state = uniseg.FirstGraphemeClusterInString(rest, state)
+		to := end + len(cluster)
 		n++
 		if n > max || (to+9)/10 > max {
 			break
