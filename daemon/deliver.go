@@ -392,6 +392,14 @@ func (d *deliverer) fitted(ctx context.Context, m outbox.Message) (Post, error) 
 // message m, which had been tried tried times before it.
 func (d *deliverer) settle(m outbox.Message, tried int, sent time.Time, rc Receipt, err error) time.Duration {
 	now := d.now()
+	// The offset the request was made with: a rate limit's RetryAt is the
+	// wait the answer asks for (counted from its Date) after the time the
+	// sender took as the service's, which is ours plus this offset for a
+	// destination that signs with it, ours alone for the others.
+	var sentOffset time.Duration
+	if _, ok := d.destination().(clockSetter); ok {
+		sentOffset = d.clockOffset()
+	}
 	if err == nil {
 		d.observeDate(rc.Date, sent, now, false)
 		return d.delivered(m, rc.Ref, now)
@@ -401,8 +409,7 @@ func (d *deliverer) settle(m outbox.Message, tried int, sent time.Time, rc Recei
 	}
 	var apiErr *sender.APIError
 	if errors.As(err, &apiErr) && apiErr.Kind != sender.KindClockSkew {
-		// Every answer carries the service's clock: the 429 below is
-		// converted with the offset this very answer shows.
+		// Every answer carries the service's clock.
 		d.observeDate(answerDate(apiErr), sent, now, false)
 	}
 	var perm permanentError
@@ -447,7 +454,10 @@ func (d *deliverer) settle(m outbox.Message, tried int, sent time.Time, rc Recei
 		}
 		return 0
 	case sender.KindRateLimited:
-		at := apiErr.RetryAt.Add(-d.clockOffset()) // the service's clock to ours
+		// Back to our clock with the offset the request was made with,
+		// not the one this answer taught: a 1 s reset stays 1 s even when
+		// the answer shows the clock was 10 minutes off.
+		at := apiErr.RetryAt.Add(-sentOffset)
 		if !at.After(now) {
 			at = now.Add(firstBackoff)
 		}

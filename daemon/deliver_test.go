@@ -381,7 +381,10 @@ func TestDeliverRateLimitResetOnXClock(t *testing.T) {
 	r := newDeliveryRig(t)
 	ahead := 250 * time.Second
 	r.x.date = func() time.Time { return r.now.Add(ahead) }
-	r.x.answers = []error{&sender.APIError{Kind: sender.KindRateLimited, Status: 429, RetryAt: t0.Add(ahead + 2*time.Second)}, nil}
+	// As the sender sets it: the wait the answer asks for (reset minus its
+	// Date) after the request's time on the clock it signed with, which
+	// had no offset yet.
+	r.x.answers = []error{&sender.APIError{Kind: sender.KindRateLimited, Status: 429, RetryAt: t0.Add(2 * time.Second)}, nil}
 	r.put(t, "hello", time.Time{})
 	wait := r.d.deliverOnce(context.Background())
 	if wait < time.Second || wait > 3*time.Second {
@@ -392,6 +395,27 @@ func TestDeliverRateLimitResetOnXClock(t *testing.T) {
 	}
 	if st := r.d.st.snapshot(r.now, r.box); time.Duration(st.Clock.Offset) != r.d.clockOffset() {
 		t.Fatalf("status offset %v, want %v", st.Clock.Offset, r.d.clockOffset())
+	}
+}
+
+// A 429 whose answer shows that the clock offset the request was signed
+// with is wrong (X's clock was set right again) waits what the answer
+// asks, not that plus the old offset's error.
+func TestDeliverRateLimitAfterTheOffsetChanged(t *testing.T) {
+	r := newDeliveryRig(t)
+	const was = 10 * time.Minute
+	r.d.setOffset(was)
+	r.x.date = func() time.Time { return r.now }
+	// The sender's RetryAt: the request's time on the clock it signed
+	// with (ours plus the old offset), plus the 1 s the answer asks for.
+	r.x.answers = []error{&sender.APIError{Kind: sender.KindRateLimited, Status: 429, RetryAt: t0.Add(was + time.Second)}, nil}
+	r.put(t, "hello", time.Time{})
+	wait := r.d.deliverOnce(context.Background())
+	if wait > 2*time.Second {
+		t.Fatalf("wait after a 429 asking for 1 s = %v, want about 1s (the old offset was %v)", wait, was)
+	}
+	if off := r.d.clockOffset(); off > time.Second || off < -time.Second {
+		t.Fatalf("clock offset %v after X's answer, want about 0", off)
 	}
 }
 
