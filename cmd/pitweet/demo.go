@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"pitweet/config"
+	"slices"
+	"strings"
 	"time"
 
 	"pitweet/daemon"
@@ -219,17 +221,22 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
-	// Three presses (the short ones with a photo) and at least one report
-	// with its chart.
+	// Every press (the short ones with a photo, which may come after a
+	// report) and at least one report with its chart.
 	wait, done := context.WithTimeout(ctx, 20*time.Second)
 	defer done()
-	charts := 0
-	for n := 1; n <= len(presses)+1 || charts == 0; n++ {
+	charts, pressed := 0, 0
+	var texts []string
+	for n := 1; pressed < len(presses) || charts == 0; n++ {
 		tweets, err := x.WaitTweets(wait, n)
 		if err != nil {
 			return fmt.Errorf("%w; run 'pitweet demo -v' to see the daemon's log", err)
 		}
 		t := tweets[n-1]
+		texts = append(texts, t.Text)
+		if !strings.HasPrefix(t.Text, demoReportPrefix) {
+			pressed++
+		}
 		fmt.Fprintf(stdout, "fakex accepted tweet %s: %s — signature verified\n", t.ID, t.Text)
 		for i, p := range t.Media {
 			how := "uploaded in one request"
@@ -249,10 +256,10 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	}
-	if err := masto.wait(wait, stdout, len(presses)+1); err != nil {
+	if err := masto.wait(wait, stdout, texts); err != nil {
 		return err
 	}
-	if err := printDemoBluesky(wait, stdout, bsky, len(presses)+1); err != nil {
+	if err := printDemoBluesky(wait, stdout, bsky, texts); err != nil {
 		return err
 	}
 
@@ -290,3 +297,34 @@ Post through the broker with
 (HOST: this machine's short host name). See pitweet(8), MQTT, and
 /usr/share/doc/pitweet/mqtt.md.gz.
 `
+
+// demoReportPrefix begins the demo's report text (demoConfig): what else
+// the demo posts is a press.
+const demoReportPrefix = "Room report"
+
+// waitSame waits until a destination has posted every one of texts (what
+// X posted) and returns the indexes of its posts that carry them, in its
+// order. posts waits for at least n posts and returns their texts.
+func waitSame(ctx context.Context, texts []string, posts func(ctx context.Context, n int) ([]string, error)) ([]int, error) {
+	for n := len(texts); ; {
+		got, err := posts(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		var idx []int
+		missing := false
+		for _, t := range texts {
+			i := slices.Index(got, t)
+			if i < 0 {
+				missing = true
+				break
+			}
+			idx = append(idx, i)
+		}
+		if !missing {
+			slices.Sort(idx)
+			return idx, nil
+		}
+		n = len(got) + 1
+	}
+}

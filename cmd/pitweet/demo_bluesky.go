@@ -41,12 +41,22 @@ func appendToFile(path, text string) error {
 }
 
 // printDemoBluesky waits for n posts on fakebsky and prints them.
-func printDemoBluesky(ctx context.Context, stdout io.Writer, srv *fakebsky.Server, n int) error {
-	posts, err := srv.WaitPosts(ctx, n)
+func printDemoBluesky(ctx context.Context, stdout io.Writer, srv *fakebsky.Server, texts []string) error {
+	var posts []fakebsky.Record
+	idx, err := waitSame(ctx, texts, func(ctx context.Context, n int) ([]string, error) {
+		var err error
+		posts, err = srv.WaitPosts(ctx, n)
+		var got []string
+		for _, p := range posts {
+			got = append(got, p.Text)
+		}
+		return got, err
+	})
 	if err != nil {
 		return fmt.Errorf("fakebsky: %w; run 'pitweet demo -v' to see the daemon's log", err)
 	}
-	for _, p := range posts[:n] {
+	for _, i := range idx {
+		p := posts[i]
 		with := ""
 		if len(p.Images) > 0 {
 			with = fmt.Sprintf(" (with %d picture%s)", len(p.Images), map[bool]string{true: "s"}[len(p.Images) > 1])

@@ -52,12 +52,22 @@ func (m *demoMastodon) addToken(creds string) error {
 }
 
 // wait prints the first n statuses as fakemastodon made them.
-func (m *demoMastodon) wait(ctx context.Context, stdout io.Writer, n int) error {
-	sts, err := m.srv.WaitStatuses(ctx, n)
+func (m *demoMastodon) wait(ctx context.Context, stdout io.Writer, texts []string) error {
+	var sts []fakemastodon.Status
+	idx, err := waitSame(ctx, texts, func(ctx context.Context, n int) ([]string, error) {
+		var err error
+		sts, err = m.srv.WaitStatuses(ctx, n)
+		var got []string
+		for _, s := range sts {
+			got = append(got, s.Text)
+		}
+		return got, err
+	})
 	if err != nil {
 		return fmt.Errorf("fakemastodon: %w; run 'pitweet demo -v' to see the daemon's log", err)
 	}
-	for _, s := range sts[:n] {
+	for _, i := range idx {
+		s := sts[i]
 		pics := ""
 		for _, id := range s.MediaIDs {
 			for _, md := range m.srv.Media() {
