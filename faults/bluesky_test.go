@@ -1,7 +1,6 @@
 package faults
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -18,7 +17,6 @@ import (
 	"pitweet/emulator"
 	"pitweet/fakebsky"
 	"pitweet/fakex"
-	"pitweet/outbox"
 )
 
 // The Bluesky campaign runs the release build of the daemon posting every
@@ -259,39 +257,14 @@ func countOf(posted, texts []string) int {
 }
 
 func waitTexts(c *campaign, ep *bskyEndpoint, texts []string, within time.Duration) error {
-	ctx, cancel := context.WithTimeout(context.Background(), within)
-	defer cancel()
-	for {
-		got := countOf(ep.texts(), texts)
-		if got >= len(texts) {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("posted %d of the trial's %d presses within %s", got, len(texts), within)
-		case err := <-c.exited:
-			return fmt.Errorf("the daemon exited: %v", err)
-		case <-time.After(20 * time.Millisecond): // polling interval, not synchronisation
-		}
-	}
+	return c.waitPresses(func() int { return countOf(ep.texts(), texts) }, len(texts), within)
 }
 
 // countBluesky checks that every press is on each destination exactly
 // once, and that nothing was given up.
 func countBluesky(c *campaign, eps []*bskyEndpoint, bsky *fakebsky.Server, dup int) {
 	t := c.t
-	box, err := outbox.Open(c.state, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead, err := box.DeadLetters()
-	box.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range dead {
-		t.Errorf("dead letter %q: %s", d.Text, d.Reason)
-	}
+	c.noDeadLetters()
 	dupAnswers, confirmed, logins := 0, 0, 0
 	for _, r := range bsky.Requests() {
 		switch {
@@ -304,34 +277,11 @@ func countBluesky(c *campaign, eps []*bskyEndpoint, bsky *fakebsky.Server, dup i
 		}
 	}
 	for _, ep := range eps {
-		accepted := map[string]int{}
-		for _, text := range ep.texts() {
-			if base, ok := unnumbered(text); ok && c.pressed[text] == "" && c.pressed[base] != "" {
-				text = base
-			}
-			accepted[text]++
-		}
-		var lost, doubled, unknown int
-		for text, sc := range c.pressed {
-			switch n := accepted[text]; {
-			case n == 0:
-				lost++
-				t.Errorf("%s lost %q (pressed in %s)", ep.name, text, sc)
-			case n > 1:
-				doubled++
-				t.Errorf("%s posted %q %d times (pressed in %s)", ep.name, text, n, sc)
-			}
-		}
-		for text := range accepted {
-			if _, ok := c.pressed[text]; !ok {
-				unknown++
-				t.Errorf("%s accepted %q, which nobody pressed", ep.name, text)
-			}
-		}
+		accepted, _, doubled, lost, unknown := c.tally(ep.name, ep.texts())
 		t.Logf("Bluesky campaign (duplicate record answered %d), %s: pressed %d, accepted %d, doubled %d, lost %d, never pressed %d; answers cut mid-stream %d",
-			dup, ep.name, len(c.pressed), len(accepted)-unknown, doubled, lost, unknown, ep.proxy.stalled.Load())
+			dup, ep.name, len(c.pressed), accepted, doubled, lost, unknown, ep.proxy.stalled.Load())
 		fmt.Printf("bluesky campaign dup=%d, %s: pressed %d, accepted %d, doubled %d, lost %d\n",
-			dup, ep.name, len(c.pressed), len(accepted)-unknown, doubled, lost)
+			dup, ep.name, len(c.pressed), accepted, doubled, lost)
 	}
 	t.Logf("Bluesky: %d createRecord answered %d for a record already there, %d posts found by getRecord, %d logins with the app password",
 		dupAnswers, dup, confirmed, logins)

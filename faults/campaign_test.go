@@ -359,6 +359,74 @@ func (c *campaign) count() {
 		len(c.pressed), deliveredN, refusedOK, resent, doubled, lost)
 }
 
+// waitPresses waits until posted (what one destination has accepted of the
+// trial's texts) reaches n, within; the daemon exiting ends the wait.
+func (c *campaign) waitPresses(posted func() int, n int, within time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	for {
+		got := posted()
+		if got >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("posted %d of the trial's %d presses within %s", got, n, within)
+		case err := <-c.exited:
+			return fmt.Errorf("the daemon exited: %v", err)
+		case <-time.After(20 * time.Millisecond): // polling interval, not synchronisation
+		}
+	}
+}
+
+// noDeadLetters fails the test for every message the daemon gave up.
+func (c *campaign) noDeadLetters() {
+	box, err := outbox.Open(c.state, nil)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	dead, err := box.DeadLetters()
+	box.Close()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for _, d := range dead {
+		c.t.Errorf("dead letter %q: %s", d.Text, d.Reason)
+	}
+}
+
+// tally checks what destination name accepted against the presses: each
+// pressed text exactly once (a repeat numbered " (2)" counts as its
+// press), and nothing nobody pressed. It returns how many were accepted
+// (of those pressed), numbered, doubled, lost and unknown.
+func (c *campaign) tally(name string, posted []string) (accepted, numbered, doubled, lost, unknown int) {
+	got := map[string]int{}
+	for _, text := range posted {
+		if base, ok := unnumbered(text); ok && c.pressed[text] == "" && c.pressed[base] != "" {
+			text = base
+			numbered++
+		}
+		got[text]++
+	}
+	for text, sc := range c.pressed {
+		switch n := got[text]; {
+		case n == 0:
+			lost++
+			c.t.Errorf("%s lost %q (pressed in %s)", name, text, sc)
+		case n > 1:
+			doubled++
+			c.t.Errorf("%s posted %q %d times (pressed in %s)", name, text, n, sc)
+		}
+	}
+	for text := range got {
+		if _, ok := c.pressed[text]; !ok {
+			unknown++
+			c.t.Errorf("%s accepted %q, which nobody pressed", name, text)
+		}
+	}
+	return len(got) - unknown, numbered, doubled, lost, unknown
+}
+
 // unnumbered returns text without the " (N)" the daemon adds to a text X
 // already has.
 func unnumbered(text string) (string, bool) {

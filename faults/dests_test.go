@@ -1,7 +1,6 @@
 package faults
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -15,7 +14,6 @@ import (
 
 	"pitweet/daemon"
 	"pitweet/fakex"
-	"pitweet/outbox"
 )
 
 // The two-destination campaign runs the daemon posting every press to two
@@ -241,76 +239,29 @@ func postedOf(ep *endpoint, texts []string) int {
 
 // waitPosted waits until ep has accepted every one of texts.
 func waitPosted(c *campaign, ep *endpoint, texts []string, within time.Duration) error {
-	ctx, cancel := context.WithTimeout(context.Background(), within)
-	defer cancel()
-	for {
-		got := postedOf(ep, texts)
-		if got >= len(texts) {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("posted %d of the trial's %d presses within %s", got, len(texts), within)
-		case err := <-c.exited:
-			return fmt.Errorf("the daemon exited: %v", err)
-		case <-time.After(20 * time.Millisecond): // polling interval, not synchronisation
-		}
-	}
+	return c.waitPresses(func() int { return postedOf(ep, texts) }, len(texts), within)
 }
 
 // countDests checks that every press is on each destination exactly once,
 // and that nothing was given up.
 func countDests(c *campaign, eps []*endpoint) {
 	t := c.t
-	box, err := outbox.Open(c.state, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead, err := box.DeadLetters()
-	box.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range dead {
-		t.Errorf("dead letter %q: %s", d.Text, d.Reason)
-	}
+	c.noDeadLetters()
 	for _, ep := range eps {
-		accepted := map[string]int{}
-		numbered := 0
+		var texts []string
 		for _, tw := range ep.x.Tweets() {
-			text := tw.Text
-			if base, ok := unnumbered(text); ok && c.pressed[text] == "" && c.pressed[base] != "" {
-				text = base
-				numbered++
-			}
-			accepted[text]++
+			texts = append(texts, tw.Text)
 		}
+		accepted, numbered, doubled, lost, unknown := c.tally(ep.name, texts)
 		resent := 0
 		for _, r := range ep.x.Requests() {
 			if strings.Contains(r.Reason, "duplicate of an accepted tweet") {
 				resent++
 			}
 		}
-		var lost, doubled, unknown int
-		for text, sc := range c.pressed {
-			switch n := accepted[text]; {
-			case n == 0:
-				lost++
-				t.Errorf("%s lost %q (pressed in %s)", ep.name, text, sc)
-			case n > 1:
-				doubled++
-				t.Errorf("%s posted %q %d times (pressed in %s)", ep.name, text, n, sc)
-			}
-		}
-		for text := range accepted {
-			if _, ok := c.pressed[text]; !ok {
-				unknown++
-				t.Errorf("%s accepted %q, which nobody pressed", ep.name, text)
-			}
-		}
 		t.Logf("two-destination campaign, %s: pressed %d, accepted %d (%d numbered after a duplicate refusal), re-sent after a lost answer and recognised as duplicates %d, doubled %d, lost %d, accepted but never pressed %d; answers cut mid-stream %d",
-			ep.name, len(c.pressed), len(accepted)-unknown, numbered, resent, doubled, lost, unknown, ep.proxy.stalled.Load())
+			ep.name, len(c.pressed), accepted, numbered, resent, doubled, lost, unknown, ep.proxy.stalled.Load())
 		fmt.Printf("two-destination campaign, %s: pressed %d, accepted %d, resent-as-duplicate %d, doubled %d, lost %d\n",
-			ep.name, len(c.pressed), len(accepted)-unknown, resent, doubled, lost)
+			ep.name, len(c.pressed), accepted, resent, doubled, lost)
 	}
 }

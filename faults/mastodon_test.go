@@ -1,7 +1,6 @@
 package faults
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -16,7 +15,6 @@ import (
 	"pitweet/daemon"
 	"pitweet/fakemastodon"
 	"pitweet/fakex"
-	"pitweet/outbox"
 )
 
 // The X and Mastodon campaign runs the release build of the daemon posting
@@ -257,65 +255,20 @@ func mixTrial(c *campaign, faulty, healthy *mixEndpoint, s mixScenario) ([]time.
 }
 
 func waitMixPosted(c *campaign, ep *mixEndpoint, texts []string, within time.Duration) error {
-	ctx, cancel := context.WithTimeout(context.Background(), within)
-	defer cancel()
-	for {
-		got := ep.postedOf(texts)
-		if got >= len(texts) {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("posted %d of the trial's %d presses within %s", got, len(texts), within)
-		case err := <-c.exited:
-			return fmt.Errorf("the daemon exited: %v", err)
-		case <-time.After(20 * time.Millisecond): // polling interval, not synchronisation
-		}
-	}
+	return c.waitPresses(func() int { return ep.postedOf(texts) }, len(texts), within)
 }
 
 // countMix checks that every press is on each destination exactly once,
 // and that nothing was given up.
 func countMix(c *campaign, eps []*mixEndpoint) {
 	t := c.t
-	box, err := outbox.Open(c.state, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead, err := box.DeadLetters()
-	box.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range dead {
-		t.Errorf("dead letter %q: %s", d.Text, d.Reason)
-	}
+	c.noDeadLetters()
 	for _, ep := range eps {
-		accepted := map[string]int{}
+		var texts []string
 		for _, p := range ep.posted() {
-			text := p.text
-			if base, ok := unnumbered(text); ok && c.pressed[text] == "" && c.pressed[base] != "" {
-				text = base
-			}
-			accepted[text]++
+			texts = append(texts, p.text)
 		}
-		var lost, doubled, unknown int
-		for text, sc := range c.pressed {
-			switch n := accepted[text]; {
-			case n == 0:
-				lost++
-				t.Errorf("%s lost %q (pressed in %s)", ep.name, text, sc)
-			case n > 1:
-				doubled++
-				t.Errorf("%s posted %q %d times (pressed in %s)", ep.name, text, n, sc)
-			}
-		}
-		for text := range accepted {
-			if _, ok := c.pressed[text]; !ok {
-				unknown++
-				t.Errorf("%s accepted %q, which nobody pressed", ep.name, text)
-			}
-		}
+		accepted, _, doubled, lost, unknown := c.tally(ep.name, texts)
 		repeats := 0
 		if ep.masto != nil {
 			keys := map[string]int{}
@@ -329,7 +282,7 @@ func countMix(c *campaign, eps []*mixEndpoint) {
 			}
 		}
 		t.Logf("X and Mastodon campaign, %s: pressed %d, accepted %d, doubled %d, lost %d, accepted but never pressed %d; answers cut mid-stream %d; status requests repeated with the same Idempotency-Key %d",
-			ep.name, len(c.pressed), len(accepted)-unknown, doubled, lost, unknown, ep.proxy.stalled.Load(), repeats)
-		fmt.Printf("X and Mastodon campaign, %s: pressed %d, accepted %d, doubled %d, lost %d\n", ep.name, len(c.pressed), len(accepted)-unknown, doubled, lost)
+			ep.name, len(c.pressed), accepted, doubled, lost, unknown, ep.proxy.stalled.Load(), repeats)
+		fmt.Printf("X and Mastodon campaign, %s: pressed %d, accepted %d, doubled %d, lost %d\n", ep.name, len(c.pressed), accepted, doubled, lost)
 	}
 }
