@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,7 +42,7 @@ func newThreeE2E(t testing.TB) *threeE2E {
 	appendFile(t, e.ca, string(bsky.CAPEM()))
 	appendFile(t, e.config, fmt.Sprintf("\n[bluesky]\nservice = %q\nhandle = %q\nca_file = %q\nlangs = [\"en\"]\n",
 		bsky.URL(), fakebsky.DemoAccount.Handle, e.ca))
-	appendFile(t, e.dir+"/credentials", "bluesky_app_password="+fakebsky.DemoAccount.AppPassword+"\n")
+	appendFile(t, filepath.Join(e.dir, "credentials"), "bluesky_app_password="+fakebsky.DemoAccount.AppPassword+"\n")
 	return &threeE2E{e2e: e, masto: masto, bsky: bsky}
 }
 
@@ -185,54 +187,65 @@ const idleWindow = 20 * time.Second
 
 // BenchmarkIdleRSS measures the daemon's memory after a few presses
 // delivered and idleWindow of idling, posting to X alone and to X,
-// Mastodon and Bluesky: VmRSS and VmHWM from /proc/PID/status, in MiB. The
-// daemon is the binary the tests build (go build, not stripped).
+// Mastodon and Bluesky: VmRSS and VmHWM from /proc/PID/status, in MiB.
+// It runs the binary the tests build (go build) and one built with the
+// release flags of make dist for this machine.
 // Run it with: go test -run '^$' -bench IdleRSS -benchtime 1x ./cmd/pitweet
 func BenchmarkIdleRSS(b *testing.B) {
 	const presses = 5
-	for _, three := range []bool{false, true} {
-		name := "x"
-		if three {
-			name = "x-mastodon-bluesky"
-		}
-		b.Run(name, func(b *testing.B) {
-			var e *e2e
-			dests := []string{"x"}
-			var wait map[string]func(context.Context, int) (time.Time, error)
+	release := filepath.Join(b.TempDir(), "pitweet")
+	build := exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-gcflags=all=-l", "-gcflags=runtime=", "-gcflags=crypto/...=",
+		"-ldflags", "-s -w -buildid=", "-o", release, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	for _, bin := range []struct{ name, path string }{{"test-build", pitweetBin}, {"release-build", release}} {
+		for _, three := range []bool{false, true} {
+			name := bin.name + "/x"
 			if three {
-				t := newThreeE2E(b)
-				e, wait, dests = t.e2e, t.destArrivals(), benchDests
-			} else {
-				e = newE2E(b, "127.0.0.1:0", "")
-				wait = (&threeE2E{e2e: e}).destArrivals()
+				name = bin.name + "/x-mastodon-bluesky"
 			}
-			e.start()
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			for i := 1; i <= presses; i++ {
-				resp, err := daemon.Call(e.socket, daemon.ControlRequest{Op: "press", Button: "doorbell"})
-				if err != nil || !resp.OK {
-					b.Fatalf("press: %v %+v", err, resp)
+			b.Run(name, func(b *testing.B) {
+				var e *e2e
+				dests := []string{"x"}
+				var wait map[string]func(context.Context, int) (time.Time, error)
+				if three {
+					t := newThreeE2E(b)
+					e, wait, dests = t.e2e, t.destArrivals(), benchDests
+				} else {
+					e = newE2E(b, "127.0.0.1:0", "")
+					wait = (&threeE2E{e2e: e}).destArrivals()
 				}
-				for _, d := range dests {
-					if _, err := wait[d](ctx, i); err != nil {
-						b.Fatalf("%s: %v", d, err)
+				e.bin = bin.path
+				e.start()
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				for i := 1; i <= presses; i++ {
+					resp, err := daemon.Call(e.socket, daemon.ControlRequest{Op: "press", Button: "doorbell"})
+					if err != nil || !resp.OK {
+						b.Fatalf("press: %v %+v", err, resp)
+					}
+					for _, d := range dests {
+						if _, err := wait[d](ctx, i); err != nil {
+							b.Fatalf("%s: %v", d, err)
+						}
 					}
 				}
-			}
-			e.waitStatus("every press delivered", func(s *daemon.Status) bool { return s.Queue == 0 })
-			// The idle window is what is measured, not a wait for an event.
-			time.Sleep(idleWindow)
-			rss, hwm, err := procMemory(e.cmd.Process.Pid)
-			if err != nil {
-				b.Fatal(err)
-			}
-			for b.Loop() {
-			}
-			b.ReportMetric(0, "ns/op")
-			b.ReportMetric(float64(rss)/1024, "VmRSS-MiB")
-			b.ReportMetric(float64(hwm)/1024, "VmHWM-MiB")
-		})
+				e.waitStatus("every press delivered", func(s *daemon.Status) bool { return s.Queue == 0 })
+				// The idle window is what is measured, not a wait for an event.
+				time.Sleep(idleWindow)
+				rss, hwm, err := procMemory(e.cmd.Process.Pid)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for b.Loop() {
+				}
+				b.ReportMetric(0, "ns/op")
+				b.ReportMetric(float64(rss)/1024, "VmRSS-MiB")
+				b.ReportMetric(float64(hwm)/1024, "VmHWM-MiB")
+			})
+		}
 	}
 }
 
