@@ -758,7 +758,7 @@ func checkNew(m *Message, pics []NewImage) error {
 	// a numbered text of its own: the file must have room for all of them.
 	size := len(body)
 	for _, name := range m.To {
-		size += worstDelivery + escapedLen(longer(m.Text, m.Dest[name].Text)) + len(" (1000000)")
+		size += worstDelivery() + escapedLen(longer(m.Text, m.Dest[name].Text)) + len(" (1000000)")
 	}
 	if size > maxHeader+maxBody {
 		return tooLarge
@@ -768,14 +768,15 @@ func checkNew(m *Message, pics []NewImage) error {
 }
 
 // worstDelivery bounds how much a delivery record can add to a message
-// file as it is filled in, its own text aside.
-var worstDelivery = func() int {
+// file as it is filled in, its own text aside. It is worked out when first
+// needed, not at start: a one-shot command that never queues pays nothing.
+var worstDelivery = sync.OnceValue(func() int {
 	worst := strings.Repeat("\x00", maxNote) // the longest escape of every byte
 	longest := time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.FixedZone("", -(23*3600+59*60)))
 	b, _ := json.Marshal(delivery{Attempts: math.MaxInt, LastError: worst, NotBefore: longest, Done: true,
 		Ref: worst, Refused: worst, At: longest})
 	return len(b) + len(`,"text":""`) + len(`,"":`) + 2*maxDestName
-}()
+})
 
 // escapedLen is the length of s in JSON, without its quotes.
 func escapedLen(s string) int {
