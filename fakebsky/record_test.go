@@ -304,7 +304,7 @@ func TestWireRecordKeyAndRepo(t *testing.T) {
 
 // A second createRecord at the same rkey: 500 as the PDS today, 400
 // RecordAlreadyExists as atproto PR #4728 proposes, or 409; getRecord tells
-// whether the first one is there (specs/bluesky.md 3.1, 4).
+// whether the first one is there (docs/specs/bluesky.md 3.1, 4).
 func TestWireDuplicateAndGetRecord(t *testing.T) {
 	for _, tt := range []struct {
 		status int

@@ -189,7 +189,7 @@ func (s *Server) createRecord(ex *emulator.Exchange) {
 }
 
 // duplicate answers a createRecord for an rkey already used, as
-// DuplicateStatus says (see specs/bluesky.md 3.1: the PDS today throws from
+// DuplicateStatus says (see docs/specs/bluesky.md 3.1: the PDS today throws from
 // its MST and answers 500; atproto PR #4728 proposes 400
 // RecordAlreadyExists; another PDS answers 409).
 func (s *Server) duplicate(ex *emulator.Exchange, collection, rkey string) {

@@ -87,7 +87,7 @@ func TestWireCreateSession(t *testing.T) {
 }
 
 // Writes need the access token; an expired one is 400 ExpiredToken, not
-// 401 (the PDS's auth-verifier.ts; specs/bluesky.md 2.3).
+// 401 (the PDS's auth-verifier.ts; docs/specs/bluesky.md 2.3).
 func TestWireAccessToken(t *testing.T) {
 	getSession := func(h string) func(string) string {
 		return func(access string) string {

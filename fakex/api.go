@@ -482,7 +482,7 @@ func (s *Server) tooMany(ex *exchange, reason string) {
 
 // creditsDepleted answers as X does for an account whose pay-per-use
 // credits are used up. X does not document it; this is the answer clients
-// have reported (specs/x.md b.2): 402, application/json (not
+// have reported (docs/specs/x.md b.2): 402, application/json (not
 // problem+json), a problem on the api.twitter.com host, the same for v2
 // and v1.1.
 func (s *Server) creditsDepleted(ex *exchange) {

@@ -150,7 +150,7 @@ func (s *Server) mediaBegin(w *httpd.Response, r *httpd.Request) *exchange {
 	if !ok {
 		return nil
 	}
-	// OBS in specs/x.md a.8: a read-only app fails at the upload already.
+	// OBS in docs/specs/x.md a.8: a read-only app fails at the upload already.
 	w.Header.Set("x-access-level", "read-write")
 	if grant.readOnly {
 		ex.w.Header.Set("x-access-level", "read")

@@ -28,7 +28,7 @@ func startWith(t *testing.T, setup func(*Server)) *harness {
 }
 
 // The credits fault answers as clients report X does for an account
-// without credits (specs/x.md b.2), on posts of either API and on GET
+// without credits (docs/specs/x.md b.2), on posts of either API and on GET
 // /2/users/me, and accepts nothing.
 func TestCreditsDepleted(t *testing.T) {
 	const body = `{"account_id":1243608864848629761,"title":"CreditsDepleted","detail":"Your enrolled account [1243608864848629761] does not have any credits to fulfill this request.","type":"https://api.twitter.com/2/problems/credits"}`

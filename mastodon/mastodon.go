@@ -7,8 +7,8 @@
 // sorted into a sender.Kind, so a caller decides the same way as for any
 // other service.
 //
-// The wire follows docs.joinmastodon.org; specs/mastodon.md in the
-// project's notes quotes each page used.
+// The wire follows docs.joinmastodon.org; docs/specs/mastodon.md quotes
+// each page used.
 package mastodon
 
 import (

@@ -9,7 +9,7 @@ import (
 )
 
 // X's answer when the account's credits are used up is not documented;
-// these are the shapes clients have reported (specs/x.md b.2): a 402 with
+// these are the shapes clients have reported (docs/specs/x.md b.2): a 402 with
 // a problem whose title is CreditsDepleted and whose type is on
 // api.twitter.com, the short form, and the same problem under another
 // status.

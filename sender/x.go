@@ -138,7 +138,7 @@ func classify(resp *Response, now time.Time) *APIError {
 		e.Kind = KindClockSkew
 		e.Hint = skewHint(e.Meta.Date.Sub(now))
 	case resp.StatusCode == 402 || x.Title == "CreditsDepleted" || strings.HasSuffix(x.Type, "/problems/credits"):
-		// Not in X's documentation; what clients see (specs/x.md b.2).
+		// Not in X's documentation; what clients see (docs/specs/x.md b.2).
 		e.Kind = KindCreditsDepleted
 		e.Hint = CreditsHint
 	case e.Code == 32 || e.Code == 89 || resp.StatusCode == 401:
