@@ -112,46 +112,14 @@ func templateURLs(t *Template, data TemplateData) []string {
 	if text, err := t.Render(data); err == nil {
 		add(text)
 	}
-	var walk func(n parse.Node)
-	walk = func(n parse.Node) {
+	t.walk(func(n parse.Node) {
 		switch n := n.(type) {
-		case *parse.ListNode:
-			if n == nil {
-				return
-			}
-			for _, c := range n.Nodes {
-				walk(c)
-			}
 		case *parse.TextNode:
 			add(string(n.Text))
 		case *parse.StringNode:
 			add(n.Text)
-		case *parse.ActionNode:
-			walk(n.Pipe)
-		case *parse.PipeNode:
-			if n == nil {
-				return
-			}
-			for _, c := range n.Cmds {
-				walk(c)
-			}
-		case *parse.CommandNode:
-			for _, a := range n.Args {
-				walk(a)
-			}
-		case *parse.IfNode:
-			walk(n.Pipe)
-			walk(n.List)
-			walk(n.ElseList)
-		case *parse.WithNode:
-			walk(n.Pipe)
-			walk(n.List)
-			walk(n.ElseList)
 		}
-	}
-	if t.t.Tree != nil {
-		walk(t.t.Tree.Root)
-	}
+	})
 	return urls
 }
 

@@ -227,8 +227,22 @@ func (c *Config) SampleData(button string) TemplateData {
 func (t *Template) SensorRefs() []string {
 	var names []string
 	seen := map[string]bool{}
+	t.walk(func(n parse.Node) {
+		if n, ok := n.(*parse.FieldNode); ok && len(n.Ident) >= 2 && n.Ident[0] == "Sensors" && !seen[n.Ident[1]] {
+			seen[n.Ident[1]] = true
+			names = append(names, n.Ident[1])
+		}
+	})
+	return names
+}
+
+// walk calls visit for every node of the template's tree, depth first,
+// through lists, pipes, commands, if and with (the nodes templates may
+// hold; range and template calls are refused when the template is read).
+func (t *Template) walk(visit func(parse.Node)) {
 	var walk func(n parse.Node)
 	walk = func(n parse.Node) {
+		visit(n)
 		switch n := n.(type) {
 		case *parse.ListNode:
 			if n == nil {
@@ -258,15 +272,9 @@ func (t *Template) SensorRefs() []string {
 			walk(n.Pipe)
 			walk(n.List)
 			walk(n.ElseList)
-		case *parse.FieldNode:
-			if len(n.Ident) >= 2 && n.Ident[0] == "Sensors" && !seen[n.Ident[1]] {
-				seen[n.Ident[1]] = true
-				names = append(names, n.Ident[1])
-			}
 		}
 	}
 	if t.t.Tree != nil {
 		walk(t.t.Tree.Root)
 	}
-	return names
 }
