@@ -470,12 +470,25 @@ func (d *deliverer) settle(m outbox.Message, tried int, sent time.Time, rc Recei
 		d.st.setDelivery(d.name, "rate limited", at)
 		return at.Sub(now)
 	case sender.KindClockSkew:
-		if d.skewRetried != m.ID && !answerDate(apiErr).IsZero() {
+		date := answerDate(apiErr)
+		if date.IsZero() {
+			return d.refuse(m, "the service refused the request's timestamp and gave no time to correct it by", err, now)
+		}
+		if d.skewRetried != m.ID {
 			d.skewRetried = m.ID
-			d.observeDate(answerDate(apiErr), sent, now, true)
+			d.observeDate(date, sent, now, true)
 			d.log.Warn("daemon: the service says our clock is off; correcting and retrying once",
 				"offset", d.clockOffset().Round(time.Second), "id", m.ID)
 			return 0
+		}
+		if _, agrees := estimateOffset(date, sent, now, sentOffset); !agrees {
+			// The clocks moved again after the correction (NTP stepped
+			// ours, or the service's changed): correct again and try
+			// later. A clock still settling never costs a message.
+			d.observeDate(date, sent, now, true)
+			d.log.Warn("daemon: the clock moved again after a correction; correcting and trying later",
+				"offset", d.clockOffset().Round(time.Second), "id", m.ID)
+			return d.backOff(m, err, now)
 		}
 		return d.refuse(m, "the service refused the request's timestamp even after correcting the clock offset", err, now)
 	case sender.KindTransient, sender.KindProtocol:
@@ -571,6 +584,17 @@ func (d *deliverer) forget(id string) {
 // retryLater waits out a transient failure with exponential backoff and
 // jitter: half the step fixed, half random.
 func (d *deliverer) retryLater(m outbox.Message, err error, now time.Time) time.Duration {
+	// The request may have reached the service: record the attempt, so a
+	// later "duplicate" counts as delivered.
+	if _, rerr := d.box.Attempt(m.ID, d.name, err.Error()); rerr != nil {
+		d.log.Error("daemon: record a failed attempt", "id", m.ID, "err", rerr)
+	}
+	return d.backOff(m, err, now)
+}
+
+// backOff keeps m queued for the next step of the exponential backoff,
+// after an attempt err says the service did not act on.
+func (d *deliverer) backOff(m outbox.Message, err error, now time.Time) time.Duration {
 	step := d.backoff
 	if step == 0 {
 		step = firstBackoff
@@ -578,11 +602,6 @@ func (d *deliverer) retryLater(m outbox.Message, err error, now time.Time) time.
 	d.backoff = min(2*step, maxBackoff)
 	wait := step/2 + time.Duration(d.jitter()*float64(step/2))
 	d.log.Warn("daemon: posting failed; will retry", "id", m.ID, "in", wait.Round(time.Millisecond), "err", err)
-	// The request may have reached the service: record the attempt, so a
-	// later "duplicate" counts as delivered.
-	if _, rerr := d.box.Attempt(m.ID, d.name, err.Error()); rerr != nil {
-		d.log.Error("daemon: record a failed attempt", "id", m.ID, "err", rerr)
-	}
 	d.st.failure(d.name, now, m, err)
 	d.st.setDelivery(d.name, "backing off", now.Add(wait))
 	return wait

@@ -320,6 +320,31 @@ func TestDeliverClockSkew(t *testing.T) {
 	}
 }
 
+// The clocks move between the correction and the retry (NTP steps ours,
+// or the fault on the service's side ends): the message waits and goes,
+// it is never a dead letter.
+func TestDeliverClockMovesAfterTheCorrection(t *testing.T) {
+	ahead := &sender.APIError{Kind: sender.KindClockSkew, Status: 401, Meta: sender.Meta{Date: t0.Add(10 * time.Minute)}}
+	back := &sender.APIError{Kind: sender.KindClockSkew, Status: 401, Meta: sender.Meta{Date: t0}}
+	r := newDeliveryRig(t, ahead, back, nil)
+	r.put(t, "bell", time.Time{})
+	if wait := r.d.deliverOnce(context.Background()); wait != 0 {
+		t.Fatalf("wait %v after the first correction, want an immediate retry", wait)
+	}
+	wait := r.d.deliverOnce(context.Background())
+	if wait <= 0 || r.box.Len() != 1 {
+		t.Fatalf("after the clock moved again: wait %v, %d queued; want a backoff with the message kept", wait, r.box.Len())
+	}
+	if r.x.offset < -time.Second || r.x.offset > time.Second {
+		t.Fatalf("clock offset %v after the service's clock came back, want about 0", r.x.offset)
+	}
+	r.now = r.now.Add(wait)
+	r.d.deliverOnce(context.Background())
+	if r.box.Len() != 0 || len(r.deadReasons(t)) != 0 || len(r.x.posted) != 3 {
+		t.Fatalf("%d queued, dead letters %q, %d requests; want it posted on the third request", r.box.Len(), r.deadReasons(t), len(r.x.posted))
+	}
+}
+
 func TestDeliverPermanent(t *testing.T) {
 	for _, e := range []*sender.APIError{
 		{Kind: sender.KindPermanent, Status: 400, Detail: "text too long"},
