@@ -54,32 +54,44 @@ func TruncateMastodon(s string, max, urlLength int) string {
 	}
 	const ellipsis = "…"
 	budget := max - 1
-	var b strings.Builder
+	// ends holds where each piece the count is made of (a URL, a grapheme
+	// cluster) ends in s, for as many pieces as fit in budget.
+	var ends []int
 	n := 0
-	rest := s
-	for rest != "" && n < budget {
-		i, end := nextURL(rest)
+	for off := 0; off < len(s) && n < budget; {
+		i, end := nextURL(s[off:])
 		// FirstGraphemeClusterInString, not Graphemes: that one also
 		// finds line, word and sentence breaks, whose tables would make
 		// the binary larger by hundreds of KiB.
-		text, state := rest[:i], -1
+		text, state := s[off:off+i], -1
 		for text != "" && n < budget {
 			var cluster string
 			cluster, text, _, state = uniseg.FirstGraphemeClusterInString(text, state)
-			b.WriteString(cluster)
+			off += len(cluster)
+			ends = append(ends, off)
 			n++
 		}
-		if n >= budget || end == i {
+		if n >= budget || end == i || n+urlLength > budget {
 			break
 		}
-		if n+urlLength > budget {
-			break
-		}
-		b.WriteString(rest[i:end])
+		off += end - i
+		ends = append(ends, off)
 		n += urlLength
-		rest = rest[end:]
 	}
-	return strings.TrimRight(b.String(), " \t\n\v\f\r") + ellipsis
+	// A cut can make a URL of text that was not one ("http://0.AAAA00"
+	// cut to "http://0.AAAA" ends in a two-letter label), which counts
+	// urlLength: check the result and give back pieces until it fits.
+	for k := len(ends); k >= 0; k-- {
+		end := 0
+		if k > 0 {
+			end = ends[k-1]
+		}
+		out := strings.TrimRight(s[:end], " \t\n\v\f\r") + ellipsis
+		if Mastodon(out, urlLength) <= max {
+			return out
+		}
+	}
+	return "" // only when max cannot hold even the ellipsis
 }
 
 // nextURL finds the first URL in s: it starts at i and ends at end; when
