@@ -592,8 +592,9 @@ func (d *deliverer) retryLater(m outbox.Message, err error, now time.Time) time.
 	return d.backOff(m, err, now)
 }
 
-// backOff keeps m queued for the next step of the exponential backoff,
-// after an attempt err says the service did not act on.
+// backOff keeps m queued for the next step of the exponential backoff
+// and shows err in the status; it records no attempt (retryLater does,
+// for a request that may have reached the service).
 func (d *deliverer) backOff(m outbox.Message, err error, now time.Time) time.Duration {
 	step := d.backoff
 	if step == 0 {
