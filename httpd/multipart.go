@@ -29,6 +29,8 @@ const (
 	maxParts      = 100     // parts in one body
 	maxPartHeader = 8 << 10 // header bytes of one part
 	maxBoundary   = 70      // RFC 2046
+	maxPreamble   = 1 << 10 // bytes before the first boundary
+	maxPadding    = 128     // spaces and tabs after a boundary
 	bcharsnospace = "'()+_,-./:=?"
 )
 
@@ -71,13 +73,24 @@ func ParseMultipart(contentType string, body []byte) ([]Part, error) {
 		if i < 0 {
 			return nil, fmt.Errorf("httpd: multipart body has no boundary %q", boundary)
 		}
+		if i > maxPreamble {
+			return nil, fmt.Errorf("httpd: multipart preamble over %d bytes; send none", maxPreamble)
+		}
+		// A boundary in the preamble that lacks the CR before it is not a
+		// delimiter by RFC 2046, but readers disagree on it (Go's
+		// mime/multipart starts the first part there), so it is refused.
+		if bytes.Contains(body[:i], delim) {
+			return nil, fmt.Errorf("httpd: multipart preamble has the boundary without a CRLF before it; send no preamble, or one without the boundary")
+		}
 		rest = body[i+2+len(delim):]
 	}
 	var parts []Part
 	for {
 		// rest starts just after a delimiter.
 		if after, ok := bytes.CutPrefix(rest, []byte("--")); ok {
-			after = bytes.TrimLeft(after, " \t")
+			if after, err = trimPadding(after); err != nil {
+				return nil, err
+			}
 			if len(after) > 0 && !bytes.HasPrefix(after, []byte("\r\n")) {
 				return nil, fmt.Errorf("httpd: multipart close boundary line does not end in CRLF")
 			}
@@ -86,7 +99,9 @@ func ParseMultipart(contentType string, body []byte) ([]Part, error) {
 			}
 			return parts, nil // the epilogue is dropped
 		}
-		rest = bytes.TrimLeft(rest, " \t") // transport padding
+		if rest, err = trimPadding(rest); err != nil {
+			return nil, err
+		}
 		var ok bool
 		if rest, ok = bytes.CutPrefix(rest, []byte("\r\n")); !ok {
 			return nil, fmt.Errorf("httpd: multipart boundary line does not end in CRLF")
@@ -101,6 +116,17 @@ func ParseMultipart(contentType string, body []byte) ([]Part, error) {
 		parts = append(parts, p)
 		rest = after
 	}
+}
+
+// trimPadding drops the transport padding (spaces and tabs) that may
+// follow a boundary. Readers hold a boundary line whole (Go's
+// mime/multipart in 4 KiB), so a long one is refused.
+func trimPadding(b []byte) ([]byte, error) {
+	rest := bytes.TrimLeft(b, " \t")
+	if len(b)-len(rest) > maxPadding {
+		return nil, fmt.Errorf("httpd: multipart boundary line has over %d bytes of padding", maxPadding)
+	}
+	return rest, nil
 }
 
 // checkBoundary reports whether b is a boundary RFC 2046 allows: 1 to 70

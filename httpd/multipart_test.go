@@ -79,6 +79,10 @@ func TestParseMultipartRefuses(t *testing.T) {
 		{"header never ends", uploadType, b + "\r\nContent-Disposition: form-data; name=a\r\n", "do not end"},
 		{"base64", uploadType, b + "\r\nContent-Disposition: form-data; name=a\r\nContent-Transfer-Encoding: base64\r\n\r\nMQ==\r\n" + b + "--", "binary"},
 		{"boundary as content", uploadType, b + "\r\n" + "Content-Disposition: form-data; name=a\r\n\r\n" + b + " \r\n" + field + b + "--", "begins with the boundary"},
+		{"boundary in preamble", uploadType, "\n" + b + "\r\n" + b + "\r\n" + field + b + "--", "preamble has the boundary"},
+		{"long preamble", uploadType, strings.Repeat("x", maxPreamble+1) + "\r\n" + b + "\r\n" + field + b + "--", "preamble over"},
+		{"long padding", uploadType, b + strings.Repeat(" ", maxPadding+1) + "\r\n" + field + b + "--", "padding"},
+		{"long padding on close", uploadType, b + "\r\n" + field + b + "--" + strings.Repeat("\t", maxPadding+1), "padding"},
 		{"junk after close", uploadType, b + "\r\n" + field + b + "--junk", "close boundary"},
 		{"too many parts", uploadType, strings.Repeat(b+"\r\n"+field, maxParts+1) + b + "--", "over 100 parts"},
 	}
