@@ -22,8 +22,8 @@ import (
 //	--pitweet4f1c--\r\n
 //
 // Lines of the framing end in CRLF, as the RFC says and every client
-// sends; a preamble before the first boundary and an epilogue after the
-// last are allowed and dropped.
+// sends; a preamble before the first boundary (up to 1 KiB, without the
+// boundary in it) and an epilogue after the last are allowed and dropped.
 
 const (
 	maxParts      = 100     // parts in one body
