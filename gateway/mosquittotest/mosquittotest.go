@@ -276,10 +276,13 @@ type Message struct {
 // Sub is a running mosquitto_sub.
 type Sub struct {
 	Messages chan Message
+	b        *Broker
+	id       string // its client id, when given with -i
 	cmd      *exec.Cmd
 	done     chan struct{}
 	out      *bytes.Buffer
 	mu       *sync.Mutex
+	stop     sync.Once
 }
 
 // Subscribe runs mosquitto_sub (MQTT 5) as user on the topic filters, and
@@ -312,7 +315,7 @@ func (b *Broker) Subscribe(user string, pass string, filters []string, extra ...
 	if err := cmd.Start(); err != nil {
 		b.t.Fatalf("start mosquitto_sub: %v", err)
 	}
-	s := &Sub{Messages: make(chan Message, 100000), cmd: cmd, done: make(chan struct{}), out: &bytes.Buffer{}, mu: &sync.Mutex{}}
+	s := &Sub{Messages: make(chan Message, 100000), b: b, id: clientID(extra), cmd: cmd, done: make(chan struct{}), out: &bytes.Buffer{}, mu: &sync.Mutex{}}
 	subscribed := make(chan struct{})
 	go func() {
 		defer close(s.done)
@@ -358,8 +361,14 @@ func (s *Sub) Output() string {
 
 // Stop ends mosquitto_sub: SIGTERM, so that it acknowledges what it
 // printed and disconnects; SIGKILL if it has not exited 2 s later (it
-// sometimes misses the signal).
-func (s *Sub) Stop() {
+// sometimes misses the signal). For a subscriber with a client id (a
+// session that may outlive it), Stop then waits until the broker has seen
+// it go, and so has read every PUBACK it sent: a broker stopped before
+// that keeps those messages in the session and delivers them again.
+func (s *Sub) Stop() { s.stop.Do(s.stopOnce) }
+
+func (s *Sub) stopOnce() {
+	gone := s.b.goneCount(s.id)
 	s.cmd.Process.Signal(syscall.SIGTERM) // an error means it has exited
 	select {
 	case <-s.done:
@@ -367,6 +376,44 @@ func (s *Sub) Stop() {
 		s.cmd.Process.Kill()
 		<-s.done
 	}
+	if s.id == "" {
+		return
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if !s.b.running() || s.b.goneCount(s.id) > gone {
+			return
+		}
+	}
+	s.b.t.Errorf("mosquitto did not see client %s go within 10 s:\n%s", s.id, s.b.Log())
+}
+
+// clientID is the -i argument among mosquitto_sub's arguments, or "".
+func clientID(args []string) string {
+	for i, a := range args {
+		if a == "-i" && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return ""
+}
+
+// goneCount counts the lines in which mosquitto says that client id has
+// gone, whichever way it went.
+func (b *Broker) goneCount(id string) int {
+	if id == "" {
+		return 0
+	}
+	l := b.Log()
+	return strings.Count(l, "Client "+id+" disconnected") +
+		strings.Count(l, "Client "+id+" closed its connection") +
+		strings.Count(l, "Socket error on client "+id+",")
+}
+
+// running reports whether the broker is running.
+func (b *Broker) running() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.cmd != nil
 }
 
 // Next returns the next message, failing the test after timeout.
