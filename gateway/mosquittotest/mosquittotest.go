@@ -400,9 +400,6 @@ func clientID(args []string) string {
 // goneCount counts the lines in which mosquitto says that client id has
 // gone, whichever way it went.
 func (b *Broker) goneCount(id string) int {
-	if id == "" {
-		return 0
-	}
 	l := b.Log()
 	return strings.Count(l, "Client "+id+" disconnected") +
 		strings.Count(l, "Client "+id+" closed its connection") +
